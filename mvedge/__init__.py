@@ -1,0 +1,42 @@
+"""mvedge: take NVIDIA's MambaVision to phones (convert, quantize, verify, profile).
+
+The public API re-exports the model package: `build`, the configs, `load_checkpoint` and the
+selective scans.
+"""
+
+from mvedge.model import (
+    VARIANTS,
+    CheckpointError,
+    MambaVision,
+    Preprocessing,
+    base_config,
+    build,
+    config,
+    load_checkpoint,
+    output_size,
+    preprocessing,
+    selective_scan,
+    selective_scan_reference,
+    small_config,
+    tiny_config,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "MambaVision",
+    "Preprocessing",
+    "VARIANTS",
+    "__version__",
+    "base_config",
+    "build",
+    "config",
+    "load_checkpoint",
+    "output_size",
+    "preprocessing",
+    "selective_scan",
+    "selective_scan_reference",
+    "small_config",
+    "tiny_config",
+]

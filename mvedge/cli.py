@@ -1,0 +1,110 @@
+"""The `mvedge` command line: a thin layer over the library functions.
+
+Every subcommand turns bad input into one line on stderr ("mvedge: error: ...") and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from mvedge import __version__
+from mvedge.model import VARIANTS, CheckpointError, build, canonical_variant, config, load_checkpoint, output_size
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+def _resolve_model(variant: str | None, weights: str | None, image_size: int | None) -> tuple[torch.nn.Module, dict, str]:
+    """The model a command works on: a checkpoint, else a named variant with random weights."""
+    if weights:
+        model = load_checkpoint(weights, variant=variant)
+        name = getattr(model, "variant", None) or "custom"
+    else:
+        name = canonical_variant(variant or "T")
+        model = build(**config(name)).eval()
+    cfg = dict(model.config)
+    if image_size is not None:
+        if image_size < 1:
+            raise UsageError(f"--image-size must be a positive integer, got {image_size}")
+        cfg["image_size"] = image_size
+    return model, cfg, name
+
+
+def _save_state_dict_atomic(model: torch.nn.Module, out: Path, force: bool) -> None:
+    """Write weights as safetensors to a temporary file, then rename into place."""
+    from safetensors.torch import save_file
+
+    if out.exists() and not force:
+        raise UsageError(f"{out} already exists; pass --force to overwrite it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=".safetensors", dir=out.parent)
+    os.close(fd)
+    try:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build (or load) a model, run one forward pass on a random image and print a summary."""
+    model, cfg, name = _resolve_model(args.variant, args.weights, args.image_size)
+    size = cfg["image_size"]
+    params = sum(p.numel() for p in model.parameters())
+    print(f"variant      {name}")
+    print(f"parameters   {params:,}")
+    print(f"input        1x{cfg['in_channels']}x{size}x{size}")
+    torch.manual_seed(0)
+    x = torch.randn(1, cfg["in_channels"], size, size)
+    start = time.perf_counter()
+    with torch.no_grad():
+        y = model(x)
+    elapsed = time.perf_counter() - start
+    if tuple(y.shape) != (1, output_size(cfg)) or not torch.isfinite(y).all():
+        raise UsageError(f"forward pass gave shape {tuple(y.shape)} or non-finite values; the model is broken")
+    print(f"output       {tuple(y.shape)} (first forward {elapsed * 1000:.0f} ms)")
+    print(f"scan chunk   {cfg['scan_chunk_size']} tokens")
+    if args.out:
+        _save_state_dict_atomic(model, Path(args.out), args.force)
+        print(f"weights      {args.out}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="mvedge", description="MambaVision to phones: build, convert, verify, profile.")
+    parser.add_argument("--version", action="version", version=f"mvedge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("build", help="build or load a MambaVision model and check one forward pass")
+    p.add_argument("--variant", help=f"official variant ({', '.join(VARIANTS)}); default T, or detected from --weights")
+    p.add_argument("--weights", help="checkpoint file (.pth.tar, .pth, .pt, .safetensors)")
+    p.add_argument("--image-size", type=int, help="input side in pixels (default: the variant's)")
+    p.add_argument("--out", help="save the weights as .safetensors here")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=cmd_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mvedge` console script."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, CheckpointError, ValueError, FileNotFoundError) as exc:
+        print(f"mvedge: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

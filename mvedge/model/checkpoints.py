@@ -1,0 +1,217 @@
+"""Load official MambaVision checkpoints safely and strictly.
+
+Formats: NVlabs `.pth.tar` (weights under 'state_dict', 'module.' prefixes), Hugging Face
+`nvidia/MambaVision-*` safetensors (keys prefixed 'model.'), and plain state dicts (.pt, .pth,
+.safetensors). Pickle files are read with `torch.load(weights_only=True)` and a minimal allow-list;
+nothing else is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+
+from mvedge.model.configs import VARIANTS, canonical_variant, config, resolve_config
+from mvedge.model.mambavision import MambaVision
+
+SAFE_GLOBALS = [argparse.Namespace]
+"""Types allowed when unpickling a checkpoint: the `args` namespace timm's CheckpointSaver stores."""
+
+_PREFIXES = ("module.", "model.", "encoder.")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be read or does not match the model; the message says what and how to fix it."""
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
+    """Read the raw weights of a checkpoint file (any supported format) without building a model."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist or is not a file; pass the path of a .pth.tar, .pth, .pt or .safetensors file")
+    if path.suffix == ".safetensors":
+        try:
+            from safetensors.torch import load_file
+        except ImportError as exc:  # pragma: no cover - safetensors is a core dependency
+            raise CheckpointError("reading .safetensors needs the safetensors package: pip install safetensors") from exc
+        try:
+            raw: Any = load_file(str(path), device="cpu")
+        except Exception as exc:
+            raise CheckpointError(f"checkpoint {str(path)!r} is not a readable safetensors file ({exc})") from exc
+    else:
+        try:
+            with torch.serialization.safe_globals(SAFE_GLOBALS):
+                raw = torch.load(str(path), map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} holds objects other than weights, which are never unpickled ({first}); "
+                "re-save it as a plain state dict (torch.save(model.state_dict(), ...)) or as .safetensors"
+            ) from exc
+        except Exception as exc:
+            raise CheckpointError(f"checkpoint {str(path)!r} is not a readable PyTorch file ({type(exc).__name__}: {exc})") from exc
+    return extract_state_dict(raw, str(path))
+
+
+def extract_state_dict(raw: Any, source: str = "checkpoint") -> dict[str, Tensor]:
+    """Take the weights out of a loaded checkpoint object ('state_dict', else 'model', else itself)
+    and strip 'module.' / 'model.' / 'encoder.' prefixes shared by every key."""
+    if isinstance(raw, Mapping):
+        for key in ("state_dict", "model"):
+            if key in raw and isinstance(raw[key], Mapping):
+                raw = raw[key]
+                break
+    if not isinstance(raw, Mapping) or not raw:
+        raise CheckpointError(f"{source} holds no state dict (expected a mapping of parameter names to tensors)")
+    tensors = {k: v for k, v in raw.items() if isinstance(v, Tensor)}
+    if not tensors:
+        raise CheckpointError(f"{source} holds no tensors")
+    state = dict(tensors)
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _PREFIXES:
+            if all(k.startswith(prefix) for k in state):
+                state = {k[len(prefix) :]: v for k, v in state.items()}
+                stripped = True
+    return state
+
+
+def infer_config(state: Mapping[str, Tensor]) -> dict[str, Any]:
+    """Architecture options readable from the weights alone (not num_heads or window_size)."""
+    try:
+        stem = state["patch_embed.conv_down.0.weight"]
+        dim = int(state["patch_embed.conv_down.3.weight"].shape[0])
+    except KeyError as exc:
+        raise CheckpointError(f"not a MambaVision state dict: key {exc.args[0]!r} is missing") from exc
+    depths = []
+    for level in range(4):
+        prefix = f"levels.{level}.blocks."
+        indices = {int(k[len(prefix) :].split(".")[0]) for k in state if k.startswith(prefix)}
+        depths.append(max(indices) + 1 if indices else 0)
+    head = state.get("head.weight")
+    fc1 = state.get("levels.2.blocks.0.mlp.fc1.weight")
+    mixer = state.get("levels.2.blocks.0.mixer.A_log")
+    return {
+        "in_channels": int(stem.shape[1]),
+        "in_dim": int(stem.shape[0]),
+        "dim": dim,
+        "depths": depths,
+        "num_classes": int(head.shape[0]) if head is not None else None,
+        "mlp_ratio": float(fc1.shape[0] / fc1.shape[1]) if fc1 is not None else 4.0,
+        "d_state": int(mixer.shape[1]) if mixer is not None else 8,
+        "layer_scale": 1e-5 if any(".gamma_1" in k for k in state) else None,
+        "layer_scale_conv": 1e-5 if any(k.startswith("levels.0.") and k.endswith(".gamma") for k in state) else None,
+    }
+
+
+_ARCH_KEYS = ("in_channels", "in_dim", "dim", "depths", "mlp_ratio", "d_state", "layer_scale", "layer_scale_conv")
+
+
+def detect_variant(state: Mapping[str, Tensor], filename: str = "") -> str | None:
+    """The official variant whose architecture the weights have, or None for a custom model.
+
+    Variants with identical weights but different windows/resolution (L2 vs L2-512-21K, L3-256 vs
+    L3-512) are told apart by '512'/'256' in the file name; otherwise a CheckpointError asks for
+    the variant by name. Variants that differ only in training data (B vs B-21K) build the same
+    model; the 1K name is returned.
+    """
+    inferred = infer_config(state)
+    matches = [
+        name
+        for name in VARIANTS
+        if all(
+            inferred[key] == (list(config(name)[key]) if key == "depths" else config(name)[key]) for key in _ARCH_KEYS
+        )
+    ]
+    if not matches:
+        return None
+    distinct = {}
+    for name in matches:  # first name per distinct build config
+        cfg = config(name)
+        distinct.setdefault((tuple(cfg["window_size"]), cfg["image_size"]), name)
+    if len(distinct) == 1:
+        return matches[0]
+    lowered = Path(filename).name.lower()
+    hinted = [name for name in distinct.values() if str(config(name)["image_size"]) in lowered]
+    if len(hinted) == 1:
+        return hinted[0]
+    raise CheckpointError(
+        f"the weights fit several variants with different window sizes ({', '.join(distinct.values())}); "
+        "name the variant (variant=... or --variant)"
+    )
+
+
+def _check_keys(model: MambaVision, state: Mapping[str, Tensor]) -> None:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in expected]
+    misshaped = [
+        f"{k} {tuple(state[k].shape)} != {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    problems = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
+        if items:
+            shown = ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
+            problems.append(f"{label}: {shown}")
+    if problems:
+        raise CheckpointError(
+            "checkpoint does not match the model (" + "; ".join(problems) + "); "
+            "check the variant or pass the architecture options (dim, depths, num_heads, ...)"
+        )
+
+
+def load_state_dict_strict(model: MambaVision, state: Mapping[str, Tensor]) -> MambaVision:
+    """Load weights strictly (missing/unexpected/mis-shaped keys -> one CheckpointError listing them).
+    Only BatchNorm's num_batches_tracked counters may be absent."""
+    _check_keys(model, state)
+    full = dict(model.state_dict())
+    full.update({k: v.to(full[k].dtype) for k, v in state.items()})
+    model.load_state_dict(full, strict=True)
+    return model
+
+
+def load_checkpoint(path: str | os.PathLike, variant: str | None = None, **overrides: Any) -> MambaVision:
+    """Build the model a checkpoint file describes, load its weights strictly, return it in eval mode.
+
+    `variant` names the official architecture; without it the variant is detected from the
+    weights. `overrides` are build options that replace the variant's (e.g. num_classes,
+    scan_chunk_size), or describe a custom architecture (num_heads, window_size are not in the
+    weights and must then be given).
+    """
+    state = read_state_dict(path)
+    inferred = infer_config(state)
+    name = canonical_variant(variant) if variant else detect_variant(state, str(path))
+    if name is not None:
+        options = config(name)
+        options["num_classes"] = inferred["num_classes"]
+    else:
+        needed = [k for k in ("num_heads", "window_size") if k not in overrides]
+        if needed:
+            raise CheckpointError(
+                f"the weights are not an official variant's (dim {inferred['dim']}, depths {inferred['depths']}); "
+                f"pass {' and '.join(needed)} (they cannot be read from the weights)"
+            )
+        options = dict(inferred)
+    options.update(overrides)
+    try:
+        options = resolve_config(**options)
+    except ValueError as exc:
+        raise CheckpointError(f"invalid architecture for checkpoint {str(path)!r}: {exc}") from exc
+    model = MambaVision(**options)
+    load_state_dict_strict(model, state)
+    model.variant = name  # type: ignore[attr-defined]
+    return model.eval()
+
+
+def checkpoint_filter_fn(state: Mapping[str, Any]) -> dict[str, Tensor]:
+    """Map an official checkpoint object (any of the supported layouts) to this model's keys."""
+    return extract_state_dict(state)

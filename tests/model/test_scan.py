@@ -1,0 +1,132 @@
+"""The chunked selective scan against the float64 sequential reference, and its exported ops."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+import torch
+
+from mvedge import selective_scan, selective_scan_reference
+from mvedge.model.scan import SelectiveScan, chunked_scan_bld, stable_softplus
+
+FORBIDDEN_SCAN_OPS = ("cumsum", "where", "masked_fill", "sum", "einsum", "softplus", "log1p", "tril", "triu", "scan", "while_loop")
+
+
+def make_inputs(b: int, d: int, n: int, L: int, seed: int = 0, dtype=torch.float64):
+    """mamba_ssm-shaped inputs with raw dt spanning [-20, 20] and MambaVision-like A."""
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(b, d, L, generator=g, dtype=dtype)
+    delta = torch.rand(b, d, L, generator=g, dtype=dtype) * 40 - 20
+    A = -torch.exp(torch.rand(d, n, generator=g, dtype=dtype) * 3)  # decay rates in [-20, -1]
+    B = torch.randn(b, n, L, generator=g, dtype=dtype)
+    C = torch.randn(b, n, L, generator=g, dtype=dtype)
+    D = torch.randn(d, generator=g, dtype=dtype)
+    bias = torch.randn(d, generator=g, dtype=dtype)
+    return u, delta, A, B, C, D, bias
+
+
+def rel_err(y: torch.Tensor, ref: torch.Tensor) -> float:
+    """Max abs error relative to the largest reference output."""
+    return float((y.double() - ref).abs().max() / ref.abs().max())
+
+
+@pytest.mark.parametrize("L", [1, 7, 49, 196, 197, 1024])
+@pytest.mark.parametrize("chunk", [7, 16, 49, 4096])
+@pytest.mark.parametrize("n", [1, 8, 16])
+def test_fp32_matches_float64_reference(L: int, chunk: int, n: int) -> None:
+    inputs = make_inputs(2, 6, n, L, seed=L * 31 + n)
+    ref = selective_scan_reference(*inputs)
+    y = selective_scan(*(t.float() for t in inputs), chunk_size=chunk)
+    assert y.shape == (2, 6, L) and y.dtype == torch.float32
+    assert rel_err(y, ref) <= 1e-5
+
+
+def test_dt_range_actually_spans_both_softplus_regimes() -> None:
+    u, delta, *_ = make_inputs(2, 6, 8, 196)
+    assert delta.min() < -19 and delta.max() > 19
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float16, 1e-2), (torch.bfloat16, 5e-2)])
+@pytest.mark.parametrize("L,chunk", [(196, 49), (197, 16), (1024, 64), (49, 7)])
+def test_half_precision_is_finite_and_close(dtype: torch.dtype, tol: float, L: int, chunk: int) -> None:
+    inputs = make_inputs(2, 8, 8, L, seed=L)
+    ref = selective_scan_reference(*inputs)
+    y = selective_scan(*(t.to(dtype) for t in inputs), chunk_size=chunk)
+    assert y.dtype == dtype
+    assert torch.isfinite(y).all()
+    assert rel_err(y, ref) <= tol
+
+
+def test_half_precision_extreme_steps_stay_finite() -> None:
+    """Huge steps (dt = +20 everywhere) with strong decay: exps must never overflow in fp16."""
+    u, delta, A, B, C, D, bias = make_inputs(1, 4, 8, 256)
+    delta = torch.full_like(delta, 20.0)
+    A = A * 10
+    y = selective_scan(*(t.half() for t in (u, delta, A, B, C, D, bias)), chunk_size=64)
+    assert torch.isfinite(y).all()
+
+
+def test_chunk_size_does_not_change_result() -> None:
+    inputs = [t.float() for t in make_inputs(1, 4, 8, 196, seed=3)]
+    outs = [selective_scan(*inputs, chunk_size=c) for c in (1, 5, 14, 49, 196, 1000)]
+    for out in outs[1:]:
+        torch.testing.assert_close(out, outs[0], rtol=1e-5, atol=1e-5)
+
+
+def test_chunk_carry_matters() -> None:
+    """Guard against a scan that drops the state between chunks: the test inputs must expose it."""
+    u, delta, A, B, C, D, bias = (t.float() for t in make_inputs(1, 4, 8, 98, seed=5))
+    delta = torch.full_like(delta, -4.0)  # small steps: long memory across chunk borders
+    ref = selective_scan_reference(u, delta, A, B, C, D, bias)
+    one = selective_scan(u, delta, A, B, C, D, bias, chunk_size=98)
+    torch.testing.assert_close(one, ref, rtol=1e-5, atol=1e-5)
+    halves = torch.cat(
+        [selective_scan(u[..., s], delta[..., s], A, B[..., s], C[..., s], D, bias, chunk_size=49) for s in (slice(0, 49), slice(49, 98))],
+        dim=-1,
+    )
+    assert (halves - ref).abs().max() > 1e-2 * ref.abs().max()
+
+
+def test_reference_without_optional_terms() -> None:
+    u, delta, A, B, C, _, _ = make_inputs(1, 3, 4, 20)
+    ref = selective_scan_reference(u, delta.abs() * 0.1, A, B, C, None, None, delta_softplus=False)
+    y = selective_scan(*(t.float() for t in (u, delta.abs() * 0.1, A, B, C)), None, None, delta_softplus=False, chunk_size=8)
+    assert rel_err(y, ref) <= 1e-5
+
+
+def test_stable_softplus_matches_softplus() -> None:
+    x = torch.linspace(-40, 40, 2001, dtype=torch.float64)
+    exact = torch.relu(x) + torch.log1p(torch.exp(-x.abs()))
+    torch.testing.assert_close(stable_softplus(x), exact, rtol=1e-14, atol=1e-15)
+    # F.softplus returns x itself above its threshold of 20, an error of at most exp(-20) ~ 2e-9
+    torch.testing.assert_close(stable_softplus(x), torch.nn.functional.softplus(x), rtol=0, atol=2.1e-9)
+    assert torch.isfinite(stable_softplus(torch.tensor([-1e4, 1e4], dtype=torch.float16))).all()
+
+
+def test_invalid_chunk_size_is_rejected() -> None:
+    with pytest.raises(ValueError, match="chunk_size"):
+        SelectiveScan(0)
+    u, delta, A, B, C, D, bias = make_inputs(1, 2, 2, 4)
+    with pytest.raises(ValueError, match="chunk_size"):
+        selective_scan(u, delta, A, B, C, D, bias, chunk_size=0)
+
+
+def test_exported_scan_uses_only_delegable_ops() -> None:
+    """The scan graph has no forbidden op, no loop over time steps (node count independent of L)."""
+
+    class Wrapped(torch.nn.Module):
+        def forward(self, u, delta, A, B, C, D, bias):
+            return chunked_scan_bld(u, delta, A, B, C, D, bias, True, 49)
+
+    counts = {}
+    for L in (196, 392):
+        args = tuple(t.float() for t in make_inputs(1, 16, 8, L))
+        args = (args[0].transpose(1, 2), args[1].transpose(1, 2), args[2], args[3].transpose(1, 2), args[4].transpose(1, 2), args[5], args[6])
+        graph = torch.export.export(Wrapped(), args).run_decompositions().graph
+        ops = collections.Counter(str(node.target) for node in graph.nodes if node.op == "call_function")
+        bad = [op for op in ops if any(word in op.split(".")[1] if "." in op else False for word in FORBIDDEN_SCAN_OPS)]
+        assert not bad, f"forbidden ops in the scan graph: {bad}"
+        counts[L] = sum(ops.values())
+    # 4 chunks vs 8 chunks: only the short inter-chunk recurrence grows, never per time step
+    assert counts[392] - counts[196] < 30, counts
