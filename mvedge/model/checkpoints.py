@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -49,10 +50,15 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
             with torch.serialization.safe_globals(SAFE_GLOBALS):
                 raw = torch.load(str(path), map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+            if found:
+                raise CheckpointError(
+                    f"checkpoint {str(path)!r} holds an object other than weights ({found.group(1)}), and objects are "
+                    "never unpickled; re-save it as a plain state dict (torch.save(model.state_dict(), ...)) or as .safetensors"
+                ) from exc
             raise CheckpointError(
-                f"checkpoint {str(path)!r} holds objects other than weights, which are never unpickled ({first}); "
-                "re-save it as a plain state dict (torch.save(model.state_dict(), ...)) or as .safetensors"
+                f"checkpoint {str(path)!r} is not a readable PyTorch weights file (torch.load with weights_only failed); "
+                "pass a .pth.tar, .pth, .pt or .safetensors checkpoint"
             ) from exc
         except Exception as exc:
             raise CheckpointError(f"checkpoint {str(path)!r} is not a readable PyTorch file ({type(exc).__name__}: {exc})") from exc

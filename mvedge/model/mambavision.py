@@ -302,7 +302,8 @@ class MambaVision(nn.Module):
         self.num_features = 8 * dim
         self.num_classes = cfg["num_classes"]
         self.patch_embed = PatchEmbed(cfg["in_channels"], cfg["in_dim"], dim)
-        rates = torch.linspace(0, cfg["dropout"], sum(depths)).tolist()
+        total = sum(depths)  # linspace(0, rate, total) in Python: works on the meta device too
+        rates = [cfg["dropout"] * i / (total - 1) if total > 1 else 0.0 for i in range(total)]
         levels = []
         for i in range(4):
             start = sum(depths[:i])

@@ -1,0 +1,167 @@
+"""Checkpoint loading: every supported format, strictness, safety and variant detection."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import mvedge
+from mvedge.model import CheckpointError, detect_variant, read_state_dict
+
+SMALL = dict(dim=8, in_dim=8, depths=[1, 1, 2, 2], num_heads=[1, 1, 2, 4], window_size=[4, 4, 4, 2], num_classes=7)
+ARCH = dict(num_heads=SMALL["num_heads"], window_size=SMALL["window_size"])
+
+
+@pytest.fixture(scope="module")
+def small_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = mvedge.build(**SMALL).eval()
+    with torch.no_grad():  # non-trivial BN statistics so a mix-up would show
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def same_output(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        return torch.equal(a(x), b(x))
+
+
+def test_nvlabs_pth_tar_with_args_and_module_prefix(tmp_path: Path, small_model) -> None:
+    path = tmp_path / "mambavision_custom.pth.tar"
+    torch.save(
+        {
+            "state_dict": {f"module.{k}": v for k, v in small_model.state_dict().items()},
+            "args": argparse.Namespace(model="mamba_vision_T", lr=5e-3),
+            "epoch": 309,
+            "metric": 82.3,
+            "optimizer": {"state": {}, "param_groups": [{"lr": 0.005}]},
+        },
+        path,
+    )
+    loaded = mvedge.load_checkpoint(path, **ARCH)
+    assert not loaded.training
+    assert same_output(loaded, small_model)
+
+
+def test_huggingface_safetensors_with_model_prefix(tmp_path: Path, small_model) -> None:
+    path = tmp_path / "model.safetensors"
+    save_file({f"model.{k}": v.contiguous() for k, v in small_model.state_dict().items()}, str(path))
+    assert same_output(mvedge.load_checkpoint(path, **ARCH), small_model)
+
+
+def test_plain_state_dict_pt_without_bn_counters(tmp_path: Path, small_model) -> None:
+    path = tmp_path / "weights.pt"
+    torch.save({k: v for k, v in small_model.state_dict().items() if not k.endswith("num_batches_tracked")}, path)
+    assert same_output(mvedge.load_checkpoint(path, **ARCH), small_model)
+
+
+def test_official_variant_detected_from_weights(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    reference = mvedge.build(**mvedge.config("T")).eval()
+    path = tmp_path / "mambavision_tiny_1k.pth.tar"
+    torch.save({"state_dict": reference.state_dict()}, path)
+    loaded = mvedge.load_checkpoint(path)
+    assert loaded.variant == "T"
+    assert loaded.config == reference.config
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), reference(x), rtol=0, atol=0)
+
+
+def meta_state(name: str) -> dict[str, torch.Tensor]:
+    with torch.device("meta"):
+        return mvedge.build(**mvedge.config(name)).state_dict()
+
+
+@pytest.mark.parametrize("name,expected", [("T", "T"), ("T2", "T2"), ("S", "S"), ("B", "B"), ("B-21K", "B"), ("L", "L")])
+def test_detect_variant_by_shapes(name: str, expected: str) -> None:
+    assert detect_variant(meta_state(name)) == expected
+
+
+def test_detect_variant_needs_a_hint_for_same_weights_other_windows() -> None:
+    state = meta_state("L2")
+    with pytest.raises(CheckpointError, match="name the variant"):
+        detect_variant(state, "weights.pth")
+    assert detect_variant(state, "mambavision_L2_21k_240m_512.pth.tar") == "L2-512-21K"
+    assert detect_variant(meta_state("L3-256-21K"), "mambavision_L3_21k_740m_256.pth.tar") == "L3-256-21K"
+
+
+def test_custom_weights_need_heads_and_windows(tmp_path: Path, small_model) -> None:
+    path = tmp_path / "w.pt"
+    torch.save(small_model.state_dict(), path)
+    with pytest.raises(CheckpointError, match="pass num_heads and window_size"):
+        mvedge.load_checkpoint(path)
+
+
+def test_missing_unexpected_and_misshaped_keys_are_listed(tmp_path: Path, small_model) -> None:
+    state = dict(small_model.state_dict())
+    del state["levels.2.blocks.0.mixer.A_log"]
+    state["levels.2.blocks.0.mixer.extra"] = torch.zeros(3)
+    state["head.bias"] = torch.zeros(9)
+    path = tmp_path / "bad.pt"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError) as info:
+        mvedge.load_checkpoint(path, **ARCH)
+    message = str(info.value)
+    assert "missing: levels.2.blocks.0.mixer.A_log" in message
+    assert "unexpected: levels.2.blocks.0.mixer.extra" in message
+    assert "mis-shaped: head.bias (9,) != (7,)" in message
+    assert "\n" not in message
+
+
+class NotAWeight:
+    """A class a malicious or careless checkpoint might pickle."""
+
+    def __reduce__(self):
+        return (collections.OrderedDict, ())
+
+
+def test_arbitrary_pickled_objects_are_refused(tmp_path: Path, small_model) -> None:
+    path = tmp_path / "unsafe.pth"
+    torch.save({"state_dict": small_model.state_dict(), "callable": print}, path)
+    with pytest.raises(CheckpointError, match=r"holds an object other than weights \(print\).*never unpickled"):
+        read_state_dict(path)
+    with open(path, "wb") as handle:  # a plain pickle, tensors and all
+        pickle.dump({"state_dict": small_model.state_dict(), "extra": NotAWeight()}, handle, protocol=2)
+    with pytest.raises(CheckpointError, match="holds an object other than weights"):
+        read_state_dict(path)
+
+
+def test_unreadable_and_missing_files(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"\x00not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable PyTorch"):
+        read_state_dict(garbage)
+    bad_st = tmp_path / "garbage.safetensors"
+    bad_st.write_bytes(b"12345678garbage")
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        read_state_dict(bad_st)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        read_state_dict(tmp_path / "nope.pth")
+
+
+def test_not_a_mambavision_state_dict(tmp_path: Path) -> None:
+    path = tmp_path / "other.pt"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, path)
+    with pytest.raises(CheckpointError, match="not a MambaVision state dict"):
+        mvedge.load_checkpoint(path)
+
+
+def test_overrides_apply(tmp_path: Path, small_model) -> None:
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in small_model.state_dict().items()}, str(path))
+    loaded = mvedge.load_checkpoint(path, scan_chunk_size=3, **ARCH)
+    assert loaded.config["scan_chunk_size"] == 3
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), small_model(x), rtol=1e-5, atol=1e-5)

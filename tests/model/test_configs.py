@@ -1,0 +1,74 @@
+"""Build options: named configs, every official variant, validation errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import mvedge
+from mvedge.model.configs import canonical_variant, resolve_config
+
+
+def test_variant_names() -> None:
+    assert mvedge.VARIANTS == ("T", "T2", "S", "B", "L", "L2", "B-21K", "L-21K", "L2-512-21K", "L3-256-21K", "L3-512-21K")
+
+
+@pytest.mark.parametrize("name", mvedge.VARIANTS)
+def test_every_variant_config_is_valid_and_plain(name: str) -> None:
+    cfg = mvedge.config(name)
+    assert isinstance(cfg, dict)
+    assert resolve_config(**cfg) == cfg
+    assert mvedge.output_size(cfg) == 1000
+
+
+def test_named_configs() -> None:
+    assert mvedge.tiny_config() == mvedge.config("T")
+    assert mvedge.small_config()["dim"] == 96 and mvedge.small_config()["depths"] == [3, 3, 7, 5]
+    assert mvedge.base_config()["dim"] == 128 and mvedge.base_config()["layer_scale"] == 1e-5
+    assert mvedge.config("L3-512-21K")["window_size"] == [8, 8, 32, 16]
+    assert mvedge.config("L3-512-21K")["image_size"] == 512
+
+
+def test_configs_are_independent_copies() -> None:
+    cfg = mvedge.config("T")
+    cfg["depths"][0] = 99
+    assert mvedge.config("T")["depths"][0] == 1
+
+
+@pytest.mark.parametrize("alias,name", [("t", "T"), ("b_21k", "B-21K"), ("mamba_vision_L2_512_21k", "L2-512-21K")])
+def test_variant_aliases(alias: str, name: str) -> None:
+    assert canonical_variant(alias) == name
+
+
+def test_unknown_variant() -> None:
+    with pytest.raises(ValueError, match="unknown variant 'X'"):
+        mvedge.config("X")
+
+
+def test_output_size() -> None:
+    assert mvedge.output_size({"dim": 80, "num_classes": None}) == 640
+    assert mvedge.output_size({"dim": 80, "num_classes": 10}) == 10
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"depths": [1, 2, 3]}, "depths must be a list of 4"),
+        ({"num_heads": [2, 4, 8]}, "num_heads must be a list of 4"),
+        ({"window_size": [8, 8, 0, 7]}, "window_size must hold integers >= 1"),
+        ({"dim": 80, "num_heads": [2, 4, 7, 16]}, r"num_heads\[2\]=7 does not divide"),
+        ({"dim": 0}, "dim must be a positive integer"),
+        ({"image_size": -3}, "image_size must be a positive integer"),
+        ({"in_channels": 0}, "in_channels must be a positive integer"),
+        ({"d_state": 0}, "d_state must be a positive integer"),
+        ({"d_conv": 4}, "d_conv must be odd"),
+        ({"mlp_ratio": 0}, "mlp_ratio must be a positive number"),
+        ({"dropout": 1.5}, "dropout"),
+        ({"num_classes": 0}, "num_classes must be a positive integer or None"),
+        ({"layer_scale": -1.0}, "layer_scale must be a positive number or None"),
+        ({"scan_chunk_size": 0}, "scan_chunk_size must be a positive integer"),
+        ({"depth": [1, 1, 1, 1]}, "unknown build option"),
+    ],
+)
+def test_invalid_options_name_the_option(options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        mvedge.build(**options)
