@@ -41,7 +41,7 @@ def _resolve_model(variant: str | None, weights: str | None, image_size: int | N
 
 def _save_state_dict_atomic(model: torch.nn.Module, out: Path, force: bool) -> None:
     """Write weights as safetensors to a temporary file, then rename into place."""
-    from safetensors.torch import save_file
+    from mvedge.model.checkpoints import save_checkpoint
 
     if out.exists() and not force:
         raise UsageError(f"{out} already exists; pass --force to overwrite it")
@@ -49,7 +49,7 @@ def _save_state_dict_atomic(model: torch.nn.Module, out: Path, force: bool) -> N
     fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=".safetensors", dir=out.parent)
     os.close(fd)
     try:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp)
+        save_checkpoint(model, tmp)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -75,6 +75,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"output       {tuple(y.shape)} (first forward {elapsed * 1000:.0f} ms)")
     print(f"scan chunk   {cfg['scan_chunk_size']} tokens")
     if args.out:
+        model.variant = None if name == "custom" else name
         _save_state_dict_atomic(model, Path(args.out), args.force)
         print(f"weights      {args.out}")
     return 0
@@ -92,6 +93,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="save the weights as .safetensors here")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_build)
+    from mvedge.commands import convert as convert_command
+
+    p = sub.add_parser("convert", help="convert a model for a mobile target, verify it, write artifact + sidecar")
+    convert_command.add_arguments(p)
+    p.set_defaults(func=convert_command.run)
     return parser
 
 
@@ -104,6 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, CheckpointError, ValueError, FileNotFoundError) as exc:
         print(f"mvedge: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from converters.base import ConversionError, MissingExtra
+
+        if isinstance(exc, MissingExtra):
+            print(f"mvedge: error: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, ConversionError):
+            print(f"mvedge: error: {exc}", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

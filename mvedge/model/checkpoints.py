@@ -9,6 +9,7 @@ nothing else is ever unpickled.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import re
@@ -63,6 +64,41 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
         except Exception as exc:
             raise CheckpointError(f"checkpoint {str(path)!r} is not a readable PyTorch file ({type(exc).__name__}: {exc})") from exc
     return extract_state_dict(raw, str(path))
+
+
+def read_embedded_config(path: str | os.PathLike) -> dict[str, Any] | None:
+    """Build options stored in a .safetensors file's metadata by mvedge (key 'mvedge_config', plus
+    'mvedge_variant' as '__variant__' when the model is an official variant), if any."""
+    if Path(path).suffix != ".safetensors":
+        return None
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except Exception:
+        return None
+    if "mvedge_config" not in metadata:
+        return None
+    try:
+        options = json.loads(metadata["mvedge_config"])
+        if metadata.get("mvedge_variant"):
+            options["__variant__"] = metadata["mvedge_variant"]
+        return options
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} has an unreadable mvedge_config metadata entry ({exc})") from exc
+
+
+def save_checkpoint(model: MambaVision, path: str | os.PathLike) -> None:
+    """Write weights as .safetensors with the build options in its metadata, so
+    `load_checkpoint` rebuilds any architecture, custom ones included."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    metadata = {"mvedge_config": json.dumps(model.config)}
+    if getattr(model, "variant", None):
+        metadata["mvedge_variant"] = model.variant
+    save_file(state, str(path), metadata=metadata)
 
 
 def extract_state_dict(raw: Any, source: str = "checkpoint") -> dict[str, Tensor]:
@@ -195,8 +231,12 @@ def load_checkpoint(path: str | os.PathLike, variant: str | None = None, **overr
     """
     state = read_state_dict(path)
     inferred = infer_config(state)
-    name = canonical_variant(variant) if variant else detect_variant(state, str(path))
-    if name is not None:
+    embedded = read_embedded_config(path)
+    name = canonical_variant(variant) if variant else (None if embedded else detect_variant(state, str(path)))
+    if embedded is not None and variant is None:
+        options = dict(embedded)
+        name = options.pop("__variant__", None)
+    elif name is not None:
         options = config(name)
         options["num_classes"] = inferred["num_classes"]
     else:

@@ -1,0 +1,97 @@
+"""The converter interface every target implements, and the errors they share."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from mvedge.model.bundle import ModelBundle
+from mvedge.progress import Progress
+
+
+class ConversionError(RuntimeError):
+    """A conversion failed or was refused; the message says why and what to do."""
+
+
+class MissingExtra(ConversionError):
+    """The target's toolchain is not installed; the message names the pip extra."""
+
+
+@dataclass
+class ConvertOptions:
+    """What to convert to: precision, input size, calibration data and target-specific options."""
+
+    precision: str
+    image_size: int
+    batch: int = 1
+    calibration: np.ndarray | None = None  # preprocessed NCHW float32 images for static quantization
+    extra: dict[str, Any] = field(default_factory=dict)  # target-specific (e.g. via, nhwc, io_dtype)
+
+    def example_input(self, channels: int) -> torch.Tensor:
+        """A deterministic example input for tracing/export (batch x C x S x S)."""
+        generator = torch.Generator().manual_seed(0)
+        return torch.randn(self.batch, channels, self.image_size, self.image_size, generator=generator)
+
+
+@dataclass
+class ConversionResult:
+    """What a converter wrote and how to feed it: the sidecar's input section comes from here."""
+
+    path: Path
+    input_name: str = "image"
+    input_layout: str = "NCHW"
+    input_dtype: str = "float32"
+    input_quantization: dict[str, float] | None = None  # scale/zero_point for integer inputs
+    output_quantization: dict[str, float] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # delegation report, ops, recipe, ...
+
+
+class Converter(ABC):
+    """One target's pipeline. Subclasses set the class attributes and implement `convert`."""
+
+    target: ClassVar[str]
+    suffix: ClassVar[str]
+    precisions: ClassVar[dict[str, str]]  # precision name -> one-line description
+    extra: ClassVar[str]  # the pip extra that installs the toolchain
+    modules: ClassVar[tuple[str, ...]]  # modules the toolchain must provide
+    packages: ClassVar[tuple[str, ...]] = ()  # distributions whose versions go into sidecars
+    calibrated: ClassVar[frozenset[str]] = frozenset()  # precisions that need calibration images
+
+    def check_available(self) -> None:
+        """Raise MissingExtra naming the pip extra when the toolchain cannot be imported."""
+        for module in self.modules:
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # ImportError, or a broken install raising something else
+                raise MissingExtra(
+                    f"the {self.target} toolchain is not installed ({module}: {type(exc).__name__}); "
+                    f'install it with: pip install "mvedge[{self.extra}]" -c constraints.txt'
+                ) from exc
+
+    def check_precision(self, precision: str) -> None:
+        """Raise ConversionError when the target does not support the precision."""
+        if precision not in self.precisions:
+            raise ConversionError(
+                f"target {self.target} does not support precision {precision!r}; choose one of {', '.join(self.precisions)}"
+            )
+
+    def toolchain_versions(self) -> dict[str, str]:
+        """Installed versions of the packages this target uses (for sidecars)."""
+        versions = {"torch": torch.__version__}
+        for name in self.packages:
+            try:
+                versions[name] = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                versions[name] = "not installed"
+        return versions
+
+    @abstractmethod
+    def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
+        """Write the artifact for `bundle` at `out_path` (a temporary path the pipeline renames)."""

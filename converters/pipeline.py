@@ -1,0 +1,197 @@
+"""convert -> verify -> sidecar -> rename: the one flow every target goes through.
+
+Artifacts are written under a temporary folder next to the destination and renamed into place
+only when everything succeeded, so a failed or refused conversion leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import mvedge
+from converters.base import ConversionError, ConversionResult, ConvertOptions
+from converters.registry import get_converter
+from mvedge.model.bundle import ModelBundle
+from mvedge.progress import Progress
+from mvedge.verify.metrics import Drift, compare
+from mvedge.verify.runners import open_runner
+from mvedge.verify.runners.base import RuntimeUnavailable, sidecar_path
+from mvedge.verify.thresholds import failures
+
+
+class VerificationFailed(ConversionError):
+    """The artifact drifted past its precision's threshold; nothing was written."""
+
+
+@dataclass
+class Artifact:
+    """A finished artifact: where it is, what it is, how it did."""
+
+    path: Path
+    target: str
+    precision: str
+    size_bytes: int
+    convert_seconds: float
+    drift: Drift | None
+    sidecar: dict[str, Any] = field(default_factory=dict)
+    verify_note: str = ""
+
+
+def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str) -> str:
+    """File name of an artifact: '<model>-<target>-<precision><suffix>'."""
+    return f"{bundle.name.lower()}-{target}-{precision}{suffix}"
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of a file, or of a directory's files (sorted relative paths and contents)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def float_reference(bundle: ModelBundle, images: np.ndarray) -> np.ndarray:
+    """The float32 PyTorch model's outputs: the reference every artifact is compared with."""
+    with torch.no_grad():
+        return np.concatenate([bundle.model(torch.from_numpy(images[i : i + 16])).numpy() for i in range(0, len(images), 16)])
+
+
+def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: ConvertOptions, result: ConversionResult, versions: dict) -> dict:
+    """The metadata written next to the artifact (apps and `mvedge verify` read it)."""
+    channels = bundle.config["in_channels"]
+    size = options.image_size
+    shape = [options.batch, size, size, channels] if result.input_layout == "NHWC" else [options.batch, channels, size, size]
+    return {
+        "mvedge_version": mvedge.__version__,
+        "model": bundle.name,
+        "source": bundle.source,
+        "config": bundle.config,
+        "target": target,
+        "precision": precision,
+        "input": {
+            "name": result.input_name,
+            "shape": shape,
+            "layout": result.input_layout,
+            "dtype": result.input_dtype,
+            "batch": options.batch,
+            "quantization": result.input_quantization,
+        },
+        "output": {"shape": [options.batch, mvedge.output_size(bundle.config)], "quantization": result.output_quantization},
+        "preprocessing": bundle.preprocessing.to_dict(),
+        "labels": bundle.labels,
+        "toolchain": versions,
+        "options": {k: v for k, v in options.extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
+        "conversion": result.metadata,
+    }
+
+
+def verify_artifact(path: Path, bundle: ModelBundle, images: np.ndarray, labels: np.ndarray | None, **runner_options) -> Drift:
+    """Run the artifact in its own runtime on `images` and compare with the float model."""
+    runner = open_runner(path, **runner_options)
+    outputs = runner.run_all(images)
+    return compare(float_reference(bundle, images), outputs, labels)
+
+
+def _move_into_place(source: Path, destination: Path) -> None:
+    if destination.is_dir() and not destination.is_symlink():
+        shutil.rmtree(destination)
+    os.replace(source, destination)
+
+
+def convert(
+    bundle: ModelBundle,
+    target: str,
+    precision: str,
+    out_dir: str | Path,
+    options: ConvertOptions | None = None,
+    force: bool = False,
+    verify: bool = True,
+    images: tuple[np.ndarray, np.ndarray | None, str] | None = None,
+    progress: Progress | None = None,
+) -> Artifact:
+    """Convert `bundle` for `target` at `precision` into `out_dir`, verify it unless told not to,
+    write its sidecar, and move both into place. Raises ConversionError (or its subclasses
+    MissingExtra, VerificationFailed) with a one-line message; leaves nothing partial."""
+    converter = get_converter(target)
+    converter.check_precision(precision)
+    converter.check_available()
+    options = options or ConvertOptions(precision=precision, image_size=bundle.image_size)
+    options.precision = precision
+    progress = (progress or Progress()).child(f"{target} {precision}")
+    if precision in converter.calibrated and options.calibration is None:
+        from mvedge.data.calibration import calibration_set
+
+        with progress.stage("loading calibration images"):
+            options.calibration = calibration_set(bundle)
+    out_dir = Path(out_dir)
+    final = out_dir / artifact_name(bundle, target, precision, converter.suffix)
+    final_sidecar = sidecar_path(final)
+    if (final.exists() or final_sidecar.exists()) and not force:
+        raise ConversionError(f"{final} already exists; pass --force to overwrite it or --out to choose another folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".mvedge-", dir=out_dir))
+    try:
+        temp_path = staging / final.name
+        start = time.perf_counter()
+        with progress.stage("converting"):
+            result = converter.convert(bundle, options, temp_path, progress)
+        seconds = time.perf_counter() - start
+        if not temp_path.exists():
+            raise ConversionError(f"the {target} converter reported success but wrote no artifact")
+        sidecar = build_sidecar(bundle, target, precision, options, result, converter.toolchain_versions())
+        sidecar_path(temp_path).write_text(json.dumps(sidecar, indent=1))
+        drift, note = None, "not verified (--no-verify)"
+        if verify:
+            batch, labels, description = images or _default_images(bundle)
+            try:
+                with progress.stage(f"verifying on {description}"):
+                    drift = verify_artifact(temp_path, bundle, batch, labels)
+            except RuntimeUnavailable as exc:
+                note = f"not verified: {exc}"
+                progress.note(note)
+            else:
+                problems = failures(drift, precision)
+                if problems:
+                    raise VerificationFailed(
+                        f"{target} {precision} artifact drifts past its threshold ({'; '.join(problems)}); nothing was written"
+                    )
+                note = "verified"
+        sidecar["sha256"] = sha256_of(temp_path)
+        sidecar["size_bytes"] = _size(temp_path)
+        sidecar["convert_seconds"] = round(seconds, 2)
+        sidecar["drift"] = drift.to_dict() if drift else None
+        sidecar["verification"] = note
+        sidecar_path(temp_path).write_text(json.dumps(sidecar, indent=1))
+        _move_into_place(temp_path, final)
+        os.replace(sidecar_path(temp_path), final_sidecar)
+        return Artifact(final, target, precision, sidecar["size_bytes"], seconds, drift, sidecar, note)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _default_images(bundle: ModelBundle):
+    from mvedge.verify.data import verification_set
+
+    return verification_set(bundle)

@@ -1,0 +1,25 @@
+"""Targets by name: `get_converter("onnx")`."""
+
+from __future__ import annotations
+
+import importlib
+
+from converters.base import ConversionError, Converter
+
+_TARGETS = {
+    "coreml": "converters.coreml:CoreMLConverter",
+    "tflite": "converters.tflite:TFLiteConverter",
+    "executorch": "converters.executorch:ExecuTorchConverter",
+    "onnx": "converters.onnx:OnnxConverter",
+}
+
+TARGETS: tuple[str, ...] = tuple(_TARGETS)
+
+
+def get_converter(target: str) -> Converter:
+    """The converter of a target name; ConversionError for an unknown one."""
+    spec = _TARGETS.get(target)
+    if spec is None:
+        raise ConversionError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)} or all")
+    module_name, class_name = spec.split(":")
+    return getattr(importlib.import_module(module_name), class_name)()

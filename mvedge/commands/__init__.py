@@ -1,0 +1,1 @@
+"""Implementations of the CLI subcommands (each a plain function over the library)."""

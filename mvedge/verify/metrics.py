@@ -1,0 +1,71 @@
+"""Drift metrics between an artifact's outputs and the float reference's."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How far an artifact's outputs (N, K) are from the float reference's."""
+
+    max_abs: float
+    mean_abs: float
+    cosine: float
+    psnr_db: float
+    top1_agreement: float
+    top5_overlap: float
+    samples: int
+    accuracy: float | None = None
+    reference_accuracy: float | None = None
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form (sidecars, --json)."""
+        return asdict(self)
+
+
+def psnr_db(reference: np.ndarray, output: np.ndarray) -> float:
+    """20*log10(max|ref| / RMSE); infinite when the outputs are identical."""
+    rmse = float(np.sqrt(np.mean((output.astype(np.float64) - reference.astype(np.float64)) ** 2)))
+    peak = float(np.max(np.abs(reference)))
+    if rmse == 0.0:
+        return float("inf")
+    return 20.0 * float(np.log10(peak / rmse)) if peak > 0 else float("-inf")
+
+
+def compare(reference: np.ndarray, output: np.ndarray, labels: np.ndarray | None = None) -> Drift:
+    """Drift of `output` against `reference` (both (N, K) logits or features); with `labels`,
+    also the top-1 accuracy of both."""
+    ref = np.asarray(reference, dtype=np.float64)
+    out = np.asarray(output, dtype=np.float64)
+    if ref.shape != out.shape:
+        raise ValueError(f"output shape {out.shape} differs from the reference's {ref.shape}")
+    if not np.all(np.isfinite(out)):
+        return Drift(float("inf"), float("inf"), float("nan"), float("-inf"), 0.0, 0.0, len(ref))
+    diff = np.abs(out - ref)
+    flat_ref, flat_out = ref.reshape(len(ref), -1), out.reshape(len(out), -1)
+    norms = np.linalg.norm(flat_ref, axis=1) * np.linalg.norm(flat_out, axis=1)
+    cosine = float(np.mean(np.sum(flat_ref * flat_out, axis=1) / np.maximum(norms, 1e-30)))
+    k = min(5, flat_ref.shape[1])
+    top1 = float(np.mean(flat_ref.argmax(1) == flat_out.argmax(1)))
+    ref_top = np.argsort(-flat_ref, axis=1)[:, :k]
+    out_top = np.argsort(-flat_out, axis=1)[:, :k]
+    overlap = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(ref_top, out_top)]))
+    accuracy = reference_accuracy = None
+    if labels is not None:
+        labels = np.asarray(labels)
+        accuracy = float(np.mean(flat_out.argmax(1) == labels))
+        reference_accuracy = float(np.mean(flat_ref.argmax(1) == labels))
+    return Drift(
+        max_abs=float(diff.max()),
+        mean_abs=float(diff.mean()),
+        cosine=cosine,
+        psnr_db=psnr_db(ref, out),
+        top1_agreement=top1,
+        top5_overlap=overlap,
+        samples=len(ref),
+        accuracy=accuracy,
+        reference_accuracy=reference_accuracy,
+    )
