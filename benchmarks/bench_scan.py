@@ -5,16 +5,20 @@ Shapes are MambaVision-T's Mamba stages at 224 px, batch 1:
   stage 3: d=160 channels, n=8 states, L=196 tokens (one 14x14 window), 4 Mamba blocks
   stage 4: d=320 channels, n=8 states, L=49 tokens (one 7x7 window),  2 Mamba blocks
 
+Variants (rows):
+  sequential  `selective_scan_reference` (mamba_ssm layout, Python loop over L; unrolled when exported)
+  chunk{T}    mvedge's `chunked_scan_bld` (token-major, what the model exports) with chunk size T
+  twopass{T}  PROTOTYPE `twopass_scan_bld` below (a proposed formulation, not in mvedge)
+
 Measured per stage and variant:
   * eager CPU time (torch.set_num_threads(2), no_grad), all variants interleaved round by round;
   * ExecuTorch + XNNPACK: call_function node count of the exported program after
     run_decompositions() and of the edge program before lowering (to_edge), conversion time
     (torch.export + to_edge_transform_and_lower + to_executorch), run time in the ExecuTorch
-    Python runtime (interleaved), the .pte's agreement with eager, and the delegation report
-    (which ops are NOT delegated to XNNPACK).
-
-The chunked variants run `chunked_scan_bld` (token-major, what the model exports); the sequential
-variant runs `selective_scan_reference` (mamba_ssm layout, loop over L: unrolled when exported).
+    Python runtime (all programs interleaved), the .pte's agreement with eager, and the delegation
+    report (which ops are NOT delegated to XNNPACK).
+A probe (a fixed pure-Python loop, timed at the start of every round) and the load average record
+how busy the machine was. OMP_WAIT_POLICY=PASSIVE is set unless --omp-active is given (see there).
 
 Usage:
   python benchmarks/bench_scan.py                 # full run, writes benchmarks/results/scan.json
@@ -36,10 +40,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-from torch import Tensor, nn
+if "--omp-active" not in sys.argv:  # must be set before torch (OpenMP) is loaded; see --omp-active
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from mvedge.model.scan import DEFAULT_CHUNK_SIZE, chunked_scan_bld, selective_scan_reference
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
+
+from mvedge.model.scan import DEFAULT_CHUNK_SIZE, chunked_scan_bld, selective_scan_reference, stable_softplus  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "scan.json"
@@ -51,7 +59,10 @@ STAGES: dict[str, dict[str, int]] = {
 }
 CHUNK_SIZES = (7, 14, 28, 49, 98, 196)
 QUICK_CHUNK_SIZES = (14, 49)
+PROTO_CHUNK_SIZES = (7, 14)
+QUICK_PROTO_CHUNK_SIZES = (7,)
 SEQ = "sequential"
+FAMILIES = {"chunk": "mvedge chunked_scan_bld", "twopass": "prototype twopass_scan_bld"}
 
 # Goals (from the project brief)
 GOAL_NODE_RATIO = 0.1  # exported chunked graph: at most 1/10 of the unrolled sequential nodes
@@ -60,14 +71,14 @@ GOAL_EAGER_SPEEDUP = 1.0  # eager: no slower than the sequential loop
 
 
 # ---------------------------------------------------------------------------------------------
-# inputs and modules
+# inputs
 
 
 def make_inputs(d: int, n: int, L: int, seed: int = 0) -> dict[str, Tensor]:
     """Realistic scan inputs in mamba_ssm layout: u, delta (1, d, L); A (d, n); B, C (1, n, L).
 
-    Raw delta is uniform in [-6, 1] (softplus(delta + bias) then spans ~0.0025..1.3, as in trained
-    MambaVision layers); A = -exp(log(1..n)) per channel (the mamba_ssm S4D-real init).
+    Raw delta is uniform in [-6, 1] (softplus(delta + bias) then spans ~0.002..1.5);
+    A = -exp(log(1..n)) per channel (the mamba_ssm S4D-real init); D, delta_bias randn (x 0.1).
     """
     g = torch.Generator().manual_seed(seed)
     return {
@@ -85,6 +96,88 @@ def token_major(x: Tensor) -> Tensor:
     return x.transpose(1, 2).contiguous()
 
 
+# ---------------------------------------------------------------------------------------------
+# prototype formulation (not in mvedge; measured here as a proposal)
+
+
+def _exclusive_chunk_carry(end_state: Tensor, end_decay: Tensor) -> Tensor:
+    """State entering each of K chunks, (b, K, m): an exclusive log-step (Hillis-Steele) scan over the
+    chunk-end states with their whole-chunk decays, in product space (decay pad 1, state pad 0)."""
+    K = end_state.shape[1]
+    h = F.pad(end_state[:, : K - 1], (0, 0, 1, 0))
+    a = F.pad(end_decay[:, : K - 1], (0, 0, 1, 0), value=1.0)
+    offset = 1
+    while offset < K:  # static: ceil(log2 K) levels on tiny (b, K, d*n) tensors
+        h = h + a * F.pad(h[:, : K - offset], (0, 0, offset, 0))
+        if 2 * offset < K:
+            a = a * F.pad(a[:, : K - offset], (0, 0, offset, 0), value=1.0)
+        offset *= 2
+    return h
+
+
+def twopass_scan_bld(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
+    delta_bias: Tensor | None = None, delta_softplus: bool = True, chunk_size: int = 7,
+) -> Tensor:
+    """PROTOTYPE: two-level sequential scan, same contract as `chunked_scan_bld`.
+
+    The sequence is cut into K chunks of T tokens and the recurrence runs step by step over the T
+    positions of a chunk for all K chunks at once (T small ops on (b*K, 1, d, n) instead of
+    ceil(log2 T) full-size log-step levels):
+      pass 1: from a zero state, keep only each chunk's end state;
+      carry:  chunk-end decay exp(A * sum(delta over the chunk)) (the sum is a tiny bmm with a ones
+              row), then an exclusive log-step over the K chunk ends gives each chunk's entry state;
+      pass 2: the recurrence again from the entry states (reusing pass 1's per-step decays and
+              inputs), all T states concatenated, y = C . h as one bmm.
+    O(L) work instead of O(L log T), about 6T + 7 log2(K) + 30 nodes, every exponent <= 0, only ops
+    that XNNPACK delegates (mul, add, exp, log, abs, relu, pad, slice, cat, view, permute, bmm).
+    """
+    b, L, d = u.shape
+    n = A.shape[-1]
+    dtype = u.dtype
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(dtype).reshape(1, 1, d)
+    if delta_softplus:
+        delta = stable_softplus(delta)
+    T = min(chunk_size, L)
+    K = math.ceil(L / T)
+    Lp = K * T
+    u_p = u
+    if Lp != L:  # delta = 0 on the padding: decay 1, input 0
+        delta, u_p, B, C = (F.pad(t, (0, 0, 0, Lp - L)) for t in (delta, u, B, C))
+    bk = b * K
+    A4 = A.to(dtype).reshape(1, 1, d, n)
+    dl = delta.reshape(bk, T, d, 1)
+    du = (delta * u_p).reshape(bk, T, d, 1)
+    Bk = B.reshape(bk, T, 1, n)
+    decays = [torch.exp(dl[:, t : t + 1] * A4) for t in range(T)]  # (bk, 1, d, n), in (0, 1]
+    inputs = [du[:, t : t + 1] * Bk[:, t : t + 1] for t in range(T)]
+    h = inputs[0]
+    if K > 1:
+        for t in range(1, T):  # pass 1: chunk-end states from zero
+            h = decays[t] * h + inputs[t]
+        dk = delta.reshape(bk, T, d)
+        ones = dk[:, :, :1].transpose(1, 2) * 0.0 + 1.0  # (bk, 1, T), no constant-creating op
+        end_decay = torch.exp(torch.bmm(ones, dk).reshape(bk, 1, d, 1) * A4)
+        carry = _exclusive_chunk_carry(h.reshape(b, K, d * n), end_decay.reshape(b, K, d * n))
+        h = decays[0] * carry.reshape(bk, 1, d, n) + inputs[0]
+    states = [h]
+    for t in range(1, T):  # pass 2: every state
+        h = decays[t] * h + inputs[t]
+        states.append(h)
+    state = torch.cat(states, dim=1) if T > 1 else h  # (bk, T, d, n)
+    y = torch.bmm(state.reshape(b * Lp, d, n), C.reshape(b * Lp, n, 1)).reshape(b, Lp, d)
+    if Lp != L:
+        y = y[:, :L]
+    if D is not None:
+        y = y + u * D.to(dtype).reshape(1, 1, d)
+    return y
+
+
+# ---------------------------------------------------------------------------------------------
+# modules
+
+
 class _ScanBase(nn.Module):
     """Holds A, D and delta_bias as buffers (they are weights in the model); u, delta, B, C are inputs."""
 
@@ -95,15 +188,16 @@ class _ScanBase(nn.Module):
         self.register_buffer("delta_bias", delta_bias.clone())
 
 
-class ChunkedScan(_ScanBase):
-    """`chunked_scan_bld`, token-major: u, delta (b, L, d); B, C (b, L, n) -> y (b, L, d)."""
+class TokenMajorScan(_ScanBase):
+    """A token-major scan fn: u, delta (b, L, d); B, C (b, L, n) -> y (b, L, d)."""
 
-    def __init__(self, A: Tensor, D: Tensor, delta_bias: Tensor, chunk_size: int) -> None:
+    def __init__(self, fn: Callable[..., Tensor], A: Tensor, D: Tensor, delta_bias: Tensor, chunk_size: int) -> None:
         super().__init__(A, D, delta_bias)
+        self.fn = fn
         self.chunk_size = chunk_size
 
     def forward(self, u: Tensor, delta: Tensor, B: Tensor, C: Tensor) -> Tensor:
-        return chunked_scan_bld(u, delta, self.A, B, C, self.D, self.delta_bias, True, self.chunk_size)
+        return self.fn(u, delta, self.A, B, C, self.D, self.delta_bias, True, self.chunk_size)
 
 
 class SequentialScan(_ScanBase):
@@ -113,23 +207,35 @@ class SequentialScan(_ScanBase):
         return selective_scan_reference(u, delta, self.A, B, C, self.D, self.delta_bias, True)
 
 
-def variants_for(stage: dict[str, int], chunk_sizes: tuple[int, ...], inp: dict[str, Tensor]):
+FAMILY_FNS: dict[str, Callable[..., Tensor]] = {"chunk": chunked_scan_bld, "twopass": twopass_scan_bld}
+
+
+def variants_for(stage: dict[str, int], families: dict[str, tuple[int, ...]], inp: dict[str, Tensor]):
     """name -> (module, args, to_channel_major) for a stage; chunk sizes > L are skipped."""
     L = stage["L"]
     out: dict[str, tuple[nn.Module, tuple[Tensor, ...], Callable[[Tensor], Tensor]]] = {}
     seq_args = (inp["u"], inp["delta"], inp["B"], inp["C"])
     out[SEQ] = (SequentialScan(inp["A"], inp["D"], inp["delta_bias"]).eval(), seq_args, lambda y: y)
     tm_args = tuple(token_major(t) for t in seq_args)
-    for T in chunk_sizes:
-        if T > L:
-            continue
-        mod = ChunkedScan(inp["A"], inp["D"], inp["delta_bias"], T).eval()
-        out[f"chunk{T}"] = (mod, tm_args, lambda y: y.transpose(1, 2))
+    for family, sizes in families.items():
+        for T in sizes:
+            if T > L:
+                continue
+            mod = TokenMajorScan(FAMILY_FNS[family], inp["A"], inp["D"], inp["delta_bias"], T).eval()
+            out[f"{family}{T}"] = (mod, tm_args, lambda y: y.transpose(1, 2))
     return out
 
 
 # ---------------------------------------------------------------------------------------------
 # timing helpers
+
+
+def probe() -> float:
+    """Seconds for a fixed single-threaded pure-Python workload (no thread pool, so it does not
+    disturb the timed code): shows how much CPU the machine gives this process in each round."""
+    t0 = time.perf_counter()
+    sum(i * i for i in range(20_000))
+    return time.perf_counter() - t0
 
 
 def summarize(times_s: list[float]) -> dict[str, float]:
@@ -142,14 +248,17 @@ def summarize(times_s: list[float]) -> dict[str, float]:
     }
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int) -> dict[str, list[float]]:
-    """Run every fn once per round (order rotated each round), so all see the same machine state."""
+def interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int) -> tuple[dict[str, list[float]], list[float]]:
+    """Run every fn once per round (order rotated each round), so all see the same machine state.
+    Returns the timed seconds per fn and the probe's seconds per timed round."""
     names = list(fns)
     times: dict[str, list[float]] = {k: [] for k in names}
-    gc_was = gc.isenabled()
+    probes: list[float] = []
+    gc.collect()
     gc.disable()
     try:
         for r in range(warmup + repeats):
+            p = probe()
             k = r % len(names)
             for name in names[k:] + names[:k]:
                 t0 = time.perf_counter()
@@ -157,10 +266,35 @@ def interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int) ->
                 dt = time.perf_counter() - t0
                 if r >= warmup:
                     times[name].append(dt)
+            if r >= warmup:
+                probes.append(p)
     finally:
-        if gc_was:
-            gc.enable()
-    return times
+        gc.enable()
+    return times, probes
+
+
+def loadavg() -> list[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
+
+
+def wait_quiet(max_wait_s: float, threshold: float, log: Callable[[str], None]) -> dict[str, Any]:
+    """Wait (polling every 10 s, at most max_wait_s) until the 1-minute load average is below
+    threshold, so that the timed rounds do not share the cores with other jobs. Returns what happened."""
+    t0 = time.time()
+    first = loadavg()
+    while max_wait_s > 0:
+        la = loadavg()
+        if la is None or la[0] < threshold:
+            break
+        if time.time() - t0 >= max_wait_s:
+            log(f"machine still busy after {max_wait_s:.0f} s (loadavg {la}); measuring anyway")
+            break
+        time.sleep(10)
+    return {"max_wait_s": max_wait_s, "threshold": threshold, "waited_s": round(time.time() - t0, 1),
+            "loadavg_at_call": first, "loadavg_at_start": loadavg()}
 
 
 def count_call_functions(gm: torch.fx.GraphModule) -> int:
@@ -225,38 +359,69 @@ def et_runtime():
     return Runtime.get(), threads
 
 
+
 # ---------------------------------------------------------------------------------------------
 # main benchmark
 
 
 def bench_stage(
-    name: str, stage: dict[str, int], chunk_sizes: tuple[int, ...], warmup: int, repeats: int,
-    et_repeats: int, do_export: bool, log: Callable[[str], None],
+    name: str, stage: dict[str, int], families: dict[str, tuple[int, ...]], warmup: int, repeats: int,
+    et_repeats: int, do_export: bool, log: Callable[[str], None], quiet: tuple[float, float] = (0.0, 1.5),
+    eager_1thread: bool = True, profile: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     inp = make_inputs(stage["d"], stage["n"], stage["L"], seed=stage["L"])
-    variants = variants_for(stage, chunk_sizes, inp)
+    variants = variants_for(stage, families, inp)
     res: dict[str, Any] = {"shape": {k: stage[k] for k in ("d", "n", "L")}, "blocks": stage["blocks"]}
 
-    # accuracy against a float64 sequential reference
+    # accuracy against a float64 sequential reference (max abs error / max |y|)
     ref64 = selective_scan_reference(*(inp[k].double() for k in ("u", "delta", "A", "B", "C", "D", "delta_bias")))
     scale = float(ref64.abs().max())
     acc = {}
     with torch.no_grad():
         for vname, (mod, args, to_cm) in variants.items():
-            y = to_cm(mod(*args))
-            acc[vname] = float((y.double() - ref64).abs().max()) / scale
+            acc[vname] = float((to_cm(mod(*args)).double() - ref64).abs().max()) / scale
     res["max_rel_err_vs_fp64"] = acc
 
     # eager, interleaved
-    log(f"[{name}] eager: {len(variants)} variants x {repeats} (+{warmup} warm-up)")
+    log(f"[{name}] eager: {len(variants)} variants x {repeats} rounds (+{warmup} warm-up)")
+    res["eager_wait"] = wait_quiet(*quiet, log)
+    res["eager_loadavg_before"] = loadavg()
     with torch.no_grad():
-        fns = {v: (lambda m=m, a=a: m(*a)) for v, (m, a, _) in variants.items()}
-        times = interleaved(fns, warmup, repeats)
+        times, probes = interleaved({v: (lambda m=m, a=a: m(*a)) for v, (m, a, _) in variants.items()}, warmup, repeats)
+    res["eager_loadavg_after"] = loadavg()
+    res["eager_probe"] = summarize(probes)
     eager = {v: summarize(t) for v, t in times.items()}
     for v in eager:
         eager[v]["speedup_vs_seq"] = eager[SEQ]["median_ms"] / eager[v]["median_ms"]
+        eager[v]["speedup_vs_seq_min"] = eager[SEQ]["min_ms"] / eager[v]["min_ms"]
     res["eager"] = eager
-
+    if profile:  # where the eager time goes: top ops by self CPU time
+        res["eager_profile"] = {}
+        for v in profile:
+            if v not in variants:
+                continue
+            m, a, _ = variants[v]
+            with torch.no_grad(), torch.profiler.profile() as prof:
+                for _ in range(10):
+                    m(*a)
+            ka = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+            total = sum(e.self_cpu_time_total for e in ka) or 1.0
+            res["eager_profile"][v] = [
+                {"op": e.key, "self_cpu_pct": 100.0 * e.self_cpu_time_total / total, "calls_per_run": e.count / 10}
+                for e in ka[:8]
+            ]
+    if eager_1thread:  # cross-check without intra-op threads (robust against a busy machine)
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                times1, probes1 = interleaved({v: (lambda m=m, a=a: m(*a)) for v, (m, a, _) in variants.items()}, warmup, repeats)
+        finally:
+            torch.set_num_threads(THREADS)
+        e1 = {v: summarize(t) for v, t in times1.items()}
+        for v in e1:
+            e1[v]["speedup_vs_seq"] = e1[SEQ]["median_ms"] / e1[v]["median_ms"]
+        res["eager_1thread"] = e1
+        res["eager_1thread_probe"] = summarize(probes1)
     if not do_export:
         return res
 
@@ -264,76 +429,90 @@ def bench_stage(
     runtime, et_threads = et_runtime()
     res["et_threads"] = et_threads
     export: dict[str, Any] = {}
-    methods = {}
-    eager_out = {}
+    loaded = {}
     for vname, (mod, args, _) in variants.items():
         log(f"[{name}] export+lower {vname} ...")
         info, pte = export_and_lower(mod, args)
-        program = runtime.load_program(pte)
+        program = runtime.load_program(pte)  # keep the program alive as long as its method
         method = program.load_method("forward")
         out = method.execute(list(args))[0]
         with torch.no_grad():
-            eager_out[vname] = mod(*args)
-        info["max_abs_diff_vs_eager"] = float((out - eager_out[vname]).abs().max())
+            info["max_abs_diff_vs_eager"] = float((out - mod(*args)).abs().max())
         export[vname] = info
-        methods[vname] = (program, method, list(args))
+        loaded[vname] = (program, method, list(args))
         log(
             f"[{name}]   {vname}: {info['aten_nodes']} aten nodes, {info['edge_nodes']} edge nodes, "
             f"convert {info['convert_s']:.1f} s, not delegated: {info['not_delegated'] or 'none'}"
         )
-    log(f"[{name}] ExecuTorch run: {len(methods)} programs x {et_repeats} (+{warmup} warm-up)")
-    fns = {v: (lambda m=m, a=a: m.execute(a)) for v, (_, m, a) in methods.items()}
-    et_times = interleaved(fns, warmup, et_repeats)
+    log(f"[{name}] ExecuTorch run: {len(loaded)} programs x {et_repeats} rounds (+{warmup} warm-up)")
+    res["et_wait"] = wait_quiet(*quiet, log)
+    res["et_loadavg_before"] = loadavg()
+    et_times, probes = interleaved({v: (lambda m=m, a=a: m.execute(a)) for v, (_, m, a) in loaded.items()}, warmup, et_repeats)
+    res["et_loadavg_after"] = loadavg()
+    res["et_probe"] = summarize(probes)
     for v, t in et_times.items():
         export[v].update({f"run_{k}": val for k, val in summarize(t).items()})
     seq = export[SEQ]
-    for v, info in export.items():
+    for info in export.values():
         info["node_ratio_vs_seq"] = info["aten_nodes"] / seq["aten_nodes"]
         info["edge_node_ratio_vs_seq"] = info["edge_nodes"] / seq["edge_nodes"]
         info["convert_speedup_vs_seq"] = seq["convert_s"] / info["convert_s"]
         info["run_speedup_vs_seq"] = seq["run_median_ms"] / info["run_median_ms"]
+        info["run_speedup_vs_seq_min"] = seq["run_min_ms"] / info["run_min_ms"]
     res["executorch"] = export
     return res
 
 
-def evaluate(results: dict[str, Any], chunk_sizes: tuple[int, ...]) -> dict[str, Any]:
-    """Goals per stage and chunk size, and the recommended chunk size (min model-weighted ET time)."""
+def evaluate(results: dict[str, Any], families: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    """Goals per variant and stage; scan time per MambaVision-T forward; recommended chunk size."""
+    stages = results["stages"]
+    have_et = all("executorch" in st for st in stages.values())
     goals: dict[str, Any] = {}
-    totals: dict[int, dict[str, float]] = {}
-    for T in chunk_sizes:
-        per_stage = {}
-        eager_total = et_total = 0.0
-        ok_all = True
-        for sname, st in results["stages"].items():
-            v = f"chunk{min(T, st['shape']['L'])}"
-            if v not in st["eager"]:
-                ok_all = False
+    per_forward: dict[str, Any] = {}
+    for family, sizes in families.items():
+        for T in sizes:
+            key = f"{family}{T}"
+            per_stage: dict[str, Any] = {}
+            eager_total = et_total = 0.0
+            complete = True
+            for sname, st in stages.items():
+                v = f"{family}{min(T, st['shape']['L'])}"
+                if v not in st["eager"]:
+                    complete = False
+                    continue
+                e = st["eager"][v]
+                g: dict[str, Any] = {"variant": v, "eager_speedup": e["speedup_vs_seq"], "eager_ok": e["speedup_vs_seq"] >= GOAL_EAGER_SPEEDUP}
+                eager_total += st["blocks"] * e["median_ms"]
+                if have_et:
+                    x = st["executorch"][v]
+                    g.update(
+                        node_ratio=x["node_ratio_vs_seq"], nodes_ok=x["node_ratio_vs_seq"] <= GOAL_NODE_RATIO,
+                        et_speedup=x["run_speedup_vs_seq"], et_ok=x["run_speedup_vs_seq"] >= GOAL_ET_SPEEDUP,
+                        fully_delegated=x["non_delegated_nodes"] == 0,
+                    )
+                    et_total += st["blocks"] * x["run_median_ms"]
+                g["all_ok"] = all(val for k, val in g.items() if k.endswith("_ok"))
+                per_stage[sname] = g
+            if not complete:
                 continue
-            e = st["eager"][v]
-            g = {"variant": v, "eager_speedup": e["speedup_vs_seq"], "eager_ok": e["speedup_vs_seq"] >= GOAL_EAGER_SPEEDUP}
-            eager_total += st["blocks"] * e["median_ms"]
-            if "executorch" in st:
-                x = st["executorch"][v]
-                g.update(
-                    node_ratio=x["node_ratio_vs_seq"], nodes_ok=x["node_ratio_vs_seq"] <= GOAL_NODE_RATIO,
-                    et_speedup=x["run_speedup_vs_seq"], et_ok=x["run_speedup_vs_seq"] >= GOAL_ET_SPEEDUP,
-                    fully_delegated=x["non_delegated_nodes"] == 0,
-                )
-                et_total += st["blocks"] * x["run_median_ms"]
-            g["all_ok"] = all(val for key, val in g.items() if key.endswith("_ok"))
-            ok_all = ok_all and g["all_ok"]
-            per_stage[sname] = g
-        goals[f"chunk{T}"] = {"stages": per_stage, "all_ok": ok_all}
-        totals[T] = {"eager_model_ms": eager_total, "et_model_ms": et_total}
-    have_et = all("executorch" in st for st in results["stages"].values())
-    key = "et_model_ms" if have_et else "eager_model_ms"
-    candidates = [T for T in chunk_sizes if all(f"chunk{min(T, st['shape']['L'])}" in st["eager"] for st in results["stages"].values())]
-    best = min(candidates, key=lambda T: (totals[T][key], totals[T]["eager_model_ms"])) if candidates else None
+            goals[key] = {"stages": per_stage, "all_ok": all(g["all_ok"] for g in per_stage.values())}
+            per_forward[key] = {"eager_ms": eager_total, "et_ms": et_total if have_et else None}
+    metric = "et_ms" if have_et else "eager_ms"
+
+    def best(family: str) -> int | None:
+        keys = [k for k in per_forward if k.startswith(family) and k[len(family):].isdigit()]
+        if not keys:
+            return None
+        k = min(keys, key=lambda k: (per_forward[k][metric], per_forward[k]["eager_ms"]))
+        return int(k[len(family):])
+
     return {
         "goals": goals,
-        "scan_time_per_forward": {f"chunk{T}": totals[T] for T in chunk_sizes},
-        "recommended_chunk_size": best,
-        "recommended_by": key + " (sum over the Mamba blocks of one MambaVision-T forward: 4 x stage 3 + 2 x stage 4)",
+        "scan_time_per_forward": per_forward,
+        "per_forward_definition": "sum of medians over the Mamba blocks of one MambaVision-T forward (4 x stage 3 + 2 x stage 4)",
+        "recommended_chunk_size": best("chunk"),
+        "recommended_by": metric,
+        "best_prototype_chunk_size": best("twopass"),
         "current_default": DEFAULT_CHUNK_SIZE,
     }
 
@@ -347,8 +526,6 @@ def machine_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    import executorch  # noqa: F401
-
     try:
         from importlib.metadata import version
 
@@ -371,59 +548,97 @@ def markdown(results: dict[str, Any]) -> str:
         s = st["shape"]
         lines.append(f"### {sname}: d={s['d']}, n={s['n']}, L={s['L']} (batch 1)\n")
         has_et = "executorch" in st
-        hdr = "| variant | eager median ms | eager speedup vs seq |"
+        has_1t = "eager_1thread" in st
+        hdr = "| variant | eager median ms (min) | eager speedup |"
         sep = "|---|---:|---:|"
+        if has_1t:
+            hdr += " eager 1-thread median ms (speedup) |"
+            sep += "---:|"
         if has_et:
-            hdr += " aten nodes | edge nodes | node ratio | convert s | ET run median ms | ET speedup vs seq | not delegated |"
+            hdr += " aten nodes | edge nodes | node ratio | convert s | ET median ms (min) | ET speedup | not delegated |"
             sep += "---:|---:|---:|---:|---:|---:|---|"
-        hdr += " max rel err vs fp64 |"
+        hdr += " rel err vs fp64 |"
         sep += "---:|"
         lines += [hdr, sep]
         for v, e in st["eager"].items():
-            row = f"| {v} | {e['median_ms']:.3f} | {e['speedup_vs_seq']:.2f}x |"
+            row = f"| {v} | {e['median_ms']:.3f} ({e['min_ms']:.3f}) | {e['speedup_vs_seq']:.2f}x |"
+            if has_1t:
+                e1 = st["eager_1thread"][v]
+                row += f" {e1['median_ms']:.3f} ({e1['speedup_vs_seq']:.2f}x) |"
             if has_et:
                 x = st["executorch"][v]
-                nd = ", ".join(f"{k} x{c}" for k, c in x["not_delegated"].items()) or "none"
+                nd = ", ".join(f"{k.removeprefix('aten_')} x{c}" for k, c in x["not_delegated"].items()) or "none"
                 row += (
                     f" {x['aten_nodes']} | {x['edge_nodes']} | {x['node_ratio_vs_seq']:.3f} | {x['convert_s']:.1f} |"
-                    f" {x['run_median_ms']:.3f} | {x['run_speedup_vs_seq']:.2f}x | {nd} |"
+                    f" {x['run_median_ms']:.3f} ({x['run_min_ms']:.3f}) | {x['run_speedup_vs_seq']:.2f}x | {nd} |"
                 )
             row += f" {st['max_rel_err_vs_fp64'][v]:.1e} |"
             lines.append(row)
-        lines.append("")
+        probe_txt = f"probe median {st['eager_probe']['median_ms']:.3f} ms (min {st['eager_probe']['min_ms']:.3f}) in eager"
+        if has_et:
+            probe_txt += f", {st['et_probe']['median_ms']:.3f} ms (min {st['et_probe']['min_ms']:.3f}) in ExecuTorch"
+        lines.append(f"\nSpeedups are sequential median / variant median. Machine load: {probe_txt}; "
+                     f"loadavg {st['eager_loadavg_before']} -> {st.get('et_loadavg_after', st['eager_loadavg_after'])}.\n")
+    for sname, st in results["stages"].items():
+        if st.get("eager_profile"):
+            lines.append(f"### Eager profile, {sname} (share of self CPU time; calls per scan)\n")
+            for v, ops in st["eager_profile"].items():
+                lines.append(f"- {v}: " + ", ".join(f"{o['op'].removeprefix('aten::')} {o['self_cpu_pct']:.0f}% ({o['calls_per_run']:.0f})" for o in ops[:6]))
+            lines.append("")
     ev = results["evaluation"]
     lines.append("### Scan time per MambaVision-T forward (4 x stage 3 + 2 x stage 4) and goals\n")
-    lines.append("| chunk size | eager ms | ET ms | goals met (all stages) |")
+    lines.append("| variant | eager ms | ET ms | goals met (eager >= 1x, nodes <= 0.1, ET >= 2x; per stage) |")
     lines.append("|---|---:|---:|---|")
     for v, tot in ev["scan_time_per_forward"].items():
         g = ev["goals"][v]
-        detail = "; ".join(
-            f"{s}: " + ", ".join(k[:-3] for k, val in gs.items() if k.endswith("_ok") and not val) if not gs["all_ok"] else f"{s}: ok"
-            for s, gs in g["stages"].items()
-        )
-        lines.append(f"| {v} | {tot['eager_model_ms']:.2f} | {tot['et_model_ms']:.2f} | {'yes' if g['all_ok'] else 'no'} ({detail}) |")
+        parts = []
+        for s, gs in g["stages"].items():
+            failed = [k[: -len("_ok")] for k, val in gs.items() if k.endswith("_ok") and k != "all_ok" and not val]
+            parts.append(f"{s}: " + ("ok" if not failed else "fails " + ", ".join(failed)))
+        et = "-" if tot["et_ms"] is None else f"{tot['et_ms']:.2f}"
+        lines.append(f"| {v} | {tot['eager_ms']:.2f} | {et} | {'all met' if g['all_ok'] else 'no'} ({'; '.join(parts)}) |")
     lines.append("")
-    lines.append(f"Recommended chunk size: **{ev['recommended_chunk_size']}** (current default {ev['current_default']}); by {ev['recommended_by']}.")
+    lines.append(
+        f"Fastest mvedge chunk size: **{ev['recommended_chunk_size']}** (current default {ev['current_default']}); "
+        f"fastest prototype chunk size: {ev['best_prototype_chunk_size']}; by {ev['recommended_by']} per forward."
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="short run: chunk sizes 14 and 49, 5 repeats")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"results file (default {DEFAULT_JSON.relative_to(ROOT)})")
-    p.add_argument("--repeats", type=int, default=None, help="timed eager rounds (default 40; quick 5)")
-    p.add_argument("--et-repeats", type=int, default=None, help="timed ExecuTorch rounds (default 30; quick 5)")
+    p.add_argument("--quick", action="store_true", help="short run: chunk sizes 14, 49 (prototype 7), 5 rounds")
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results file (default benchmarks/results/scan.json)")
+    p.add_argument("--repeats", type=int, default=None, help="timed eager rounds (default 100; quick 5)")
+    p.add_argument("--et-repeats", type=int, default=None, help="timed ExecuTorch rounds (default 100; quick 5)")
     p.add_argument("--warmup", type=int, default=None, help="warm-up rounds (default 5; quick 2)")
-    p.add_argument("--chunks", type=str, default=None, help="comma-separated chunk sizes (default 7,14,28,49,98,196)")
+    p.add_argument("--chunks", type=str, default=None, help="mvedge chunk sizes, comma-separated (default 7,14,28,49,98,196)")
+    p.add_argument("--proto-chunks", type=str, default=None, help="prototype chunk sizes (default 7,14; quick 7; '' for none)")
     p.add_argument("--stages", type=str, default=",".join(STAGES), help="comma-separated stages (stage3,stage4)")
+    p.add_argument("--omp-active", action="store_true",
+                   help="keep OpenMP's default busy-waiting (by default OMP_WAIT_POLICY=PASSIVE is set: on a shared "
+                        "machine spinning OpenMP workers inflate 2-thread eager times 5-50x)")
+    p.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
+                   help="first wait up to S seconds until the 1-min load average is below --quiet-load (default 0: no wait)")
+    p.add_argument("--quiet-load", type=float, default=1.5, help="load-average threshold for --wait-quiet (default 1.5)")
+    p.add_argument("--profile", type=str, default="sequential,chunk49,chunk7,twopass7",
+                   help="variants whose eager ops are profiled (torch.profiler; '' for none)")
+    p.add_argument("--no-1thread", action="store_true", help="skip the 1-thread eager cross-check")
     p.add_argument("--no-export", action="store_true", help="eager only (skip ExecuTorch)")
     args = p.parse_args(argv)
 
+    def sizes(text: str | None, full: tuple[int, ...], quick: tuple[int, ...]) -> tuple[int, ...]:
+        if text is None:
+            return quick if args.quick else full
+        return tuple(int(c) for c in text.split(",") if c.strip())
+
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
-    chunk_sizes = tuple(int(c) for c in args.chunks.split(",")) if args.chunks else (QUICK_CHUNK_SIZES if args.quick else CHUNK_SIZES)
-    repeats = args.repeats or (5 if args.quick else 40)
-    et_repeats = args.et_repeats or (5 if args.quick else 30)
+    families = {"chunk": sizes(args.chunks, CHUNK_SIZES, QUICK_CHUNK_SIZES),
+                "twopass": sizes(args.proto_chunks, PROTO_CHUNK_SIZES, QUICK_PROTO_CHUNK_SIZES)}
+    families = {k: v for k, v in families.items() if v}
+    repeats = args.repeats or (5 if args.quick else 100)
+    et_repeats = args.et_repeats or (5 if args.quick else 100)
     warmup = args.warmup if args.warmup is not None else (2 if args.quick else 5)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
 
@@ -436,12 +651,18 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python " + " ".join([os.path.relpath(__file__, ROOT)] + (argv if argv is not None else sys.argv[1:])),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": machine_info(),
-        "settings": {"chunk_sizes": list(chunk_sizes), "repeats": repeats, "et_repeats": et_repeats, "warmup": warmup, "threads": THREADS, "quick": args.quick},
+        "settings": {"families": {k: list(v) for k, v in families.items()}, "repeats": repeats, "et_repeats": et_repeats,
+                     "warmup": warmup, "threads": THREADS, "quick": args.quick,
+                     "wait_quiet_s": args.wait_quiet, "quiet_load": args.quiet_load,
+                     "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")},
         "stages": {},
     }
     for s in stages:
-        results["stages"][s] = bench_stage(s, STAGES[s], chunk_sizes, warmup, repeats, et_repeats, not args.no_export, log)
-    results["evaluation"] = evaluate(results, chunk_sizes)
+        results["stages"][s] = bench_stage(
+            s, STAGES[s], families, warmup, repeats, et_repeats, not args.no_export, log, (args.wait_quiet, args.quiet_load),
+            not args.no_1thread, tuple(v for v in args.profile.split(",") if v),
+        )
+    results["evaluation"] = evaluate(results, families)
     results["wall_s"] = time.perf_counter() - t_start
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")

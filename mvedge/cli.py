@@ -98,6 +98,11 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="convert a model for a mobile target, verify it, write artifact + sidecar")
     convert_command.add_arguments(p)
     p.set_defaults(func=convert_command.run)
+    from mvedge.commands import verify as verify_command
+
+    p = sub.add_parser("verify", help="run an artifact in its own runtime and report its drift from the float model")
+    verify_command.add_arguments(p)
+    p.set_defaults(func=verify_command.run)
     return parser
 
 

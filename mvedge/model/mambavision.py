@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mvedge.model.configs import dt_rank, resolve_config
-from mvedge.model.scan import SelectiveScan
+from mvedge.model.scan import DEFAULT_CHUNK_SIZE, SelectiveScan
 
 
 class DropPath(nn.Module):
@@ -92,7 +92,7 @@ class MambaVisionMixer(nn.Module):
     """Mamba mixer of MambaVision: in_proj, non-causal depthwise conv + SiLU on both halves, selective
     scan on the first half, concat with the second (no gate), out_proj. Token-major throughout."""
 
-    def __init__(self, dim: int, d_state: int = 8, d_conv: int = 3, scan_chunk_size: int = 49) -> None:
+    def __init__(self, dim: int, d_state: int = 8, d_conv: int = 3, scan_chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         super().__init__()
         self.d_model = dim
         self.d_inner = dim // 2

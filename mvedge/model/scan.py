@@ -15,9 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-DEFAULT_CHUNK_SIZE = 49
-"""Tokens per chunk. Chosen by measurement (BENCHMARKS.md, scan chunk sweep); 49 divides both
-MambaVision stage lengths at the native resolutions (196 = 4 x 49 and 49)."""
+DEFAULT_CHUNK_SIZE = 7
+"""Tokens per chunk, chosen by measurement (BENCHMARKS.md, scan chunk sweep): of 7/14/28/49/98/196,
+7 was fastest exported to ExecuTorch-XNNPACK at both MambaVision-T stage shapes and in eager
+PyTorch; it divides both stage lengths at the native resolution (196 = 28 x 7, 49 = 7 x 7). Each
+log-step level costs a few full passes over the (L, d, n) state, so short chunks (3 levels) win."""
 
 
 def stable_softplus(x: Tensor) -> Tensor:

@@ -1,0 +1,75 @@
+"""`mvedge verify`: run an artifact in its own runtime and report its drift from the float model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from mvedge.model.bundle import load_bundle
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `mvedge verify`."""
+    parser.add_argument("artifact", help="a .onnx, .pte, .tflite or .mlpackage written by mvedge convert")
+    parser.add_argument("--weights", help="the checkpoint it was converted from (default: the embedded model, per its sidecar)")
+    parser.add_argument("--images", help="folder of images to check on (default: bundled images)")
+    parser.add_argument("--limit", type=int, default=64, help="at most this many images (default 64)")
+    parser.add_argument("--json", help="also write the report as JSON here")
+
+
+def _write_json_atomic(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(payload, handle, indent=1)
+    os.replace(tmp, path)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the metrics table; exit 1 when the artifact is past its precision's threshold."""
+    from converters.pipeline import verify_artifact
+    from mvedge.verify.data import verification_set
+    from mvedge.verify.runners.base import read_sidecar
+    from mvedge.verify.thresholds import failures, threshold_for
+
+    artifact = Path(args.artifact)
+    if not artifact.exists():
+        raise FileNotFoundError(f"artifact {str(artifact)!r} does not exist")
+    sidecar = read_sidecar(artifact)
+    if not sidecar:
+        raise ValueError(f"{artifact} has no sidecar ({artifact.name}.json); verify artifacts written by mvedge convert")
+    if args.weights is None and sidecar.get("source") != "embedded":
+        raise ValueError(f"{artifact.name} was converted from {sidecar.get('source')!r}; pass that checkpoint with --weights")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bundle = load_bundle(args.weights, image_size=sidecar["input"]["shape"][-1 if sidecar["input"]["layout"] == "NCHW" else -2])
+    if {k: v for k, v in bundle.config.items() if k != "image_size"} != {k: v for k, v in sidecar["config"].items() if k != "image_size"}:
+        raise ValueError(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
+    images, labels, description = verification_set(bundle, args.images, args.limit)
+    drift = verify_artifact(artifact, bundle, images, labels)
+    precision = sidecar["precision"]
+    problems = failures(drift, precision)
+    limit = threshold_for(precision)
+    rows = [
+        ("artifact", str(artifact)),
+        ("target / precision", f"{sidecar['target']} / {precision}"),
+        ("images", description),
+        ("max abs error", f"{drift.max_abs:.3g}"),
+        ("mean abs error", f"{drift.mean_abs:.3g}"),
+        ("cosine", f"{drift.cosine:.6f} (min {limit.min_cosine})"),
+        ("PSNR", f"{drift.psnr_db:.1f} dB (min {limit.min_psnr_db:.0f})"),
+        ("top-1 agreement", f"{drift.top1_agreement:.3f} (min {limit.min_top1_agreement})"),
+        ("top-5 overlap", f"{drift.top5_overlap:.3f}"),
+    ]
+    if drift.accuracy is not None:
+        rows.append(("top-1 accuracy", f"{drift.accuracy:.3f} (float model {drift.reference_accuracy:.3f})"))
+    rows.append(("result", "PASS" if not problems else "FAIL: " + "; ".join(problems)))
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows))
+    if args.json:
+        _write_json_atomic(Path(args.json), {"artifact": str(artifact), "precision": precision, "images": description, "drift": drift.to_dict(), "failures": problems})
+    return 1 if problems else 0
