@@ -20,7 +20,11 @@ class ConversionError(RuntimeError):
     """A conversion failed or was refused; the message says why and what to do."""
 
 
-class MissingExtra(ConversionError):
+class BadRequest(ConversionError):
+    """The request itself is wrong (unsupported precision, existing output, unknown target)."""
+
+
+class MissingExtra(BadRequest):
     """The target's toolchain is not installed; the message names the pip extra."""
 
 
@@ -78,7 +82,7 @@ class Converter(ABC):
     def check_precision(self, precision: str) -> None:
         """Raise ConversionError when the target does not support the precision."""
         if precision not in self.precisions:
-            raise ConversionError(
+            raise BadRequest(
                 f"target {self.target} does not support precision {precision!r}; choose one of {', '.join(self.precisions)}"
             )
 

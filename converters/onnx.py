@@ -29,6 +29,7 @@ class OnnxConverter(Converter):
 
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
         example = options.example_input(bundle.config["in_channels"])
+        dynamic = bool(options.extra.get("dynamic_batch", True))  # False: fixed batch (onnx2tf needs static shapes)
         batch = torch.export.Dim("batch", min=1, max=1024)
         # the exporter logs one warning per missing torchvision op: noise for this model
         logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
@@ -44,7 +45,7 @@ class OnnxConverter(Converter):
                         opset_version=OPSET,
                         input_names=["image"],
                         output_names=["logits"],
-                        dynamic_shapes=({0: batch},),
+                        dynamic_shapes=({0: batch},) if dynamic else None,
                         external_data=False,
                         optimize=True,
                     )
@@ -57,4 +58,4 @@ class OnnxConverter(Converter):
         onnx.checker.check_model(model)
         ops = sorted({node.op_type for node in model.graph.node})
         opset = max(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
-        return ConversionResult(out_path, input_name="image", metadata={"opset": opset, "ops": ops, "dynamic_batch": True})
+        return ConversionResult(out_path, input_name="image", metadata={"opset": opset, "ops": ops, "dynamic_batch": dynamic})

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import mvedge
-from converters.base import ConversionError, ConversionResult, ConvertOptions
+from converters.base import BadRequest, ConversionError, ConversionResult, ConvertOptions
 from converters.registry import get_converter
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
@@ -149,7 +149,7 @@ def convert(
     final = out_dir / artifact_name(bundle, target, precision, converter.suffix)
     final_sidecar = sidecar_path(final)
     if (final.exists() or final_sidecar.exists()) and not force:
-        raise ConversionError(f"{final} already exists; pass --force to overwrite it or --out to choose another folder")
+        raise BadRequest(f"{final} already exists; pass --force to overwrite it or --out to choose another folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".mvedge-", dir=out_dir))
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from converters.base import ConversionError, Converter
+from converters.base import BadRequest, Converter
 
 _TARGETS = {
     "coreml": "converters.coreml:CoreMLConverter",
@@ -20,6 +20,6 @@ def get_converter(target: str) -> Converter:
     """The converter of a target name; ConversionError for an unknown one."""
     spec = _TARGETS.get(target)
     if spec is None:
-        raise ConversionError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)} or all")
+        raise BadRequest(f"unknown target {target!r}; choose one of {', '.join(TARGETS)} or all")
     module_name, class_name = spec.split(":")
     return getattr(importlib.import_module(module_name), class_name)()

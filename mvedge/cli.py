@@ -116,9 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mvedge: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
-        from converters.base import ConversionError, MissingExtra
+        from converters.base import BadRequest, ConversionError
 
-        if isinstance(exc, MissingExtra):
+        if isinstance(exc, BadRequest):
             print(f"mvedge: error: {exc}", file=sys.stderr)
             return 2
         if isinstance(exc, ConversionError):

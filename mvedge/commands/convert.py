@@ -99,7 +99,7 @@ def format_table(rows: list[dict]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Convert, verify and report; exit 0 when every artifact was written, 1 otherwise."""
-    from converters.base import ConversionError, ConvertOptions, MissingExtra
+    from converters.base import BadRequest, ConversionError, ConvertOptions, MissingExtra
     from converters.pipeline import convert
     from converters.registry import get_converter
     from mvedge.data.calibration import calibration_set
@@ -116,6 +116,14 @@ def run(args: argparse.Namespace) -> int:
         bundle = load_bundle(args.weights, args.variant, args.image_size)
     if args.weights is None and args.variant:
         print(f"note: no --weights: MambaVision-{bundle.name} with random weights (fine for timing, not accuracy)", file=sys.stderr)
+    if not args.force:  # refuse before any work, not after minutes of conversion
+        from converters.pipeline import artifact_name
+        from mvedge.verify.runners.base import sidecar_path
+
+        for target, precision in pairs:
+            final = Path(args.out) / artifact_name(bundle, target, precision, get_converter(target).suffix)
+            if final.exists() or sidecar_path(final).exists():
+                raise BadRequest(f"{final} already exists; pass --force to overwrite it or --out to choose another folder")
     progress = Progress()
     progress.note(f"model {bundle.name} ({bundle.source}), input {bundle.config['in_channels']}x{bundle.image_size}x{bundle.image_size}")
     calibration = None

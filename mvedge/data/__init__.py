@@ -1,0 +1,9 @@
+"""Images in, model inputs out: loading, preprocessing and the bundled handwritten-digits data.
+
+Pillow + numpy only (no torchvision), so the same code runs wherever mvedge runs and defines the
+reference preprocessing that converters fold into artifacts and demo apps reimplement.
+"""
+
+from mvedge.data.images import IMAGE_EXTENSIONS, list_images, load_image, preprocess
+
+__all__ = ["IMAGE_EXTENSIONS", "list_images", "load_image", "preprocess"]

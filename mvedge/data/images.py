@@ -1,0 +1,128 @@
+"""Image loading and the reference preprocessing (Pillow + numpy, no torchvision).
+
+`preprocess` implements `mvedge.model.preprocessing.Preprocessing` exactly as timm's evaluation
+transform does on PIL images (torchvision Resize + CenterCrop + ToTensor + Normalize), so the
+numbers match what the official models were evaluated with:
+
+- crop_mode "center": resize the shorter side to floor(S / crop_pct), the longer side to
+  int(that * long / short) (aspect kept), then centre-crop S x S;
+- crop_mode "squash": resize both sides to floor(S / crop_pct), then centre-crop S x S;
+- scale to [0, 1], normalise with mean/std, channels first: float32 (3, S, S).
+
+The centre crop offsets are round((side - S) / 2) (torchvision's); a crop larger than the image
+(crop_pct > 1) pads with zeros, as torchvision does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from mvedge.model.preprocessing import Preprocessing
+
+IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+"""File name endings `list_images` picks up (case-insensitive)."""
+
+_INTERPOLATION = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+}
+
+
+def load_image(path: str | os.PathLike) -> Image.Image:
+    """Read an image file as an RGB PIL image.
+
+    EXIF orientation is applied (phone photos come out upright). Transparent pixels are composited
+    onto white, so a drawing saved with a transparent background (dark ink) stays dark on white
+    instead of turning into dark ink on black. Raises ValueError naming the file when it is
+    missing or not a readable image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"image {str(path)!r} does not exist or is not a file")
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            image = ImageOps.exif_transpose(opened)
+            has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+            if has_alpha:
+                rgba = image.convert("RGBA")
+                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                return Image.alpha_composite(background, rgba).convert("RGB")
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValueError(
+            f"image {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); pass a JPEG, PNG, BMP or WebP file"
+        ) from exc
+
+
+def _resample(name: str) -> Image.Resampling:
+    try:
+        return _INTERPOLATION[name]
+    except KeyError:
+        raise ValueError(f"interpolation must be one of {', '.join(_INTERPOLATION)}, got {name!r}") from None
+
+
+def resized_size(width: int, height: int, pre: Preprocessing) -> tuple[int, int]:
+    """(width, height) an image of this size is resized to before the centre crop."""
+    side = pre.resize_size()
+    if side < 1:
+        raise ValueError(f"input_size {pre.input_size} with crop_pct {pre.crop_pct} gives an empty resize")
+    if pre.crop_mode == "squash":
+        return side, side
+    if pre.crop_mode == "center":  # torchvision Resize(int): shorter side -> side, aspect kept
+        if width <= height:
+            return side, max(1, int(side * height / width))
+        return max(1, int(side * width / height)), side
+    raise ValueError(f"crop_mode must be 'center' or 'squash', got {pre.crop_mode!r}")
+
+
+def _center_crop(array: np.ndarray, size: int) -> np.ndarray:
+    """torchvision CenterCrop on an (H, W, C) array: zero padding first if the image is smaller."""
+    h, w = array.shape[:2]
+    if h < size or w < size:
+        pad_h, pad_w = max(size - h, 0), max(size - w, 0)
+        array = np.pad(array, ((pad_h // 2, (pad_h + 1) // 2), (pad_w // 2, (pad_w + 1) // 2), (0, 0)))
+        h, w = array.shape[:2]
+    top = int(round((h - size) / 2.0))
+    left = int(round((w - size) / 2.0))
+    return array[top : top + size, left : left + size]
+
+
+def preprocess(image: Image.Image, pre: Preprocessing) -> np.ndarray:
+    """An image as the model input: float32 array (3, S, S) with S = pre.input_size (see module doc)."""
+    if pre.channels != "RGB" or pre.layout != "NCHW":
+        raise ValueError(f"only RGB / NCHW preprocessing is supported, got {pre.channels} / {pre.layout}")
+    if len(pre.mean) != 3 or len(pre.std) != 3:
+        raise ValueError(f"mean and std need 3 values (RGB), got {pre.mean!r} and {pre.std!r}")
+    resample = _resample(pre.interpolation)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    size = resized_size(image.width, image.height, pre)
+    if size != image.size:
+        image = image.resize(size, resample=resample)
+    array = _center_crop(np.asarray(image, dtype=np.float32), pre.input_size) / np.float32(255.0)
+    mean = np.asarray(pre.mean, dtype=np.float32)
+    std = np.asarray(pre.std, dtype=np.float32)
+    array = (array - mean) / std
+    return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files under a folder, recursively, sorted by path (extensions: IMAGE_EXTENSIONS).
+
+    Raises ValueError when the folder does not exist or holds no image.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"image folder {str(folder)!r} does not exist or is not a folder")
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not found:
+        raise ValueError(
+            f"image folder {str(folder)!r} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)}, recursively)"
+        )
+    return found
