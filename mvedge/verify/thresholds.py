@@ -31,6 +31,10 @@ THRESHOLDS: dict[str, Threshold] = {
         35.0, 0.9995, 0.97,
         "fp16 activations and weights: ~1e-3 relative per op, a few ulps accumulated through the depth",
     ),
+    "coreml-fp16": Threshold(
+        35.0, 0.9995, 0.97,
+        "ExecuTorch's CoreML delegate at fp16 compute precision: the fp16 bound (checked only where Core ML runs, Apple devices)",
+    ),
     "int8": Threshold(
         20.0, 0.99, 0.90,
         "8-bit weights (and activations where static): ~1-5% relative noise; a lost scan path measured cosine 0.90",

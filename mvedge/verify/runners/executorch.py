@@ -1,0 +1,85 @@
+"""ExecuTorch runner: loads a .pte from its file (as apps do) through the executorch.runtime API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mvedge.verify.runners.base import Runner, RuntimeUnavailable
+
+APPLE_ONLY_BACKENDS = ("CoreMLBackend", "MPSBackend")
+
+
+def required_backends(path: str | Path, sidecar: dict) -> list[str]:
+    """Delegate backends a .pte needs: from the sidecar, else by their ids in the flatbuffer."""
+    backend = (sidecar.get("conversion") or {}).get("backend")
+    if backend:
+        return [backend]
+    blob = Path(path).read_bytes()
+    return [name for name in ("XnnpackBackend", *APPLE_ONLY_BACKENDS) if name.encode() in blob]
+
+
+def set_threads(threads: int) -> None:
+    """Resize ExecuTorch's process-wide CPU thread pool (XNNPACK and the optimized kernels use it)."""
+    import warnings
+
+    from executorch.extension.pybindings import portable_lib
+
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ExperimentalWarning: the pybind API is marked experimental
+        if portable_lib._threadpool_get_thread_count() != threads:
+            portable_lib._unsafe_reset_threadpool(threads)
+
+
+class ExecuTorchRunner(Runner):
+    """Runs a .pte in the ExecuTorch Python runtime. `threads` resizes the runtime's thread pool,
+    which is process-wide: the last runner opened with `threads` sets it for all."""
+
+    target = "executorch"
+
+    def __init__(self, path, threads: int | None = None, **options) -> None:
+        super().__init__(path, **options)
+        try:
+            from executorch.runtime import Runtime
+        except ImportError as exc:
+            raise RuntimeUnavailable('the ExecuTorch runtime is not installed: pip install "mvedge[executorch]"') from exc
+        runtime = Runtime.get()
+        for backend in required_backends(self.path, self.sidecar):
+            if not runtime.backend_registry.is_available(backend):
+                if backend in APPLE_ONLY_BACKENDS:
+                    raise RuntimeUnavailable(
+                        f"{self.path.name} is delegated to {backend}, which runs only on Apple devices (iOS/macOS); "
+                        "this ExecuTorch runtime does not have it, so the artifact cannot run here"
+                    )
+                raise RuntimeUnavailable(f"this ExecuTorch runtime has no {backend}, which {self.path.name} needs")
+        if threads is not None:
+            set_threads(int(threads))
+        try:
+            self.program = runtime.load_program(self.path)  # from the file, like an app (not from bytes)
+            self.method = self.program.load_method("forward")
+        except RuntimeError as exc:
+            raise RuntimeError(f"ExecuTorch could not load {self.path.name}: {exc}") from exc
+        self.input_dtype = str(self.sidecar.get("input", {}).get("dtype", "float32"))
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        if self.input_dtype != "float32":
+            raise RuntimeError(f"{self.path.name}: input dtype {self.input_dtype} is not supported by this runner (float32 only)")
+        outputs = self.method.execute([torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))])
+        return outputs[0].detach().numpy().copy()
+
+    def run_all(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """The .pte has a static batch: run in its batch size, padding the last short batch."""
+        size = batch_size or int(self.sidecar.get("input", {}).get("batch", 1) or 1)
+        outs = []
+        for start in range(0, len(images), size):
+            chunk = images[start : start + size]
+            short = size - len(chunk)
+            if short:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], short, axis=0)])
+            outs.append(self.run(chunk)[: size - short])
+        return np.concatenate(outs, axis=0)
