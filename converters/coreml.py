@@ -1,0 +1,521 @@
+"""CoreML: torch.export -> coremltools ML program (.mlpackage), checked on Linux by mvedge's MIL interpreter.
+
+The artifact takes an RGB image (normalisation folded in: ImageType scale/bias, plus the
+per-channel part of 1/std folded into the first convolution's weights) unless `tensor_input` is
+set, and, when the model has labels, is a Core ML classifier (`classLabel`, `classLabel_probs`
+with softmax probabilities) that Xcode previews and Vision use directly; the raw `logits` stay an
+output for drift checks. Precisions: fp32, fp16, w8 (fp16 compute + int8 per-channel weights),
+palette6 / palette4 (6-/4-bit k-means palettized weights, fp16 compute). Options
+(`ConvertOptions.extra`): minimum_target (default iOS17), tensor_input, scan_fp32 (keep the
+selective scan's ops in fp32 inside an fp16 program), classifier (default: when labels exist),
+weight_threshold (smallest weight tensor that is compressed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import io
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+import mvedge
+from converters.base import ConversionError, ConversionResult, Converter, ConvertOptions
+from mvedge.model import scan as scan_module
+from mvedge.model.bundle import ModelBundle
+from mvedge.progress import Progress
+
+DEFAULT_TARGET = "iOS17"
+TARGETS = ("iOS15", "iOS16", "iOS17", "iOS18", "macOS12", "macOS13", "macOS14", "macOS15")
+COMPRESSED_NEEDS = "iOS16"  # constexpr (compressed-weight) ops exist from iOS16 / macOS13
+WEIGHT_THRESHOLD = 2048
+"""Default smallest weight tensor (elements) that w8 / palette compress: coremltools' default, kept
+by measurement. On the 64x64 digits-size model, compressing the 256..2048-element weights too (the
+stem conv, the head, x_proj/dt_proj) saved 2 KB of 690 KB (0.3%) but lowered PSNR from 51.3 to
+44.4 dB (w8), 42.5 to 37.3 dB (palette6) and 26.5 to 21.8 dB (palette4); at MambaVision-T every
+conv/linear weight but the stem conv has >= 2048 elements, so the sizes are the same."""
+COMPRESS_OPS = ("conv", "linear", "matmul")
+"""Ops whose constant weights w8 / palette compress. coremltools' default compresses every constant
+of rank >= 2 above the threshold, which includes the selective scan's decay matrix A = -exp(A_log)
+(2560 elements per stage-4 mixer in MambaVision-T): its errors compound through exp(delta * A)
+along the sequence, and it is tiny, so it stays fp16."""
+INPUT_NAME = "image"
+LICENSE_APACHE = "mvedge code: Apache-2.0."
+LICENSE_NVIDIA = (
+    "MambaVision weights are NVIDIA's (official checkpoints: NVIDIA Source Code License-NC, non-commercial); "
+    "check the license of the weights before shipping this model."
+)
+
+
+@dataclass(frozen=True)
+class CoreMLOptions:
+    """The target-specific options, validated (from `ConvertOptions.extra`)."""
+
+    minimum_target: str = DEFAULT_TARGET
+    tensor_input: bool = False
+    scan_fp32: bool = False
+    classifier: bool | None = None  # None: when the bundle has labels
+    weight_threshold: int = WEIGHT_THRESHOLD
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, Any]) -> "CoreMLOptions":
+        """Read and check the CoreML keys of `extra` (other keys belong to other targets)."""
+        target = str(extra.get("minimum_target") or DEFAULT_TARGET)
+        if target not in TARGETS:
+            raise ConversionError(f"unknown CoreML minimum_target {target!r}; choose one of {', '.join(TARGETS)}")
+        threshold = extra.get("weight_threshold", WEIGHT_THRESHOLD)
+        if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
+            raise ConversionError(f"weight_threshold must be a non-negative integer (elements), got {threshold!r}")
+        classifier = extra.get("classifier")
+        return cls(
+            minimum_target=target,
+            tensor_input=_flag(extra, "tensor_input"),
+            scan_fp32=_flag(extra, "scan_fp32"),
+            classifier=None if classifier is None else _flag(extra, "classifier"),
+            weight_threshold=threshold,
+        )
+
+
+def _flag(extra: dict[str, Any], key: str) -> bool:
+    value = extra.get(key, False)
+    if isinstance(value, str):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConversionError(f"option {key} must be true or false, got {value!r}")
+    return bool(value)
+
+
+# ------------------------------------------------------------------ image input: normalisation folded in
+
+
+@dataclass(frozen=True)
+class ImageNormalisation:
+    """x_norm[c] = (pixel[c] / 255 - mean[c]) / std[c] as Core ML ImageType scale/bias and a
+    per-channel factor: x_norm[c] = ratio[c] * (scale * pixel[c] + bias[c])."""
+
+    scale: float
+    bias: tuple[float, ...]
+    ratio: tuple[float, ...]  # all 1.0 when std is the same for every channel
+
+    @classmethod
+    def from_mean_std(cls, mean: tuple[float, ...], std: tuple[float, ...]) -> "ImageNormalisation":
+        """ImageType holds one scalar scale: use the mean std there, the remaining ratio per channel."""
+        reference = float(np.mean(std))
+        return cls(
+            scale=1.0 / (255.0 * reference),
+            bias=tuple(-float(m) / reference for m in mean),
+            ratio=tuple(reference / float(s) for s in std),
+        )
+
+    @property
+    def uniform(self) -> bool:
+        """True when no per-channel factor is needed."""
+        return all(abs(r - 1.0) < 1e-12 for r in self.ratio)
+
+
+def fold_input_ratio(model: nn.Module, ratio: tuple[float, ...]) -> nn.Module | None:
+    """A copy of `model` whose first convolution absorbs a per-input-channel factor, or None when
+    the model does not start with a convolution. Exact: conv(W, r * y) = conv(W * r, y), and the
+    zero padding of r * y is the zero padding of y."""
+    patch_embed = getattr(model, "patch_embed", None)
+    stem = getattr(patch_embed, "conv_down", None)
+    if not (isinstance(getattr(patch_embed, "proj", None), nn.Identity) and isinstance(stem, nn.Sequential) and len(stem)):
+        return None
+    first = stem[0]
+    if not isinstance(first, nn.Conv2d) or first.groups != 1 or first.in_channels != len(ratio):
+        return None
+    folded = copy.deepcopy(model)
+    with torch.no_grad():
+        factor = torch.tensor(ratio, dtype=first.weight.dtype).reshape(1, -1, 1, 1)
+        folded.patch_embed.conv_down[0].weight.mul_(factor)
+    return folded
+
+
+class ExportModule(nn.Module):
+    """What gets exported: optional per-channel input factor, the model, optional softmax output."""
+
+    def __init__(self, model: nn.Module, ratio: tuple[float, ...] | None = None, probabilities: bool = False) -> None:
+        super().__init__()
+        self.model = model
+        self.probabilities = probabilities
+        if ratio is not None:
+            self.register_buffer("ratio", torch.tensor(ratio, dtype=torch.float32).reshape(1, -1, 1, 1))
+        else:
+            self.ratio = None
+
+    def forward(self, x: torch.Tensor):
+        if self.ratio is not None:
+            x = x * self.ratio
+        logits = self.model(x)
+        if self.probabilities:
+            return logits, torch.softmax(logits, dim=-1)
+        return logits
+
+
+# ------------------------------------------------------------------ upstream workaround
+
+
+@contextlib.contextmanager
+def gelu_reads_approximate_keyword() -> Iterator[None]:
+    """While converting, let coremltools' torch gelu converter read `approximate` from keywords.
+
+    coremltools 9.0 reads `approximate` only as a positional input (TorchScript's form); torch.export
+    keeps it as a keyword, so `GELU(approximate="tanh")` (MambaVision's conv blocks) silently became
+    the exact GELU: ~1e-4 relative error at each conv block, found by the MIL interpreter.
+    Upstream: apple/coremltools#2863 (open). The original converter is restored afterwards."""
+    from coremltools.converters.mil import Builder as mb
+    from coremltools.converters.mil.frontend.torch import ops as torch_ops
+    from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY
+
+    original = _TORCH_OPS_REGISTRY.name_to_func_mapping["gelu"]
+
+    def gelu(context, node):
+        inputs = torch_ops._get_inputs(context, node, expected=[1, 2])
+        approximate = inputs[1] if len(inputs) == 2 else None
+        keyword = torch_ops._get_kwinputs(context, node, "approximate")
+        if keyword:
+            approximate = keyword[0]
+        approximate = getattr(approximate, "val", approximate) or "none"
+        modes = {"none": None, "tanh": "TANH_APPROXIMATION"}
+        if approximate not in modes:
+            raise ConversionError(f"gelu with approximate={approximate!r} is not supported by Core ML")
+        context.add(mb.gelu(x=inputs[0], mode=modes[approximate], name=node.name))
+
+    _TORCH_OPS_REGISTRY.set_func_by_name(gelu, "gelu")
+    try:
+        yield
+    finally:
+        _TORCH_OPS_REGISTRY.set_func_by_name(original, "gelu")
+
+
+# ------------------------------------------------------------------ scan ops kept in fp32
+
+SCAN_SOURCE = inspect.getsourcefile(scan_module) or "mvedge/model/scan.py"
+
+
+def is_scan_op(op: Any) -> bool:
+    """Whether a MIL op comes from the selective scan: its torch.export stack trace passes
+    through mvedge/model/scan.py (the scan module and its stable softplus)."""
+    from coremltools.converters.mil.mil.scope import ScopeSource
+
+    trace = op.scopes.get(ScopeSource.EXIR_STACK_TRACE) if getattr(op, "scopes", None) else None
+    return bool(trace) and any(SCAN_SOURCE in str(frame) for frame in trace)
+
+
+# ------------------------------------------------------------------ the converter
+
+
+PRECISIONS = {
+    "fp32": "float32 weights and compute",
+    "fp16": "float16 weights and compute (Core ML's default for ML programs)",
+    "w8": "int8 per-channel linear weights, float16 compute",
+    "palette6": "6-bit palettized weights (k-means, 64-entry LUT per tensor), float16 compute",
+    "palette4": "4-bit palettized weights (k-means, 16-entry LUT per tensor), float16 compute",
+}
+
+
+class CoreMLConverter(Converter):
+    """MambaVision -> .mlpackage (ML program) with image input and classifier output."""
+
+    target = "coreml"
+    suffix = ".mlpackage"
+    precisions = PRECISIONS
+    extra = "coreml"
+    modules = ("coremltools",)
+    packages = ("coremltools", "scikit-learn")
+
+    def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
+        opts = CoreMLOptions.from_extra(options.extra)
+        plan = _plan(bundle, options, opts)
+        with progress.stage("exporting (torch.export)"), _quiet():
+            try:
+                exported = torch.export.export(plan.module, (options.example_input(plan.channels),)).run_decompositions({})
+            except Exception as exc:
+                raise ConversionError(f"torch.export failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        compute = "fp32" if options.precision == "fp32" else "fp16"
+        with progress.stage(f"converting to an ML program ({compute} compute, {opts.minimum_target})"), _quiet():
+            mlmodel, kept_fp32 = _to_ml_program(exported, plan, options, opts)
+        if opts.scan_fp32 and compute == "fp16" and not kept_fp32 and _has_scan(bundle.model):
+            raise ConversionError("scan_fp32: no MIL op was traced back to the selective scan (no stack traces in the export?)")
+        compression = None
+        if options.precision in COMPRESSED:
+            with progress.stage(f"compressing weights ({options.precision}, tensors > {opts.weight_threshold} elements)"), _quiet():
+                mlmodel, compression = _compress(mlmodel, options.precision, opts.weight_threshold)
+        _describe(mlmodel, bundle, options, opts, plan)
+        with progress.stage("saving .mlpackage"), _quiet():
+            mlmodel.save(str(out_path))
+
+        metadata: dict[str, Any] = {
+            "minimum_target": opts.minimum_target,
+            "compute_precision": compute,
+            "input_kind": "image" if plan.image_input else "tensor",
+            "outputs": [plan.output_name, "classLabel", "classLabel_probs"] if plan.classifier else [plan.output_name],
+            "classifier": plan.classifier,
+            "ops": _op_counts(mlmodel),
+        }
+        if plan.norm is not None:
+            metadata["image"] = {
+                "color_layout": "RGB",
+                "scale": plan.norm.scale,
+                "bias": list(plan.norm.bias),
+                "channel_factor": list(plan.norm.ratio),
+                "channel_factor_folded_into_first_conv": plan.folded,
+            }
+        if opts.scan_fp32 and compute == "fp16":
+            metadata["scan_ops_kept_fp32"] = len(kept_fp32)
+        if compression:
+            metadata["compression"] = compression
+        return ConversionResult(
+            out_path,
+            input_name=INPUT_NAME,
+            input_layout="NCHW",
+            input_dtype="uint8" if plan.image_input else "float32",
+            metadata=metadata,
+        )
+
+
+COMPRESSED = ("w8", "palette6", "palette4")
+
+
+@dataclass
+class _Plan:
+    """What gets exported and how its input and outputs look."""
+
+    module: nn.Module
+    channels: int
+    image_input: bool
+    classifier: bool
+    labels: list[str] | None
+    output_name: str
+    norm: ImageNormalisation | None = None
+    folded: bool = False
+
+
+def _plan(bundle: ModelBundle, options: ConvertOptions, opts: CoreMLOptions) -> _Plan:
+    """Check the request against the model and decide input kind, normalisation and outputs."""
+    precision = options.precision
+    channels = bundle.config["in_channels"]
+    if precision in COMPRESSED and opts.minimum_target in ("iOS15", "macOS12"):
+        raise ConversionError(f"precision {precision} needs compressed-weight ops from {COMPRESSED_NEEDS}; pass minimum_target=iOS16 or later")
+    if precision.startswith("palette"):
+        _require_sklearn()
+    image_input = not opts.tensor_input
+    if image_input and channels != 3:
+        raise ConversionError(f"an image input needs 3 (RGB) channels, the model has {channels}; pass tensor_input=true")
+    if image_input and options.batch != 1:
+        raise ConversionError(f"Core ML image inputs take one image (batch 1), got batch {options.batch}; pass tensor_input=true")
+    num_classes = bundle.config.get("num_classes")
+    labels = list(bundle.labels) if bundle.labels and num_classes else None
+    if labels is not None and len(labels) != num_classes:
+        raise ConversionError(f"the model has {num_classes} classes but {len(labels)} labels")
+    # default: a classifier when there are labels and one image per call (Core ML's classify takes one)
+    classifier = (labels is not None and options.batch == 1) if opts.classifier is None else opts.classifier
+    if classifier and labels is None:
+        raise ConversionError("classifier=true needs a model with labels (and classes); this one has none")
+    if classifier and options.batch != 1:
+        raise ConversionError(f"a Core ML classifier output takes one image (batch 1), got batch {options.batch}; pass classifier=false")
+    model, norm, folded, ratio = bundle.model.eval(), None, False, None
+    if image_input:
+        norm = ImageNormalisation.from_mean_std(tuple(bundle.preprocessing.mean), tuple(bundle.preprocessing.std))
+        if not norm.uniform:
+            folded_model = fold_input_ratio(model, norm.ratio)
+            if folded_model is not None:
+                model, folded = folded_model, True
+            else:
+                ratio = norm.ratio
+    module = ExportModule(model, ratio, probabilities=classifier).eval()
+    return _Plan(module, channels, image_input, classifier, labels, "logits" if num_classes else "features", norm, folded)
+
+
+def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options: ConvertOptions, opts: CoreMLOptions) -> tuple[Any, list[str]]:
+    """torch.export program -> ML program (in memory); returns it and the op types kept in fp32.
+
+    Two steps: to a MIL program with the inputs, output names and compute precision, then to an
+    ML program with the classifier. In one step, coremltools 9.0 fails (IndexError in
+    get_func_output) when a classifier is added to a program with two outputs and a
+    minimum_deployment_target >= iOS16; without the output types the second step works."""
+    import coremltools as ct
+
+    target = getattr(ct.target, opts.minimum_target)
+    kept_fp32: list[str] = []
+    if options.precision == "fp32":
+        compute_precision = ct.precision.FLOAT32
+    elif opts.scan_fp32:
+
+        def selector(op: Any) -> bool:
+            if is_scan_op(op):
+                kept_fp32.append(op.op_type)
+                return False
+            return True
+
+        compute_precision = ct.transform.FP16ComputePrecision(op_selector=selector)
+    else:
+        compute_precision = ct.precision.FLOAT16
+    shape = (options.batch, plan.channels, options.image_size, options.image_size)
+    if plan.image_input:
+        norm = plan.norm
+        ct_input = ct.ImageType(name=INPUT_NAME, shape=shape, scale=norm.scale, bias=list(norm.bias), color_layout=ct.colorlayout.RGB)
+    else:
+        ct_input = ct.TensorType(name=INPUT_NAME, shape=shape, dtype=np.float32)
+    outputs = [ct.TensorType(name=plan.output_name)] + ([ct.TensorType(name="probabilities")] if plan.classifier else [])
+    try:
+        with gelu_reads_approximate_keyword():
+            program = ct.convert(
+                exported,
+                convert_to="milinternal",
+                inputs=[ct_input],
+                outputs=outputs,
+                compute_precision=compute_precision,
+                minimum_deployment_target=target,
+            )
+        program.functions["main"].set_output_types(None)
+        classifier = ct.ClassifierConfig(plan.labels, predicted_probabilities_output="probabilities") if plan.classifier else None
+        mlmodel = ct.convert(
+            program,
+            convert_to="mlprogram",
+            minimum_deployment_target=target,
+            compute_precision=ct.precision.FLOAT32,  # the program is already typed: add no casts
+            pass_pipeline=ct.PassPipeline.EMPTY,
+            classifier_config=classifier,
+            skip_model_load=True,
+        )
+    except ConversionError:
+        raise
+    except Exception as exc:
+        raise ConversionError(f"coremltools conversion failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}") from exc
+    return mlmodel, kept_fp32
+
+
+def _has_scan(model: nn.Module) -> bool:
+    return any(isinstance(m, scan_module.SelectiveScan) for m in model.modules())
+
+
+def _require_sklearn() -> None:
+    try:
+        import sklearn  # noqa: F401
+    except Exception as exc:
+        raise ConversionError(
+            'palettization (k-means) needs scikit-learn: pip install "scikit-learn>=1.5" (or use precision w8)'
+        ) from exc
+
+
+def _compress(mlmodel: Any, precision: str, threshold: int) -> tuple[Any, dict[str, Any]]:
+    """Weight compression on the ML program: int8 per-channel (w8) or k-means LUTs (palette6/4)."""
+    import coremltools.optimize.coreml as cto
+
+    if precision == "w8":
+        op_config = cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=threshold)
+        recipe = {"method": "linear_quantize_weights", "mode": "linear_symmetric", "dtype": "int8", "granularity": "per_channel"}
+    else:
+        nbits = int(precision.removeprefix("palette"))
+        op_config = cto.OpPalettizerConfig(mode="kmeans", nbits=nbits, granularity="per_tensor", weight_threshold=threshold)
+        recipe = {"method": "palettize_weights", "mode": "kmeans", "nbits": nbits, "granularity": "per_tensor"}
+    names = _weight_consts(mlmodel._mil_program)  # only these: the scan's A, norms and biases stay fp16
+    config = cto.OptimizationConfig(global_config=None, op_name_configs={name: op_config for name in names})
+    compress = cto.linear_quantize_weights if precision == "w8" else cto.palettize_weights
+    compressed = compress(mlmodel, config=config)
+    counts = _op_counts(compressed)
+    recipe["weight_threshold"] = threshold
+    recipe["compressed_tensors"] = sum(v for k, v in counts.items() if k.startswith("constexpr_"))
+    return compressed, recipe
+
+
+def _weight_consts(program: Any) -> list[str]:
+    """Names of the constant weights (rank >= 2) of the program's conv / linear / matmul ops."""
+    names = []
+    for op in program.functions["main"].operations:
+        if op.op_type not in COMPRESS_OPS:
+            continue
+        for key in ("weight", "y", "x"):
+            var = op.inputs.get(key)
+            if var is not None and var.op is not None and var.op.op_type == "const" and var.rank >= 2:
+                names.append(var.op.name)
+    return sorted(set(names))
+
+
+def _op_counts(mlmodel: Any) -> dict[str, int]:
+    """MIL op types of the main function and how often each occurs (consts left out)."""
+    counts: dict[str, int] = {}
+    function = mlmodel.get_spec().mlProgram.functions["main"]
+    block = function.block_specializations[function.opset]
+    for op in block.operations:
+        if op.type != "const":
+            counts[op.type] = counts.get(op.type, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _describe(mlmodel: Any, bundle: ModelBundle, options: ConvertOptions, opts: CoreMLOptions, plan: _Plan) -> None:
+    """Model description shown in Xcode: what it is, how to feed it, where it came from, license."""
+    pre = bundle.preprocessing
+    size = options.image_size
+    precision = options.precision
+    mlmodel.short_description = (
+        f"MambaVision {bundle.name} ({precision}) converted by mvedge {mvedge.__version__}. "
+        + (f"Input: an RGB image {size}x{size} (resize/crop as in the preprocessing metadata; mean/std normalisation is built in). " if plan.image_input
+           else f"Input: a normalised float32 NCHW tensor {options.batch}x3x{size}x{size} ((pixel/255 - mean)/std). ")
+        + ("Outputs: class label, class probabilities (softmax), and the raw logits." if plan.classifier else f"Output: {plan.output_name}.")
+    )
+    mlmodel.author = "mvedge (MambaVision by NVIDIA)"
+    mlmodel.license = LICENSE_APACHE + " " + _weights_license(bundle)
+    mlmodel.version = mvedge.__version__
+    if plan.image_input:
+        mlmodel.input_description[INPUT_NAME] = f"RGB image {size}x{size}"
+    else:
+        mlmodel.input_description[INPUT_NAME] = f"normalised image tensor {options.batch}x3x{size}x{size}, mean {list(pre.mean)}, std {list(pre.std)}"
+    mlmodel.output_description[plan.output_name] = "raw class scores (logits)" if plan.output_name == "logits" else "pooled features"
+    if plan.classifier:
+        mlmodel.output_description["classLabel"] = "most likely class"
+        mlmodel.output_description["classLabel_probs"] = "probability of each class (softmax of the logits)"
+    meta = mlmodel.user_defined_metadata
+    meta["mvedge.version"] = mvedge.__version__
+    meta["mvedge.model"] = bundle.name
+    meta["mvedge.variant"] = str(getattr(bundle.model, "variant", None) or bundle.name)
+    meta["mvedge.source"] = bundle.source
+    meta["mvedge.precision"] = precision
+    meta["mvedge.minimum_target"] = opts.minimum_target
+    meta["mvedge.input_kind"] = "image" if plan.image_input else "tensor"
+    meta["mvedge.preprocessing"] = json.dumps(pre.to_dict())
+    meta["mvedge.config"] = json.dumps(bundle.config)
+    if bundle.labels:
+        meta["mvedge.labels"] = json.dumps(list(bundle.labels))
+    if plan.norm is not None:
+        norm = plan.norm
+        meta["mvedge.image_normalisation"] = json.dumps({"scale": norm.scale, "bias": list(norm.bias), "channel_factor": list(norm.ratio), "folded_into_first_conv": plan.folded})
+    if opts.scan_fp32 and precision != "fp32":
+        meta["mvedge.scan_fp32"] = "true"
+    meta["mvedge.license_note"] = _weights_license(bundle)
+
+
+def _weights_license(bundle: ModelBundle) -> str:
+    """What the weights inside the artifact are and under which terms."""
+    if bundle.source == "embedded":
+        return "Weights: mvedge's embedded digits model, trained by mvedge on scikit-learn's digits (Apache-2.0)."
+    if bundle.source == "random":
+        return "Weights: random initialisation (for timing and size only)."
+    return LICENSE_NVIDIA
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence coremltools' progress bars, warnings and log lines during a step."""
+    logger = logging.getLogger("coremltools")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    sink = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
