@@ -22,4 +22,10 @@ def get_converter(target: str) -> Converter:
     if spec is None:
         raise BadRequest(f"unknown target {target!r}; choose one of {', '.join(TARGETS)} or all")
     module_name, class_name = spec.split(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise BadRequest(f"target {target!r} is not part of this mvedge build") from exc
+    return getattr(module, class_name)()

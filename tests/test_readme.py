@@ -16,7 +16,7 @@ from readme_commands import quick_start_commands  # noqa: E402
 def test_quick_start_has_two_one_line_commands() -> None:
     main_cmd, test_cmd = quick_start_commands((ROOT / "README.md").read_text())
     assert "pip install torch==2.13.0" in main_cmd and "mvedge " in main_cmd
-    assert "pytest" in test_cmd and '".[test]"' in test_cmd
+    assert "pytest" in test_cmd and '".[all,test]"' in test_cmd
 
 
 def test_extraction_rejects_a_third_block() -> None:
