@@ -9,6 +9,10 @@ palette6 / palette4 (6-/4-bit k-means palettized weights, fp16 compute). Options
 (`ConvertOptions.extra`): minimum_target (default iOS17), tensor_input, scan_fp32 (keep the
 selective scan's ops in fp32 inside an fp16 program), classifier (default: when labels exist),
 weight_threshold (smallest weight tensor that is compressed).
+
+Two coremltools 9.0 bugs are worked around: the torch.export gelu converter ignores
+`approximate="tanh"` (apple/coremltools#2863; `gelu_reads_approximate_keyword`), and a classifier
+on a two-output program with a target >= iOS16 fails with IndexError (`_to_ml_program`).
 """
 
 from __future__ import annotations
@@ -39,15 +43,17 @@ TARGETS = ("iOS15", "iOS16", "iOS17", "iOS18", "macOS12", "macOS13", "macOS14", 
 COMPRESSED_NEEDS = "iOS16"  # constexpr (compressed-weight) ops exist from iOS16 / macOS13
 WEIGHT_THRESHOLD = 2048
 """Default smallest weight tensor (elements) that w8 / palette compress: coremltools' default, kept
-by measurement. On the 64x64 digits-size model, compressing the 256..2048-element weights too (the
-stem conv, the head, x_proj/dt_proj) saved 2 KB of 690 KB (0.3%) but lowered PSNR from 51.3 to
-44.4 dB (w8), 42.5 to 37.3 dB (palette6) and 26.5 to 21.8 dB (palette4); at MambaVision-T every
-conv/linear weight but the stem conv has >= 2048 elements, so the sizes are the same."""
+by measurement. On the embedded digits model, also compressing the weights under 2048 elements
+(stem conv, head, x_proj, dt_proj: 8 more tensors) saved nothing measurable (0.73 / 0.58 / 0.43 MB
+either way) but lowered PSNR from 59.8 to 50.3 dB (w8), 46.2 to 42.8 dB (palette6) and 34.8 to
+31.1 dB (palette4) (benchmarks/results/convert_coreml_embedded*_verified.json). At MambaVision-T
+every conv/linear weight but the stem conv has >= 2048 elements, so sizes are the same there."""
 COMPRESS_OPS = ("conv", "linear", "matmul")
 """Ops whose constant weights w8 / palette compress. coremltools' default compresses every constant
 of rank >= 2 above the threshold, which includes the selective scan's decay matrix A = -exp(A_log)
-(2560 elements per stage-4 mixer in MambaVision-T): its errors compound through exp(delta * A)
-along the sequence, and it is tiny, so it stays fp16."""
+(2560 elements per stage-4 mixer in MambaVision-T): a precaution, not a measured need (A is below
+the threshold in the small models); its errors would compound through exp(delta * A) along the
+sequence, and it is tiny, so it stays fp16."""
 INPUT_NAME = "image"
 LICENSE_APACHE = "mvedge code: Apache-2.0."
 LICENSE_NVIDIA = (

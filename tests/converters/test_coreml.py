@@ -51,9 +51,9 @@ def test_each_precision_converts_and_passes_its_drift_threshold(small_bundle, tm
     else:
         assert not any(k.startswith("constexpr") for k in ops)
     assert not list(tmp_path.glob(".mvedge-*"))
-    if precision in ("w8", "palette4"):  # compressed weights make the artifact much smaller than fp16's
-        fp16 = convert(small_bundle, "coreml", "fp16", tmp_path / "ref", verify=False)
-        assert artifact.size_bytes < 0.75 * fp16.size_bytes
+    fp32_bytes = 4 * sum(t.numel() for t in small_bundle.model.state_dict().values() if t.is_floating_point())
+    limit = {"fp32": 1.1, "fp16": 0.6, "w8": 0.32, "palette6": 0.26, "palette4": 0.2}[precision]
+    assert artifact.size_bytes <= limit * fp32_bytes  # of the raw fp32 weights; measured 107%, 58%, 30%, 25%, 18%
 
 
 def test_image_input_is_exact_in_fp32(small_bundle, tmp_path: Path) -> None:
@@ -94,40 +94,6 @@ def test_normalisation_folding_is_exact_in_pytorch(small_bundle) -> None:
         assert torch.allclose(folded(y.float()), ref, atol=1e-5)
         assert torch.allclose(ExportModule(model, norm.ratio)(y.float()), ref, atol=1e-5)  # fallback: explicit mul
     assert fold_input_ratio(torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3)), norm.ratio) is None  # not a MambaVision stem
-
-
-def test_classifier_with_scan_in_fp32(small_bundle, tmp_path: Path) -> None:
-    """Labels make a Core ML classifier (label, softmax probabilities) that keeps the logits output;
-    scan_fp32 keeps the selective scan's ops in fp32 inside the fp16 program."""
-    bundle = copy.copy(small_bundle)
-    bundle.labels = [f"class {i}" for i in range(10)]
-    options = ConvertOptions("fp16", 64, extra={"scan_fp32": True})
-    artifact = convert(bundle, "coreml", "fp16", tmp_path, options=options)
-    assert artifact.verify_note == "verified" and artifact.drift.psnr_db >= 35
-    meta = artifact.sidecar["conversion"]
-    assert meta["classifier"] and meta["scan_ops_kept_fp32"] >= 20
-    spec = ct.utils.load_spec(str(artifact.path))
-    assert spec.description.predictedFeatureName == "classLabel"
-    assert [o.name for o in spec.description.output] == ["classLabel", "classLabel_probs", "logits"]
-    interpreter = MILInterpreter(artifact.path)
-    fp32_compute = [op for op in interpreter.function.operations if op.op_type in ("exp", "matmul") and op.outputs[0].dtype == ct.converters.mil.mil.types.fp32]
-    assert len(fp32_compute) >= 4  # the scan's exp chain and its C contraction stay fp32
-    pixels = np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    from PIL import Image
-
-    out = interpreter.predict({"image": Image.fromarray(pixels)})
-    logits = out["logits"].astype(np.float64)[0]
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
-    assert out["classLabel"] == bundle.labels[int(np.argmax(logits))]
-    assert list(out["classLabel_probs"]) == bundle.labels
-    assert np.allclose([out["classLabel_probs"][k] for k in bundle.labels], probs, atol=2e-3)
-    described = ct.models.MLModel(str(artifact.path), skip_model_load=True)
-    assert "mvedge" in described.short_description and described.author.startswith("mvedge")
-    assert "NVIDIA" in described.license
-    user = described.user_defined_metadata
-    assert json.loads(user["mvedge.preprocessing"])["std"] == list(STD)
-    assert user["mvedge.precision"] == "fp16" and user["mvedge.scan_fp32"] == "true" and json.loads(user["mvedge.labels"]) == bundle.labels
 
 
 def test_tensor_input_ios18_w8(small_bundle, tmp_path: Path) -> None:
@@ -193,3 +159,56 @@ def _quiet():
     from mvedge.progress import Progress
 
     return Progress(quiet=True)
+
+
+def test_embedded_model_as_an_image_classifier_with_the_scan_in_fp32(tmp_path: Path) -> None:
+    """The default model: RGB image in (mean/std 0.5: ImageType scale and bias only), a Core ML
+    classifier out (label, softmax probabilities) that keeps the logits output; fp16 with the
+    selective scan's ops kept in fp32. Checked on held-out digits: the float model's accuracy."""
+    from PIL import Image
+
+    from mvedge.model.bundle import load_bundle
+    from mvedge.model.checkpoints import CheckpointError
+
+    try:
+        bundle = load_bundle()
+    except CheckpointError as exc:
+        pytest.skip(f"embedded model not available: {exc}")
+    options = ConvertOptions("fp16", bundle.image_size, extra={"scan_fp32": True})
+    artifact = convert(bundle, "coreml", "fp16", tmp_path, options=options)
+    assert artifact.verify_note == "verified" and artifact.drift.top1_agreement == 1.0 and artifact.drift.psnr_db >= 35
+    assert artifact.drift.accuracy == artifact.drift.reference_accuracy >= 0.9
+    meta = artifact.sidecar["conversion"]
+    assert meta["classifier"] and meta["input_kind"] == "image" and not meta["image"]["channel_factor_folded_into_first_conv"]
+    assert meta["scan_ops_kept_fp32"] >= 20
+    spec = ct.utils.load_spec(str(artifact.path))
+    assert spec.description.input[0].type.imageType.width == bundle.image_size
+    assert spec.description.predictedFeatureName == "classLabel"
+    assert [o.name for o in spec.description.output] == ["classLabel", "classLabel_probs", "logits"]
+    interpreter = MILInterpreter(artifact.path)
+    assert interpreter.classifier_classes() == bundle.labels
+    fp32 = ct.converters.mil.mil.types.fp32
+    kept = [op for op in interpreter.function.operations if op.op_type in ("exp", "matmul") and op.outputs[0].dtype == fp32]
+    assert len(kept) >= 4  # the scan's exp chain and its C contraction stay fp32
+    pixels = np.random.default_rng(2).integers(0, 256, (bundle.image_size, bundle.image_size, 3), dtype=np.uint8)
+    out = interpreter.predict({"image": Image.fromarray(pixels)})
+    logits = out["logits"].astype(np.float64)[0]
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    assert out["classLabel"] == bundle.labels[int(np.argmax(logits))]
+    assert list(out["classLabel_probs"]) == bundle.labels
+    assert np.allclose([out["classLabel_probs"][k] for k in bundle.labels], probs, atol=2e-3)
+    described = ct.models.MLModel(str(artifact.path), skip_model_load=True)
+    assert "mvedge" in described.short_description and described.author.startswith("mvedge")
+    assert "Apache-2.0" in described.license
+    user = described.user_defined_metadata
+    assert json.loads(user["mvedge.preprocessing"])["std"] == [0.5, 0.5, 0.5]
+    assert user["mvedge.precision"] == "fp16" and user["mvedge.scan_fp32"] == "true" and json.loads(user["mvedge.labels"]) == bundle.labels
+
+
+def test_metadata_names_the_weights_license(small_bundle, tmp_path: Path) -> None:
+    path = tmp_path / "m.mlpackage"
+    CoreMLConverter().convert(small_bundle, ConvertOptions("fp32", 64, extra={"tensor_input": True}), path, _quiet())
+    described = ct.models.MLModel(str(path), skip_model_load=True)
+    assert "NVIDIA Source Code License-NC" in described.license  # a checkpoint: NVIDIA's terms
+    assert described.user_defined_metadata["mvedge.input_kind"] == "tensor"

@@ -1,0 +1,360 @@
+"""TFLite / LiteRT: litert-torch (or torch -> ONNX -> onnx2tf) to a float32 flatbuffer, then
+ai-edge-quantizer for fp16 / int8 / int8-dynamic; checked in ai-edge-litert.
+
+Options (`ConvertOptions.extra`):
+- `via`: "litert-torch" (default) or "onnx2tf" (torch -> ONNX at a fixed batch -> onnx2tf, in a subprocess);
+- `nhwc` (bool): NHWC image input (what Android camera pipelines hand over); default NCHW;
+- `io_dtype` (int8 only): "float32" (default: the model quantizes its input itself) or "int8".
+
+Every artifact is loaded and run once with LiteRT's default XNNPACK delegate in a subprocess
+before it is returned (a delegate failure can abort the process), and the onnx2tf route checks
+its float model against PyTorch (onnx2tf can mis-lay-out tensors with two equal dimensions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from converters.base import ConversionError, ConversionResult, Converter, ConvertOptions
+from mvedge.model.bundle import ModelBundle
+from mvedge.progress import Progress
+
+ROUTES = ("litert-torch", "onnx2tf")
+IO_DTYPES = ("float32", "int8")
+ONNX2TF_TIMEOUT_S = 1800
+
+
+class TFLiteConverter(Converter):
+    """MambaVision -> .tflite at a fixed batch; float32, float16 weights, static int8, dynamic int8."""
+
+    target = "tflite"
+    suffix = ".tflite"
+    precisions = {
+        "fp32": "float32 weights and activations",
+        "fp16": "float16 weights, float32 compute on CPU (GPU delegates run it in fp16)",
+        "int8": "static full-integer int8 (int8 weights and activations, calibrated); float32 or int8 I/O (io_dtype)",
+        "int8-dynamic": "dynamic range: int8 weights, activations quantized at run time, float I/O",
+    }
+    extra = "tflite"
+    modules = ("litert_torch", "ai_edge_litert.interpreter", "ai_edge_quantizer")
+    packages = ("litert-torch", "ai-edge-litert", "ai-edge-quantizer", "litert-converter", "onnx2tf")
+    calibrated = frozenset({"int8"})
+
+    def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
+        route, nhwc, io_dtype = _read_extra(options)
+        channels = bundle.config["in_channels"]
+        example = options.example_input(channels)
+        with tempfile.TemporaryDirectory(prefix="mvedge-tflite-") as work:
+            work_dir = Path(work)
+            if route == "onnx2tf":
+                float_model = _onnx2tf_float32(bundle, options, nhwc, work_dir, progress)
+            else:
+                float_model = _litert_torch_float32(bundle.model, example, nhwc, progress)
+            metadata: dict[str, Any] = {"route": route}
+            if options.precision == "fp32":
+                model_bytes = float_model
+            else:
+                from converters import tflite_quantize as tq
+
+                with progress.stage(f"quantizing ({tq.RECIPES[options.precision]})"):
+                    calibration = None
+                    if options.precision == "int8":
+                        if options.calibration is None or len(options.calibration) == 0:
+                            raise ConversionError("int8 needs calibration images; pass --calibration FOLDER (or use int8-dynamic)")
+                        calibration = _batches(options.calibration, options.batch, nhwc)
+                        metadata["calibration_images"] = int(len(options.calibration))
+                    model_bytes, recipe_meta = tq.quantize(float_model, options.precision, calibration, io_dtype)
+                metadata.update(recipe_meta)
+        out_path.write_bytes(model_bytes)
+        info = inspect_flatbuffer(model_bytes)
+        if info["flex_ops"] or info["custom_ops"]:
+            out_path.unlink()
+            raise ConversionError(
+                f"the .tflite needs non-builtin ops ({', '.join(info['flex_ops'] + info['custom_ops'])}) that stock LiteRT "
+                "cannot run; report it with the model config"
+            )
+        metadata.update(info)
+        metadata["xnnpack"] = _probe_xnnpack(out_path, progress)
+        input_detail, output_detail = _io_details(out_path)
+        return ConversionResult(
+            out_path,
+            input_name=input_detail["name"],
+            input_layout="NHWC" if nhwc else "NCHW",
+            input_dtype=np.dtype(input_detail["dtype"]).name,
+            input_quantization=_quantization(input_detail),
+            output_quantization=_quantization(output_detail),
+            metadata=metadata,
+        )
+
+
+def _read_extra(options: ConvertOptions) -> tuple[str, bool, str]:
+    """(route, nhwc, io_dtype) from the target options, with one-line errors for bad values."""
+    extra = options.extra
+    route = str(extra.get("via") or "litert-torch")
+    if route not in ROUTES:
+        raise ConversionError(f"unknown tflite route via={route!r}; choose one of {', '.join(ROUTES)}")
+    nhwc = extra.get("nhwc", False)
+    if isinstance(nhwc, str):
+        nhwc = nhwc.strip().lower() in ("1", "true", "yes", "on")
+    io_dtype = str(extra.get("io_dtype") or "float32")
+    if io_dtype not in IO_DTYPES:
+        raise ConversionError(f"unknown io_dtype {io_dtype!r}; choose one of {', '.join(IO_DTYPES)}")
+    if io_dtype != "float32" and options.precision != "int8":
+        raise ConversionError(f"io_dtype={io_dtype} needs precision int8 (a {options.precision} model has float input and output)")
+    if route == "onnx2tf" and options.precision == "int8":
+        # onnx2tf's own full-integer file fails at run time (int8 DIV zero-point check in its
+        # pseudo-Erf) and its float file has no signature, which ai-edge-quantizer calibrates through.
+        raise ConversionError("static int8 is not available via=onnx2tf; use via=litert-torch (the default) or int8-dynamic")
+    return route, bool(nhwc), io_dtype
+
+
+def _batches(images: np.ndarray, batch: int, nhwc: bool) -> list[np.ndarray]:
+    """Calibration images grouped into the model's fixed batch (the last group topped up by wrapping)."""
+    images = np.asarray(images, dtype=np.float32)
+    if nhwc:
+        images = images.transpose(0, 2, 3, 1)
+    count = max(1, len(images) // batch) if len(images) >= batch else 1
+    out = []
+    for i in range(count):
+        idx = [(i * batch + j) % len(images) for j in range(batch)]
+        out.append(np.ascontiguousarray(images[idx]))
+    return out
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence litert-torch's progress console, absl/TF logging and Python warnings."""
+    import litert_torch
+
+    old_progress = getattr(litert_torch.config, "show_progress", None)
+    with contextlib.suppress(Exception):
+        litert_torch.config.show_progress = False
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+        if old_progress is not None:
+            with contextlib.suppress(Exception):
+                litert_torch.config.show_progress = old_progress
+
+
+def _litert_torch_float32(model: torch.nn.Module, example: torch.Tensor, nhwc: bool, progress: Progress) -> bytes:
+    """The float32 flatbuffer from litert-torch (torch.export -> StableHLO -> TFLite)."""
+    import litert_torch
+
+    model = model.eval()
+    if nhwc:
+        model = litert_torch.to_channel_last_io(model, args=[0]).eval()
+        example = example.permute(0, 2, 3, 1).contiguous()
+    with progress.stage("converting with litert-torch"), _quiet():
+        try:
+            edge_model = litert_torch.convert(model, (example,))
+            return bytes(edge_model.model_content())
+        except Exception as exc:
+            raise ConversionError(f"litert-torch conversion failed: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+def _onnx2tf_float32(bundle: ModelBundle, options: ConvertOptions, nhwc: bool, work: Path, progress: Progress) -> bytes:
+    """torch -> ONNX (converters/onnx.py, fixed batch) -> onnx2tf float32 flatbuffer, in a subprocess."""
+    from converters.onnx import OnnxConverter
+
+    executable = _onnx2tf_executable()
+    exporter = OnnxConverter()
+    exporter.check_available()  # MissingExtra naming the onnx extra
+    onnx_options = ConvertOptions("fp32", options.image_size, options.batch, extra={"dynamic_batch": False})
+    onnx_path = work / "model.onnx"
+    exporter.convert(bundle, onnx_options, onnx_path, progress)
+    # onnx2tf runs the ONNX model on this sample to check its layout decisions; offline it must be
+    # on disk in the working directory (it downloads one otherwise). Any N x H x W x 3 array works.
+    sample = options.calibration if options.calibration is not None else options.example_input(bundle.config["in_channels"]).numpy()
+    sample = np.asarray(sample[:20], dtype=np.float32).transpose(0, 2, 3, 1)
+    if sample.shape[-1] != 3:
+        sample = np.repeat(sample.mean(axis=-1, keepdims=True), 3, axis=-1)
+    np.save(work / "calibration_image_sample_data_20x128x128x3_float32.npy", sample)
+    out_dir = work / "onnx2tf"
+    # -rtpo Erf: the erf GELU otherwise becomes FlexErf, which stock LiteRT cannot run.
+    # -kat image: keep the NCHW input as it is (onnx2tf turns 4D inputs into NHWC otherwise).
+    command = [executable, "-i", str(onnx_path), "-o", str(out_dir), "-rtpo", "Erf", "-v", "error"]
+    if not nhwc:
+        command += ["-kat", "image"]
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
+    with progress.stage("converting with onnx2tf (subprocess)"):
+        try:
+            done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=ONNX2TF_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise ConversionError(f"onnx2tf did not finish in {ONNX2TF_TIMEOUT_S} s; use via=litert-torch") from exc
+    produced = out_dir / "model_float32.tflite"
+    if done.returncode != 0 or not produced.is_file():
+        raise ConversionError(f"onnx2tf failed (exit {done.returncode}){_onnx2tf_error(done.stdout + done.stderr)}; use via=litert-torch")
+    float_model = produced.read_bytes()
+    with progress.stage("checking the onnx2tf model against PyTorch"):
+        inputs = options.example_input(bundle.config["in_channels"]).numpy()
+        if options.calibration is not None:
+            inputs = np.concatenate([inputs, np.asarray(options.calibration[: 2 * options.batch], dtype=np.float32)])
+        check_float_model(float_model, bundle.model, inputs, nhwc, "onnx2tf")
+    return float_model
+
+
+def check_float_model(float_model: bytes, model: torch.nn.Module, images: np.ndarray, nhwc: bool, producer: str) -> None:
+    """Raise ConversionError when a float32 flatbuffer does not compute `model` on `images` (NCHW).
+
+    Why: onnx2tf rewrites the graph from NCHW to NHWC by inferring each tensor's layout from its
+    shape; with two equal dimensions (as many tokens as channels, e.g. 64 x 64) it can slice or
+    transpose the wrong axis and still produce a model that runs. Measured: the embedded digits
+    model at 128 px (level 2: 64 tokens x 64 channels) comes out with PSNR 18 dB."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=float_model, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    detail, output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    batch = int(detail["shape"][0])
+    worst, peak = 0.0, 0.0
+    for start in range(0, len(images) - batch + 1, batch):
+        chunk = np.ascontiguousarray(images[start : start + batch], dtype=np.float32)
+        interpreter.set_tensor(detail["index"], chunk.transpose(0, 2, 3, 1).copy() if nhwc else chunk)
+        interpreter.invoke()
+        got = interpreter.get_tensor(output["index"]).reshape(batch, -1)
+        with torch.no_grad():
+            want = model(torch.from_numpy(chunk)).numpy().reshape(batch, -1)
+        worst, peak = max(worst, float(np.abs(got - want).max())), max(peak, float(np.abs(want).max()))
+    if not worst <= 1e-3 * max(peak, 1e-6):
+        raise ConversionError(
+            f"{producer} produced a model that disagrees with PyTorch (max abs error {worst:.3g}, logits up to {peak:.3g}); "
+            f"a known {producer} layout bug with tensors that have two equal dimensions (as many tokens as channels); "
+            "use via=litert-torch (the default)"
+        )
+
+
+def _onnx2tf_executable() -> str:
+    """The onnx2tf command next to this Python, else on PATH; MissingExtra-style error when absent."""
+    candidate = Path(sys.executable).parent / "onnx2tf"
+    if candidate.is_file():
+        return str(candidate)
+    found = shutil.which("onnx2tf")
+    if found:
+        return found
+    raise ConversionError(
+        'via=onnx2tf needs onnx2tf: pip install --no-deps onnx2tf==1.29.24 sne4onnx==2.0.1 (plus the "tflite" extra)'
+    )
+
+
+def _onnx2tf_error(log: str) -> str:
+    """The failing ONNX node and exception of an onnx2tf log (it prints a trace, then ERROR lines)."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in log.splitlines() if line.strip()]
+    node = next((line.split("onnx_op_name:", 1)[1].strip() for line in lines if "onnx_op_name:" in line), None)
+    exception = next((line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception):", line)), None)
+    if exception is None:
+        exception = next((line for line in lines if "ERROR:" in line and "Read this" not in line), lines[-1] if lines else "no output")
+    exception = re.sub(r"\s*Tensor \[.*", " ...", exception)[:200]  # drop printed tensor values
+    return f" at ONNX node {node}: {exception}" if node else f": {exception}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else "(no message)"
+
+
+def inspect_flatbuffer(model: bytes) -> dict[str, Any]:
+    """Ops of a .tflite by builtin name, its Flex/custom ops and its tensor types (for sidecars)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    builtin_names = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    type_names = {value: name for name, value in vars(schema.TensorType).items() if not name.startswith("_")}
+    root = schema.Model.GetRootAsModel(model, 0)
+    codes = []
+    for i in range(root.OperatorCodesLength()):
+        code = root.OperatorCodes(i)
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            codes.append((code.CustomCode() or b"").decode())
+        else:
+            codes.append(builtin_names.get(builtin, f"BUILTIN_{builtin}"))
+    ops: Counter[str] = Counter()
+    tensor_types: Counter[str] = Counter()
+    custom = {name for i, name in enumerate(codes) if root.OperatorCodes(i).BuiltinCode() == schema.BuiltinOperator.CUSTOM}
+    for s in range(root.SubgraphsLength()):
+        graph = root.Subgraphs(s)
+        for o in range(graph.OperatorsLength()):
+            ops[codes[graph.Operators(o).OpcodeIndex()]] += 1
+        for t in range(graph.TensorsLength()):
+            tensor_types[type_names.get(graph.Tensors(t).Type(), "?")] += 1
+    flex = sorted(name for name in custom if name.startswith("Flex"))
+    return {
+        "ops": dict(sorted(ops.items())),
+        "op_count": int(sum(ops.values())),
+        "flex_ops": flex,
+        "custom_ops": sorted(custom - set(flex)),
+        "tensor_types": dict(sorted(tensor_types.items())),
+    }
+
+
+_PROBE = """
+import json, sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+interpreter = Interpreter(model_path=sys.argv[1], experimental_op_resolver_type=OpResolverType.AUTO)
+interpreter.allocate_tensors()
+detail = interpreter.get_input_details()[0]
+interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], dtype=detail["dtype"]))
+interpreter.invoke()
+partitions = sum(1 for op in interpreter._get_ops_details() if op.get("op_name") == "DELEGATE")
+print(json.dumps({"partitions": partitions}))
+"""
+
+
+def _probe_xnnpack(path: Path, progress: Progress) -> dict[str, Any]:
+    """Load and run the artifact once with LiteRT's default XNNPACK delegate, in a subprocess: a
+    delegate failure can abort the process (seen with degenerate int8 scales), which must not take
+    the caller down or ship. Returns how many partitions XNNPACK took."""
+    import json
+
+    with progress.stage("checking the XNNPACK delegate (subprocess)"):
+        try:
+            done = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired as exc:
+            raise ConversionError("the .tflite did not run in 600 s with LiteRT's XNNPACK delegate") from exc
+    if done.returncode != 0:
+        lines = [line for line in (done.stderr or "").splitlines() if line.strip() and not line.startswith(("INFO:", "WARNING:"))]
+        reason = lines[-1].strip()[:300] if lines else f"exit status {done.returncode}"
+        raise ConversionError(f"the .tflite fails in LiteRT's default XNNPACK delegate ({reason}); nothing was written")
+    try:
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        result = {"partitions": None}
+    return {"partitions": result.get("partitions"), "runs": True}
+
+
+def _io_details(path: Path) -> tuple[dict, dict]:
+    """The first input's and output's tensor details, read by the LiteRT interpreter."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    return interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+
+
+def _quantization(detail: dict) -> dict[str, float] | None:
+    """{'scale', 'zero_point'} of an integer I/O tensor, None for a float one."""
+    if np.dtype(detail["dtype"]).kind == "f":
+        return None
+    scale, zero_point = detail["quantization"]
+    return {"scale": float(scale), "zero_point": int(zero_point)}

@@ -1,0 +1,124 @@
+"""Post-conversion quantization of a float32 .tflite with ai-edge-quantizer (the LiteRT quantizer).
+
+Why post-conversion: one litert-torch (or onnx2tf) conversion serves every precision, the recipes
+act on TFLite ops (the same ones phone delegates see), and the static recipe gives a nearly
+all-integer graph, which litert-torch's own PT2E path does not (it leaves float islands around
+every op it does not quantize).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from typing import Any
+
+import numpy as np
+
+from converters.base import ConversionError
+
+RECIPES = {
+    "fp16": "float16 weights (ai-edge-quantizer float casting)",
+    "int8-dynamic": "dynamic_wi8_afp32 (int8 per-channel weights, float activations)",
+    "int8": "static_wi8_ai8 (int8 per-channel weights, int8 per-tensor activations, min/max calibration)",
+}
+
+
+DEGENERATE_SPAN = 1e-6  # a calibrated max - min at or below this is "constant on every image"
+
+
+@contextlib.contextmanager
+def _quiet():
+    """ai-edge-quantizer prints progress bars and a size summary; keep the converter's output clean."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+
+
+def recipe_for(precision: str, io_dtype: str = "float32") -> list[dict]:
+    """The ai-edge-quantizer recipe of a precision (with float graph I/O unless io_dtype is int8)."""
+    from ai_edge_quantizer import qtyping, recipe, recipe_manager
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    manager = recipe_manager.RecipeManager()
+    if precision == "fp16":
+        manager.add_weight_only_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, 16, algorithm_key=AlgorithmName.FLOAT_CASTING)
+    elif precision == "int8-dynamic":
+        manager.load_quantization_recipe(recipe.dynamic_wi8_afp32())
+    elif precision == "int8":
+        manager.load_quantization_recipe(recipe.static_wi8_ai8())
+        if io_dtype == "float32":  # keep the graph input/output float: QUANTIZE/DEQUANTIZE inside the model
+            for io_op in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
+                manager.add_quantization_config(".*", io_op, None, AlgorithmName.NO_QUANTIZE)
+    else:
+        raise ConversionError(f"no ai-edge-quantizer recipe for precision {precision!r}")
+    return manager.get_quantization_recipe()
+
+
+def quantize(float_model: bytes, precision: str, calibration: list[np.ndarray] | None, io_dtype: str) -> tuple[bytes, dict[str, Any]]:
+    """Quantize a float32 flatbuffer; returns the new flatbuffer and what to record about it."""
+    from ai_edge_quantizer import quantizer
+
+    meta: dict[str, Any] = {"quantizer": "ai-edge-quantizer", "recipe": RECIPES[precision]}
+    try:
+        with _quiet():
+            engine = quantizer.Quantizer(bytearray(float_model), recipe_for(precision, io_dtype))
+            calibration_result = None
+            if engine.need_calibration:
+                if not calibration:
+                    raise ConversionError(f"{precision} needs calibration images")
+                signature, input_name = _signature(float_model)
+                calibration_result = engine.calibrate({signature: [{input_name: batch} for batch in calibration]})
+                widened = widen_degenerate_ranges(calibration_result)
+                if widened:
+                    meta["widened_zero_ranges"] = widened
+            result = engine.quantize(calibration_result)
+    except ConversionError:
+        raise
+    except Exception as exc:
+        raise ConversionError(f"ai-edge-quantizer failed ({precision}): {type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}") from exc
+    if precision == "int8":
+        meta["io_dtype"] = io_dtype
+    return bytes(result.quantized_model), meta
+
+
+def widen_degenerate_ranges(calibration_result: dict[str, Any]) -> int:
+    """Give tensors that were constant on every calibration image (e.g. relu(delta) when delta < 0
+    throughout) a typical range instead of ai-edge-quantizer's 1e-9 one. A scale of ~4e-12 breaks
+    XNNPACK's requantization limits: the default delegate then aborts the process in
+    allocate_tensors() ("double free") or fails to prepare. Returns how many ranges were widened."""
+    spans = []
+    for stats in calibration_result.values():
+        if isinstance(stats, dict) and "min" in stats and "max" in stats:
+            spans.append(float(np.max(np.asarray(stats["max"], dtype=np.float64) - np.asarray(stats["min"], dtype=np.float64))))
+    typical = float(np.median([s for s in spans if s > DEGENERATE_SPAN] or [1.0]))
+    widened = 0
+    for stats in calibration_result.values():
+        if not (isinstance(stats, dict) and "min" in stats and "max" in stats):
+            continue
+        low, high = np.asarray(stats["min"], dtype=np.float32), np.asarray(stats["max"], dtype=np.float32)
+        if float(np.max(high - low)) <= DEGENERATE_SPAN:
+            stats["min"] = np.minimum(low, 0.0).astype(np.float32)
+            stats["max"] = np.maximum(high, 0.0) + np.float32(typical)
+            widened += 1
+    return widened
+
+
+def _signature(float_model: bytes) -> tuple[str, str]:
+    """(signature key, input name) of a single-input model, which calibration data is keyed by."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    signatures = Interpreter(model_content=float_model).get_signature_list()
+    if not signatures:
+        raise ConversionError("the float .tflite has no signature, so it cannot be calibrated; use via=litert-torch for int8")
+    key = next(iter(signatures))
+    inputs = signatures[key]["inputs"]
+    if len(inputs) != 1:
+        raise ConversionError(f"expected one model input, found {len(inputs)}")
+    return key, inputs[0]
