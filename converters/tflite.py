@@ -4,7 +4,9 @@ ai-edge-quantizer for fp16 / int8 / int8-dynamic; checked in ai-edge-litert.
 Options (`ConvertOptions.extra`):
 - `via`: "litert-torch" (default) or "onnx2tf" (torch -> ONNX at a fixed batch -> onnx2tf, in a subprocess);
 - `nhwc` (bool): NHWC image input (what Android camera pipelines hand over); default NCHW;
-- `io_dtype` (int8 only): "float32" (default: the model quantizes its input itself) or "int8".
+- `io_dtype` (int8 only): "float32" (default: the model quantizes its input itself) or "int8";
+- `scan_fp32` (int8 only, bool): keep the selective scan's ops in float32 (closer to the float
+  model, not all-integer; litert-torch route only).
 
 Every artifact is loaded and run once with LiteRT's default XNNPACK delegate in a subprocess
 before it is returned (a delegate failure can abort the process), and the onnx2tf route checks
@@ -56,7 +58,7 @@ class TFLiteConverter(Converter):
     calibrated = frozenset({"int8"})
 
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
-        route, nhwc, io_dtype = _read_extra(options)
+        route, nhwc, io_dtype, scan_fp32 = _read_extra(options)
         channels = bundle.config["in_channels"]
         example = options.example_input(channels)
         with tempfile.TemporaryDirectory(prefix="mvedge-tflite-") as work:
@@ -78,7 +80,7 @@ class TFLiteConverter(Converter):
                             raise ConversionError("int8 needs calibration images; pass --calibration FOLDER (or use int8-dynamic)")
                         calibration = _batches(options.calibration, options.batch, nhwc)
                         metadata["calibration_images"] = int(len(options.calibration))
-                    model_bytes, recipe_meta = tq.quantize(float_model, options.precision, calibration, io_dtype)
+                    model_bytes, recipe_meta = tq.quantize(float_model, options.precision, calibration, io_dtype, scan_fp32)
                 metadata.update(recipe_meta)
         out_path.write_bytes(model_bytes)
         info = inspect_flatbuffer(model_bytes)
@@ -102,15 +104,21 @@ class TFLiteConverter(Converter):
         )
 
 
-def _read_extra(options: ConvertOptions) -> tuple[str, bool, str]:
-    """(route, nhwc, io_dtype) from the target options, with one-line errors for bad values."""
+def _flag(extra: dict, key: str) -> bool:
+    """A boolean target option given as a bool or as a string ("true", "1", "yes", "on")."""
+    value = extra.get(key, False)
+    return value.strip().lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value)
+
+
+def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, bool]:
+    """(route, nhwc, io_dtype, scan_fp32) from the target options, with one-line errors for bad values."""
     extra = options.extra
     route = str(extra.get("via") or "litert-torch")
     if route not in ROUTES:
         raise ConversionError(f"unknown tflite route via={route!r}; choose one of {', '.join(ROUTES)}")
-    nhwc = extra.get("nhwc", False)
-    if isinstance(nhwc, str):
-        nhwc = nhwc.strip().lower() in ("1", "true", "yes", "on")
+    nhwc, scan_fp32 = _flag(extra, "nhwc"), _flag(extra, "scan_fp32")
+    if scan_fp32 and options.precision != "int8":
+        raise ConversionError(f"scan_fp32 applies to int8 only (a {options.precision} model keeps the scan as it is)")
     io_dtype = str(extra.get("io_dtype") or "float32")
     if io_dtype not in IO_DTYPES:
         raise ConversionError(f"unknown io_dtype {io_dtype!r}; choose one of {', '.join(IO_DTYPES)}")
@@ -120,7 +128,7 @@ def _read_extra(options: ConvertOptions) -> tuple[str, bool, str]:
         # onnx2tf's own full-integer file fails at run time (int8 DIV zero-point check in its
         # pseudo-Erf) and its float file has no signature, which ai-edge-quantizer calibrates through.
         raise ConversionError("static int8 is not available via=onnx2tf; use via=litert-torch (the default) or int8-dynamic")
-    return route, bool(nhwc), io_dtype
+    return route, nhwc, io_dtype, scan_fp32
 
 
 def _batches(images: np.ndarray, batch: int, nhwc: bool) -> list[np.ndarray]:

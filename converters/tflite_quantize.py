@@ -41,8 +41,12 @@ def _quiet():
         logging.disable(previous)
 
 
-def recipe_for(precision: str, io_dtype: str = "float32") -> list[dict]:
-    """The ai-edge-quantizer recipe of a precision (with float graph I/O unless io_dtype is int8)."""
+SCAN_SCOPE = r".*SelectiveScan.*"  # litert-torch names every tensor after its module path
+
+
+def recipe_for(precision: str, io_dtype: str = "float32", scan_fp32: bool = False) -> list[dict]:
+    """The ai-edge-quantizer recipe of a precision (with float graph I/O unless io_dtype is int8;
+    with scan_fp32, the selective scan's ops stay float32 in the int8 model)."""
     from ai_edge_quantizer import qtyping, recipe, recipe_manager
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
@@ -56,19 +60,28 @@ def recipe_for(precision: str, io_dtype: str = "float32") -> list[dict]:
         if io_dtype == "float32":  # keep the graph input/output float: QUANTIZE/DEQUANTIZE inside the model
             for io_op in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
                 manager.add_quantization_config(".*", io_op, None, AlgorithmName.NO_QUANTIZE)
+        if scan_fp32:
+            manager.add_quantization_config(SCAN_SCOPE, qtyping.TFLOperationName.ALL_SUPPORTED, None, AlgorithmName.NO_QUANTIZE)
     else:
         raise ConversionError(f"no ai-edge-quantizer recipe for precision {precision!r}")
     return manager.get_quantization_recipe()
 
 
-def quantize(float_model: bytes, precision: str, calibration: list[np.ndarray] | None, io_dtype: str) -> tuple[bytes, dict[str, Any]]:
+def quantize(
+    float_model: bytes, precision: str, calibration: list[np.ndarray] | None, io_dtype: str, scan_fp32: bool = False
+) -> tuple[bytes, dict[str, Any]]:
     """Quantize a float32 flatbuffer; returns the new flatbuffer and what to record about it."""
     from ai_edge_quantizer import quantizer
 
     meta: dict[str, Any] = {"quantizer": "ai-edge-quantizer", "recipe": RECIPES[precision]}
+    if scan_fp32:
+        scan_tensors = count_scan_tensors(float_model)
+        if scan_tensors == 0:
+            raise ConversionError("scan_fp32: no tensor of the float model is named after the selective scan (SelectiveScan)")
+        meta["scan_tensors_in_float_model"] = scan_tensors
     try:
         with _quiet():
-            engine = quantizer.Quantizer(bytearray(float_model), recipe_for(precision, io_dtype))
+            engine = quantizer.Quantizer(bytearray(float_model), recipe_for(precision, io_dtype, scan_fp32))
             calibration_result = None
             if engine.need_calibration:
                 if not calibration:
@@ -85,6 +98,7 @@ def quantize(float_model: bytes, precision: str, calibration: list[np.ndarray] |
         raise ConversionError(f"ai-edge-quantizer failed ({precision}): {type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}") from exc
     if precision == "int8":
         meta["io_dtype"] = io_dtype
+        meta["scan_fp32"] = scan_fp32
     return bytes(result.quantized_model), meta
 
 
@@ -108,6 +122,18 @@ def widen_degenerate_ranges(calibration_result: dict[str, Any]) -> int:
             stats["max"] = np.maximum(high, 0.0) + np.float32(typical)
             widened += 1
     return widened
+
+
+def count_scan_tensors(model: bytes) -> int:
+    """How many tensors of a flatbuffer carry the SelectiveScan module in their name."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    root = schema.Model.GetRootAsModel(model, 0)
+    count = 0
+    for s in range(root.SubgraphsLength()):
+        graph = root.Subgraphs(s)
+        count += sum(1 for t in range(graph.TensorsLength()) if b"SelectiveScan" in (graph.Tensors(t).Name() or b""))
+    return count
 
 
 def _signature(float_model: bytes) -> tuple[str, str]:

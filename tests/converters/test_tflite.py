@@ -92,6 +92,7 @@ def test_fp32_litert_torch(fp32_artifact) -> None:
         ("fp16", {}, 0.6),
         ("int8-dynamic", {}, 0.4),
         ("int8", {}, 0.4),
+        ("int8", {"scan_fp32": True}, 0.4),
     ],
 )
 def test_quantized_precisions(bundle, tmp_path: Path, reuse_float, float_flatbuffer, few_images, precision, extra, max_size_ratio) -> None:
@@ -110,9 +111,13 @@ def test_quantized_precisions(bundle, tmp_path: Path, reuse_float, float_flatbuf
         assert types.get("INT8", 0) > 0 and sidecar["input"]["dtype"] == "float32"
     if precision == "int8":
         assert conversion["calibration_images"] == CALIBRATION_IMAGES
-        assert types["INT8"] > 4 * types.get("FLOAT32", 0)  # (nearly) full-integer
+        all_integer = types["INT8"] > 4 * types.get("FLOAT32", 0)
+        assert all_integer != bool(extra.get("scan_fp32"))  # (nearly) full-integer unless the scan is kept float
         assert sidecar["input"]["dtype"] == "float32" and sidecar["input"]["quantization"] is None
         assert "QUANTIZE" in conversion["ops"] and "DEQUANTIZE" in conversion["ops"]  # float I/O converted inside
+        assert conversion["scan_fp32"] == bool(extra.get("scan_fp32"))
+        if extra.get("scan_fp32"):
+            assert conversion["scan_tensors_in_float_model"] > 0
 
 
 def test_int8_nhwc_with_integer_io(bundle, tmp_path: Path, few_images) -> None:
@@ -161,6 +166,7 @@ def test_a_wrong_model_fails_verification(bundle: ModelBundle, tmp_path: Path, r
         ("fp32", {"io_dtype": "int8"}, "io_dtype=int8 needs precision int8"),
         ("int8", {"io_dtype": "uint16"}, "unknown io_dtype"),
         ("int8", {"via": "onnx2tf"}, "static int8 is not available via=onnx2tf"),
+        ("fp16", {"scan_fp32": True}, "scan_fp32 applies to int8 only"),
     ],
 )
 def test_refusals_before_converting(bundle, tmp_path: Path, precision, extra, message) -> None:
