@@ -34,6 +34,7 @@ from torch import nn
 
 import mvedge
 from converters.base import ConversionError, ConversionResult, Converter, ConvertOptions
+from mvedge.model.blocks import block_output_nodes, block_paths
 from mvedge.model import scan as scan_module
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
@@ -269,6 +270,8 @@ class CoreMLConverter(Converter):
             "outputs": [plan.output_name, "classLabel", "classLabel_probs"] if plan.classifier else [plan.output_name],
             "classifier": plan.classifier,
             "ops": _op_counts(mlmodel),
+            # graph node making each block's output (MIL keeps torch.export's node names): drift localisation
+            "block_outputs": block_output_nodes(exported, block_paths(bundle.model)),
         }
         if plan.norm is not None:
             metadata["image"] = {

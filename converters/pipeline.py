@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 import mvedge
 from converters.base import BadRequest, ConversionError, ConversionResult, ConvertOptions
 from converters.registry import get_converter
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
-from mvedge.verify.metrics import Drift, compare
-from mvedge.verify.runners import open_runner
+from mvedge.verify.check import float_reference, verify_artifact  # noqa: F401  (re-exported)
+from mvedge.verify.metrics import Drift
 from mvedge.verify.runners.base import RuntimeUnavailable, sidecar_path
 from mvedge.verify.thresholds import failures
 
@@ -72,12 +71,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def float_reference(bundle: ModelBundle, images: np.ndarray) -> np.ndarray:
-    """The float32 PyTorch model's outputs: the reference every artifact is compared with."""
-    with torch.no_grad():
-        return np.concatenate([bundle.model(torch.from_numpy(images[i : i + 16])).numpy() for i in range(0, len(images), 16)])
-
-
 def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: ConvertOptions, result: ConversionResult, versions: dict) -> dict:
     """The metadata written next to the artifact (apps and `mvedge verify` read it)."""
     channels = bundle.config["in_channels"]
@@ -105,13 +98,6 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
         "options": {k: v for k, v in options.extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
         "conversion": result.metadata,
     }
-
-
-def verify_artifact(path: Path, bundle: ModelBundle, images: np.ndarray, labels: np.ndarray | None, **runner_options) -> Drift:
-    """Run the artifact in its own runtime on `images` and compare with the float model."""
-    runner = open_runner(path, **runner_options)
-    outputs = runner.run_all(images)
-    return compare(float_reference(bundle, images), outputs, labels)
 
 
 def _move_into_place(source: Path, destination: Path) -> None:

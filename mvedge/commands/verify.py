@@ -19,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", help="folder of images to check on (default: bundled images)")
     parser.add_argument("--limit", type=int, default=64, help="at most this many images (default 64)")
     parser.add_argument("--json", help="also write the report as JSON here")
+    parser.add_argument(
+        "--localize", action="store_true",
+        help="also compare block outputs one by one and name the first block past the threshold (onnx, tflite, coreml)",
+    )
 
 
 def _write_json_atomic(path: Path, payload: dict) -> None:
@@ -31,7 +35,7 @@ def _write_json_atomic(path: Path, payload: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the metrics table; exit 1 when the artifact is past its precision's threshold."""
-    from converters.pipeline import verify_artifact
+    from mvedge.verify.check import verify_artifact
     from mvedge.verify.data import verification_set
     from mvedge.verify.runners.base import read_sidecar
     from mvedge.verify.thresholds import failures, threshold_for
@@ -39,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     artifact = Path(args.artifact)
     if not artifact.exists():
         raise FileNotFoundError(f"artifact {str(artifact)!r} does not exist")
+    if args.localize and artifact.suffix == ".pte":
+        raise ValueError("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "
+                         "program's intermediate tensors; localize the same model converted with --target onnx or tflite")
     sidecar = read_sidecar(artifact)
     if not sidecar:
         raise ValueError(f"{artifact} has no sidecar ({artifact.name}.json); verify artifacts written by mvedge convert")
@@ -70,6 +77,19 @@ def run(args: argparse.Namespace) -> int:
     rows.append(("result", "PASS" if not problems else "FAIL: " + "; ".join(problems)))
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows))
+    report = None
+    if args.localize:
+        from mvedge.verify.localize import LocalizationUnavailable, format_localization, localize
+
+        try:
+            report = localize(artifact, bundle, images, precision)
+        except LocalizationUnavailable as exc:
+            raise ValueError(f"--localize: {exc}") from exc
+        print()
+        print(format_localization(report))
     if args.json:
-        _write_json_atomic(Path(args.json), {"artifact": str(artifact), "precision": precision, "images": description, "drift": drift.to_dict(), "failures": problems})
+        payload = {"artifact": str(artifact), "precision": precision, "images": description, "drift": drift.to_dict(), "failures": problems}
+        if report is not None:
+            payload["localization"] = report.to_dict()
+        _write_json_atomic(Path(args.json), payload)
     return 1 if problems else 0

@@ -68,13 +68,17 @@ class CoreMLRunner(Runner):
         values = (batch.astype(np.float64) * self.std + self.mean) * 255.0
         return np.clip(np.rint(values), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def feeds(self, batch: np.ndarray) -> list[dict[str, Any]]:
+        """The prediction inputs for a preprocessed batch: one PIL picture per image for an image
+        input, the batch itself for a tensor input."""
         if self.image_input:
             from PIL import Image
 
-            rows = [self._vector(self.model.predict({self.input_name: Image.fromarray(p, "RGB")})) for p in self.pixels(batch)]
-            return np.concatenate(rows, axis=0)
-        return self._vector(self.model.predict({self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}))
+            return [{self.input_name: Image.fromarray(p, "RGB")} for p in self.pixels(batch)]
+        return [{self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}]
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return np.concatenate([self._vector(self.model.predict(feed)) for feed in self.feeds(batch)], axis=0)
 
     def _vector(self, outputs: dict[str, Any]) -> np.ndarray:
         """The compared output as (N, K) float32."""

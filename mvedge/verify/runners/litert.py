@@ -27,20 +27,24 @@ class LiteRTRunner(Runner):
     """Runs a .tflite in the LiteRT interpreter.
 
     Options: `threads` (interpreter threads; default: LiteRT's choice), `xnnpack` (True: the
-    default XNNPACK CPU delegate, as on phones; False: the builtin reference-style kernels only).
+    default XNNPACK CPU delegate, as on phones; False: the builtin reference-style kernels only),
+    `preserve_all_tensors` (keep every intermediate tensor readable after a run, for drift
+    localisation; meaningful with xnnpack=False, since a delegate's internals are not kept).
     Handles NHWC inputs (from the sidecar, else from the input shape) and int8/uint8 input/output
     quantization (from the model's own tensor details).
     """
 
     target = "tflite"
 
-    def __init__(self, path, threads: int | None = None, xnnpack: bool = True, **options) -> None:
+    def __init__(self, path, threads: int | None = None, xnnpack: bool = True, preserve_all_tensors: bool = False, **options) -> None:
         super().__init__(path, **options)
         interpreter_cls, resolver, self.runtime = _interpreter_module()
         resolver_type = resolver.AUTO if xnnpack else resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         kwargs = {"model_path": str(self.path), "experimental_op_resolver_type": resolver_type}
         if threads:
             kwargs["num_threads"] = int(threads)
+        if preserve_all_tensors:
+            kwargs["experimental_preserve_all_tensors"] = True
         try:
             self.interpreter = interpreter_cls(**kwargs)
             self.interpreter.allocate_tensors()
@@ -110,7 +114,7 @@ class LiteRTRunner(Runner):
             raise ValueError(f"input of shape {tuple(chunk.shape)} ({self.layout}) does not match the model's {expected}")
         self.interpreter.set_tensor(self.input["index"], _quantize(np.ascontiguousarray(chunk), self.input))
         self.interpreter.invoke()
-        out = _dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
+        out = dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
         return out.reshape(self.batch, -1)[:count]
 
 
@@ -136,7 +140,7 @@ def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
     return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
 
 
-def _dequantize(y: np.ndarray, detail: dict) -> np.ndarray:
+def dequantize(y: np.ndarray, detail: dict) -> np.ndarray:
     """An integer output back to float32 with its scale and zero point."""
     if np.dtype(detail["dtype"]).kind == "f":
         return y.astype(np.float32)

@@ -1,0 +1,27 @@
+"""The drift check: run an artifact in its own runtime and compare it with the float model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mvedge.model.bundle import ModelBundle
+from mvedge.verify.data import as_the_app_feeds
+from mvedge.verify.metrics import Drift, compare
+from mvedge.verify.runners import open_runner
+
+
+def float_reference(bundle: ModelBundle, images: np.ndarray) -> np.ndarray:
+    """The float32 PyTorch model's outputs: the reference every artifact is compared with."""
+    with torch.no_grad():
+        return np.concatenate([bundle.model(torch.from_numpy(images[i : i + 16])).numpy() for i in range(0, len(images), 16)])
+
+
+def verify_artifact(path: str | Path, bundle: ModelBundle, images: np.ndarray, labels: np.ndarray | None, **runner_options) -> Drift:
+    """Run the artifact in its own runtime on `images`, fed the way its sidecar's preprocessing
+    says, and compare with the float model on the reference preprocessing."""
+    runner = open_runner(path, **runner_options)
+    feed = as_the_app_feeds(images, bundle.preprocessing.to_dict(), runner.sidecar.get("preprocessing"))
+    return compare(float_reference(bundle, images), runner.run_all(feed), labels)
