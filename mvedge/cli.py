@@ -103,6 +103,11 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="run an artifact in its own runtime and report its drift from the float model")
     verify_command.add_arguments(p)
     p.set_defaults(func=verify_command.run)
+    from mvedge.commands import bundle as bundle_command
+
+    p = sub.add_parser("bundle", help="copy artifacts into the Android or iOS demo app, with contract vectors for its tests")
+    bundle_command.add_arguments(p)
+    p.set_defaults(func=bundle_command.run)
     return parser
 
 

@@ -1,0 +1,87 @@
+"""Where each demo app expects its models, samples and contract vectors.
+
+The paths are part of the contract between `mvedge bundle` and the apps (documented in both
+READMEs): Android reads `app/src/main/assets/models/`, iOS compiles `MVEdgeDemo/Models/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mvedge
+
+INDEX_NAME = "index.json"
+CONTRACT_NAME = "contract.json"
+
+
+@dataclass(frozen=True)
+class AppLayout:
+    """One app's file layout, relative to its project folder."""
+
+    app: str
+    marker: str  # a file every checkout of the app has: tells the folder is the app
+    models: str
+    samples: str
+    contract: str
+    runtimes: tuple[tuple[str, str], ...]  # (artifact suffix, runtime name the app uses)
+    folder_name: str
+
+    def runtime_for(self, suffix: str) -> str | None:
+        """The app runtime that runs artifacts with this suffix, or None when the app has none."""
+        return dict(self.runtimes).get(suffix)
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        """Artifact suffixes the app can run."""
+        return tuple(s for s, _ in self.runtimes)
+
+
+LAYOUTS: dict[str, AppLayout] = {
+    "android": AppLayout(
+        app="android",
+        marker="settings.gradle.kts",
+        models="app/src/main/assets/models",
+        samples="app/src/main/assets/samples",
+        contract="app/src/androidTest/assets/contract",
+        runtimes=((".tflite", "litert"), (".pte", "executorch")),
+        folder_name="android_demo",
+    ),
+    "ios": AppLayout(
+        app="ios",
+        marker="project.yml",
+        models="MVEdgeDemo/Models",
+        samples="MVEdgeDemo/Samples",
+        contract="MVEdgeDemoTests/Contract",
+        runtimes=((".mlpackage", "coreml"),),
+        folder_name="ios_demo",
+    ),
+}
+
+
+def get_layout(app: str) -> AppLayout:
+    """The layout of 'android' or 'ios'; ValueError naming the choices otherwise."""
+    try:
+        return LAYOUTS[app]
+    except KeyError:
+        raise ValueError(f"unknown app {app!r}; choose one of {', '.join(LAYOUTS)}") from None
+
+
+def default_app_dir(app: str) -> Path:
+    """The app's folder in this checkout (next to the mvedge package), else ./<app>_demo."""
+    layout = get_layout(app)
+    in_checkout = Path(mvedge.__file__).resolve().parents[1] / layout.folder_name
+    if (in_checkout / layout.marker).is_file():
+        return in_checkout
+    return Path.cwd() / layout.folder_name
+
+
+def check_app_dir(app: str, folder: str | Path) -> Path:
+    """The app folder, checked to be the app (its marker file exists); ValueError otherwise."""
+    layout = get_layout(app)
+    folder = Path(folder)
+    if not (folder / layout.marker).is_file():
+        raise ValueError(
+            f"{str(folder)!r} is not the {app} demo app (no {layout.marker}); pass --app-dir pointing at {layout.folder_name}/"
+        )
+    return folder
