@@ -198,4 +198,31 @@ object ImageOps {
         for (y in 0 until size) System.arraycopy(image.rgb, ((y + top) * image.width + left) * 3, out, y * size * 3, size * 3)
         return RgbImage(size, size, out)
     }
+
+    /** A drawing (dark ink on white) cropped to its ink with a [margin] fraction around it, centred
+     *  on a white square: the framing of the handwritten digits the embedded model learned from.
+     *  Returns the picture unchanged when it has no ink (no pixel darker than [threshold]). */
+    fun fitInk(src: RgbImage, margin: Double, threshold: Int = 128): RgbImage {
+        var minX = src.width
+        var minY = src.height
+        var maxX = -1
+        var maxY = -1
+        for (y in 0 until src.height) for (x in 0 until src.width) {
+            if ((src.at(x, y, 0) + src.at(x, y, 1) + src.at(x, y, 2)) / 3 < threshold) {
+                if (x < minX) minX = x
+                if (x > maxX) maxX = x
+                if (y < minY) minY = y
+                if (y > maxY) maxY = y
+            }
+        }
+        if (maxX < 0) return src
+        val inkW = maxX - minX + 1
+        val inkH = maxY - minY + 1
+        val side = Math.max(inkW, inkH) + 2 * Math.ceil(Math.max(inkW, inkH) * margin).toInt()
+        val out = ByteArray(side * side * 3) { 255.toByte() }
+        val offX = (side - inkW) / 2
+        val offY = (side - inkH) / 2
+        for (y in 0 until inkH) System.arraycopy(src.rgb, ((y + minY) * src.width + minX) * 3, out, ((y + offY) * side + offX) * 3, inkW * 3)
+        return RgbImage(side, side, out)
+    }
 }

@@ -36,6 +36,10 @@ class LatencyWindow(private val capacity: Int) {
         if (values.size > capacity) values.removeAt(0)
     }
 
+    fun clear() {
+        values.clear()
+    }
+
     fun stats(): LatencyStats? = if (values.isEmpty()) null else LatencyStats(values)
     val size: Int get() = values.size
 }

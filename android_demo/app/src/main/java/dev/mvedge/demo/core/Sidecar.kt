@@ -83,7 +83,10 @@ class Sidecar(
     val preprocessing: Preprocessing,
     val labels: List<String>,
     val numClasses: Int,
-    val sha256: String?
+    val sha256: String?,
+    val outputScale: Float? = null,
+    val outputZeroPoint: Int? = null,
+    val backend: String? = null
 ) {
     /** The label of class [index], or "#index" when the model ships no labels. */
     fun label(index: Int): String = if (index in labels.indices) labels[index] else "#$index"
@@ -106,6 +109,9 @@ class Sidecar(
             val labels = ArrayList<String>()
             if (labelsJson != null) for (i in 0 until labelsJson.length()) labels.add(labelsJson.getString(i))
             val config = json.optJSONObject("config")
+            val output = json.optJSONObject("output")
+            val outQ = output?.optJSONObject("quantization")
+            val conversion = json.optJSONObject("conversion")
             val numClasses = if (config != null && !config.isNull("num_classes")) config.getInt("num_classes") else labels.size
             return Sidecar(
                 json.optString("model", "model"),
@@ -116,7 +122,10 @@ class Sidecar(
                 preprocessing,
                 labels,
                 numClasses,
-                if (json.isNull("sha256")) null else json.optString("sha256", "")
+                if (json.isNull("sha256")) null else json.optString("sha256", ""),
+                if (outQ != null) outQ.getDouble("scale").toFloat() else null,
+                if (outQ != null) outQ.getInt("zero_point") else null,
+                if (conversion != null && conversion.has("backend") && !conversion.isNull("backend")) conversion.getString("backend") else null
             )
         }
     }

@@ -63,3 +63,21 @@ class PreprocessorTest {
         assertEquals(0x30, img.at(1, 0, 2))
     }
 }
+
+class FitInkTest {
+    @Test fun cropsToTheInkWithAMarginOnWhite() {
+        val w = 20
+        val h = 10
+        val rgb = ByteArray(w * h * 3) { 255.toByte() }
+        for (y in 2..5) for (x in 10..11) for (c in 0 until 3) rgb[(y * w + x) * 3 + c] = 0
+        val fitted = ImageOps.fitInk(RgbImage(w, h, rgb), 0.25)
+        assertEquals(6, fitted.width)          // ink 2x4 -> side 4 + 2 * ceil(4 * 0.25)
+        assertEquals(6, fitted.height)
+        assertEquals(255, fitted.at(0, 0, 0))
+        assertEquals(0, fitted.at(2, 1, 0))    // ink starts at x = (6 - 2) / 2, y = (6 - 4) / 2
+        assertEquals(0, fitted.at(3, 4, 0))
+        assertEquals(255, fitted.at(4, 4, 0))
+        val blank = RgbImage(3, 3, ByteArray(27) { 255.toByte() })
+        assertEquals(3, ImageOps.fitInk(blank, 0.2).width)
+    }
+}
