@@ -108,6 +108,16 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bundle", help="copy artifacts into the Android or iOS demo app, with contract vectors for its tests")
     bundle_command.add_arguments(p)
     p.set_defaults(func=bundle_command.run)
+    from mvedge.commands import profile as profile_command
+
+    p = sub.add_parser("profile", help="latency, load time, memory and per-operator time of artifacts, here or on a phone")
+    profile_command.add_arguments(p)
+    p.set_defaults(func=profile_command.run)
+    from mvedge.commands import benchmark as benchmark_command
+
+    p = sub.add_parser("benchmark", help="convert one model to every target and precision, verify and profile each, one table")
+    benchmark_command.add_arguments(p)
+    p.set_defaults(func=benchmark_command.run)
     return parser
 
 
