@@ -1,0 +1,78 @@
+"""Stored float references: inputs, float32 outputs and the environment that computed them.
+
+`scripts/make_float_reference.py` writes them (on a CUDA GPU with TF32 off when one is at hand,
+else on the CPU, and the environment file says which); tests compare the CPU float model and
+every artifact with them. Inputs are stored as the 8-bit pixels they came from, so they are
+exact and small; `inputs()` normalises them the way `mvedge.data.images.preprocess` does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import mvedge
+from mvedge.model.bundle import ModelBundle, load_bundle
+from mvedge.model.checkpoints import save_checkpoint
+
+SEED = 0
+
+# MambaVision-T's shape (depths, heads, windows, 224 px) at a small width, for tests at T's structure.
+T_SHAPED = dict(dim=16, in_dim=16, depths=[1, 3, 8, 4], num_heads=[2, 4, 8, 16], window_size=[8, 8, 14, 7], num_classes=10, image_size=224)
+
+
+def t_shaped_bundle(directory: str | Path) -> ModelBundle:
+    """The seeded T-shaped model (random weights, non-trivial BN statistics), saved under
+    `directory` and loaded back as a bundle with the T preprocessing."""
+    torch.manual_seed(SEED)
+    model = mvedge.build(**T_SHAPED).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+    path = Path(directory) / "t-shaped.safetensors"
+    save_checkpoint(model, path)
+    return load_bundle(str(path))
+
+
+def pixels_of(images: np.ndarray, mean, std) -> np.ndarray:
+    """Preprocessed (N, 3, S, S) float32 images back to their 8-bit pixels (N, S, S, 3)."""
+    values = (images.astype(np.float64) * np.reshape(std, (1, -1, 1, 1)) + np.reshape(mean, (1, -1, 1, 1))) * 255.0
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def normalise(pixels: np.ndarray, mean, std) -> np.ndarray:
+    """8-bit pixels (N, S, S, 3) to the model input (N, 3, S, S), float32 as preprocess() computes it."""
+    array = pixels.astype(np.float32) / np.float32(255.0)
+    array = (array - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
+    return np.ascontiguousarray(array.transpose(0, 3, 1, 2), dtype=np.float32)
+
+
+@dataclass
+class FloatReference:
+    """One model's stored reference."""
+
+    name: str
+    pixels: np.ndarray
+    outputs: np.ndarray
+    labels: np.ndarray | None
+    environment: dict
+
+    def inputs(self) -> np.ndarray:
+        """The model inputs the outputs were computed from."""
+        pre = self.environment["preprocessing"]
+        return normalise(self.pixels, pre["mean"], pre["std"])
+
+
+def load_reference(name: str, directory: str | Path) -> FloatReference:
+    """The stored reference `name` ('digits' or 't-shaped') from `directory`."""
+    directory = Path(directory)
+    arrays = np.load(directory / f"{name}.npz")
+    environment = json.loads((directory / f"{name}.json").read_text())
+    labels = arrays["labels"] if "labels" in arrays.files else None
+    return FloatReference(name, arrays["pixels"], arrays["outputs"], labels, environment)
