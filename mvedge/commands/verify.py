@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -19,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", help="folder of images to check on (default: bundled images)")
     parser.add_argument("--limit", type=int, default=64, help="at most this many images (default 64)")
     parser.add_argument("--json", help="also write the report as JSON here")
+    parser.add_argument("--no-xnnpack", action="store_true", help="tflite: run LiteRT's builtin kernels instead of the XNNPACK delegate")
+    parser.add_argument("--threads", type=int, help="runtime threads (onnx, tflite, executorch)")
     parser.add_argument(
         "--localize", action="store_true",
         help="also compare block outputs one by one and name the first block past the threshold (onnx, tflite, coreml)",
@@ -57,13 +60,25 @@ def run(args: argparse.Namespace) -> int:
     if {k: v for k, v in bundle.config.items() if k != "image_size"} != {k: v for k, v in sidecar["config"].items() if k != "image_size"}:
         raise ValueError(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
     images, labels, description = verification_set(bundle, args.images, args.limit)
-    drift = verify_artifact(artifact, bundle, images, labels)
+    runner_options = {}
+    if args.no_xnnpack:
+        if artifact.suffix != ".tflite":
+            raise ValueError("--no-xnnpack applies to .tflite artifacts only")
+        runner_options["xnnpack"] = False
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+        if artifact.suffix == ".mlpackage":
+            raise ValueError("--threads does not apply to .mlpackage (Core ML picks its own; the interpreter runs on one thread)")
+        runner_options["threads"] = args.threads
+    drift = verify_artifact(artifact, bundle, images, labels, **runner_options)
     precision = sidecar["precision"]
     problems = failures(drift, precision)
     limit = threshold_for(precision)
     rows = [
         ("artifact", str(artifact)),
         ("target / precision", f"{sidecar['target']} / {precision}"),
+        ("runtime", _runtime_description(artifact, runner_options)),
         ("images", description),
         ("max abs error", f"{drift.max_abs:.3g}"),
         ("mean abs error", f"{drift.mean_abs:.3g}"),
@@ -93,3 +108,11 @@ def run(args: argparse.Namespace) -> int:
             payload["localization"] = report.to_dict()
         _write_json_atomic(Path(args.json), payload)
     return 1 if problems else 0
+
+
+def _runtime_description(artifact: Path, options: dict) -> str:
+    """Which runtime ran the check, in words."""
+    if artifact.suffix == ".tflite":
+        return "LiteRT, " + ("builtin kernels" if options.get("xnnpack") is False else "XNNPACK delegate")
+    return {".onnx": "onnxruntime (CPU)", ".pte": "ExecuTorch (Python runtime)",
+            ".mlpackage": "Core ML" if sys.platform == "darwin" else "mvedge MIL interpreter (Core ML needs macOS)"}.get(artifact.suffix, "?")

@@ -85,3 +85,22 @@ def test_litert_scope_follows_litert_torch_naming(digits) -> None:
     assert scope == ("mvedge.model.mambavision.MambaVision/mvedge.model.mambavision.MambaVisionLayer_2/"
                      "mvedge.model.mambavision.Block_0")
     assert litert_scope(digits.model, "patch_embed").endswith("/mvedge.model.mambavision.PatchEmbed_patch_embed")
+
+
+def test_verify_runs_litert_with_and_without_xnnpack(digit_artifacts, capsys) -> None:
+    pytest.importorskip("ai_edge_litert")
+    tflite = str(digit_artifacts("tflite", "fp32"))
+    assert main(["verify", tflite, "--limit", "4", "--threads", "1"]) == 0
+    assert "XNNPACK delegate" in capsys.readouterr().out
+    assert main(["verify", tflite, "--limit", "4", "--no-xnnpack"]) == 0
+    assert "builtin kernels" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--no-xnnpack"], "applies to .tflite artifacts only"),
+    (["--threads", "0"], "--threads must be a positive integer"),
+])
+def test_verify_runtime_options_are_checked(args, message, digit_artifacts, capsys) -> None:
+    pytest.importorskip("onnxruntime")
+    assert main(["verify", str(digit_artifacts("onnx", "fp32")), *args]) == 2
+    assert message in capsys.readouterr().err

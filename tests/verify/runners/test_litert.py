@@ -136,3 +136,28 @@ def test_missing_runtime_raises_runtime_unavailable(models, monkeypatch) -> None
     monkeypatch.setattr(builtins, "__import__", no_litert)
     with pytest.raises(RuntimeUnavailable, match="mvedge\\[tflite\\]"):
         LiteRTRunner(models["nchw"])
+
+
+def test_falls_back_to_tflite_runtime_where_only_it_is_installed(models, monkeypatch) -> None:
+    """Edge boards often have only the older tflite-runtime: its interpreter is used instead."""
+    import sys
+    import types
+
+    from ai_edge_litert import interpreter as litert_interpreter
+
+    fake = types.ModuleType("tflite_runtime.interpreter")
+    fake.Interpreter, fake.OpResolverType = litert_interpreter.Interpreter, litert_interpreter.OpResolverType
+    monkeypatch.setitem(sys.modules, "tflite_runtime", types.ModuleType("tflite_runtime"))
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", fake)
+    real_import = builtins.__import__
+
+    def no_litert(name, *args, **kwargs):
+        if name.startswith("ai_edge_litert"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_litert)
+    runner = LiteRTRunner(models["nchw"])
+    assert runner.runtime == "tflite-runtime"
+    x = _inputs(2)
+    np.testing.assert_allclose(runner.run_all(x), _reference(x), rtol=1e-4, atol=1e-5)
