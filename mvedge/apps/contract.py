@@ -406,6 +406,16 @@ def check_contract(contract_dir: str | Path, models_dir: str | Path, run: bool =
             problems.append(f"{name}: sha256 differs from the contract's (the contract was written for another file)")
         spec = entry["input"]
         pre = preprocessing_from_sidecar(entry)
+        # the app feeds the stored bytes straight into the model's input, whose shape and layout are
+        # the artifact's (its sidecar), so that is how they are run here too
+        sidecar_file = artifact.with_name(artifact.name + ".json")
+        actual = input_spec(json.loads(sidecar_file.read_text())) if sidecar_file.is_file() else spec
+        if sidecar_file.is_file():
+            sidecar = json.loads(sidecar_file.read_text())
+            if [spec.get(k) for k in ("shape", "layout", "dtype")] != [actual.get(k) for k in ("shape", "layout", "dtype")]:
+                problems.append(f"{name}: contract input {spec.get('layout')} {spec.get('shape')} differs from the artifact's sidecar ({actual.get('layout')} {actual.get('shape')})")
+            if preprocessing_from_sidecar(sidecar) != pre:
+                problems.append(f"{name}: contract preprocessing differs from the artifact's sidecar")
         runner = _runner(artifact) if run else None
         for case in entry["cases"]:
             where = f"{name} / {case['image']}"
@@ -424,7 +434,8 @@ def check_contract(contract_dir: str | Path, models_dir: str | Path, run: bool =
                     problems.append(f"{where}: stored quantized input is not the quantized stored input")
             if runner is None:
                 continue
-            logits = np.asarray(runner.run_all(to_nchw(tensor.astype(np.float32), spec["layout"])), dtype=np.float32)
+            fed = tensor.astype(np.float32).reshape(actual["shape"])
+            logits = np.asarray(runner.run_all(to_nchw(fed, actual["layout"])), dtype=np.float32)
             expected = read_vector(contract_dir, case["logits"], "float32", [entry["num_outputs"]])
             problems += [f"{where}: {p}" for p in compare_outputs(expected, case["top5"], logits, entry["tolerance"])]
     return problems
