@@ -87,7 +87,8 @@ enum BenchmarkRunner {
             let stats = try BenchmarkResult.measure(warmup: args.warmup, runs: args.runs, clockNanos: { DispatchTime.now().uptimeNanoseconds }) {
                 _ = try classifier.predict(features)
             }
-            let device = DeviceInfo(platform: "ios", model: deviceModel(), os: "iOS \(UIDevice.current.systemVersion)", abi: "arm64", source: "ios_demo")
+            let v = ProcessInfo.processInfo.operatingSystemVersion
+            let device = DeviceInfo(platform: "ios", model: deviceModel(), os: "iOS \(v.majorVersion).\(v.minorVersion).\(v.patchVersion)", abi: "arm64", source: "ios_demo")
             let result = BenchmarkResult(artifact: args.artifact, sha256: sha256(url) ?? sidecar.sha256, precision: sidecar.precision,
                                          delegate: BenchmarkResult.delegateName(args.computeUnits), device: device, warmup: args.warmup,
                                          loadMs: loadMs, stats: stats, peakMemoryMB: peakFootprintMB())

@@ -36,7 +36,7 @@ final class DemoModel: ObservableObject {
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             window.clear()
             lastInput = nil
-            message = String(format: "Loaded %@ in %.0f ms (%@, %dx%d, compute units %@).", model.file, ms,
+            message = String(format: "Loaded %@ in %.0f ms (%@, %ldx%ld, compute units %@).", model.file, ms,
                              sidecar.input.imageInput ? "image input" : "tensor input", sidecar.input.side, sidecar.input.side, computeUnits)
         } catch {
             classifier = nil
@@ -93,7 +93,7 @@ final class DemoModel: ObservableObject {
 
     private func updateLatency() {
         guard let s = window.stats else { latencyText = ""; return }
-        latencyText = String(format: "last run %.2f ms   median of %d: %.2f ms   (min %.2f, p90 %.2f)", s.last, s.samples.count, s.median, s.min, s.p90)
+        latencyText = String(format: "last run %.2f ms   median of %ld: %.2f ms   (min %.2f, p90 %.2f)", s.last, s.samples.count, s.median, s.min, s.p90)
     }
 }
 

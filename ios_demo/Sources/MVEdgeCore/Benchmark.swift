@@ -90,23 +90,24 @@ public struct BenchmarkResult {
 
     public func jsonObject() -> [String: Any] {
         let null = NSNull()
+        func orNull(_ value: Any?) -> Any { value ?? null }
         return [
             "schema": Self.schema,
             "artifact": artifact,
-            "sha256": sha256 ?? null,
+            "sha256": orNull(sha256),
             "target": "coreml",
-            "precision": precision ?? null,
+            "precision": orNull(precision),
             "runtime": "coreml",
             "delegate": delegate,
-            "device": ["platform": device.platform, "model": device.model, "os": device.os, "abi": device.abi ?? null, "source": device.source],
+            "device": ["platform": device.platform, "model": device.model, "os": device.os, "abi": orNull(device.abi), "source": device.source] as [String: Any],
             "threads": null,
             "warmup": warmup,
             "runs": stats.samples.count,
-            "load_ms": loadMs ?? null,
+            "load_ms": orNull(loadMs),
             "latency_ms": ["p50": stats.p50, "p90": stats.p90, "min": stats.min, "mean": stats.mean],
             "samples_ms": stats.samples,
-            "throughput_fps": stats.p50 > 0 ? 1000.0 / stats.p50 : null,
-            "peak_memory_mb": peakMemoryMB ?? null,
+            "throughput_fps": orNull(stats.p50 > 0 ? 1000.0 / stats.p50 : nil),
+            "peak_memory_mb": orNull(peakMemoryMB),
             "operators": null,
         ]
     }

@@ -42,10 +42,12 @@ public struct Contract {
                 cases.append(ContractCase(image: c["image"] as? String ?? "", pixels: c["pixels"] as? String ?? "",
                                           input: c["input"] as? String ?? "", logits: c["logits"] as? String ?? "", top: top))
             }
+            let spec = try InputSpec.parse(input, imageInput: a["image_input"] as? Bool ?? false)
+            let preprocessing = try Preprocessing.parse(pre)
             artifacts.append(ContractArtifact(
                 file: file, sha256: a["sha256"] as? String ?? "", runtime: a["runtime"] as? String ?? "",
-                input: try InputSpec.parse(input, imageInput: a["image_input"] as? Bool ?? false),
-                preprocessing: try Preprocessing.parse(pre), numOutputs: a["num_outputs"] as? Int ?? 0,
+                input: spec,
+                preprocessing: preprocessing, numOutputs: a["num_outputs"] as? Int ?? 0,
                 inputAbs: (tolerance["input_abs"] as? NSNumber)?.doubleValue ?? 0,
                 logitsAbs: (tolerance["logits_abs"] as? NSNumber)?.doubleValue ?? 0,
                 scoreAbs: (tolerance["score_abs"] as? NSNumber)?.doubleValue ?? 0,

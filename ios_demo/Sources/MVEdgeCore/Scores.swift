@@ -45,7 +45,7 @@ public enum Scores {
             problems.append("class \(p.index) score \(scores[p.index]), expected \(p.score) (+-\(scoreAbs))")
         }
         if let first = expectedTop.first {
-            let best = topK(scores, 1) { _ in "" }[0].index
+            let best = topK(scores, 1, label: { _ in "" })[0].index
             let gap = expectedTop.count > 1 ? first.score - expectedTop[1].score : Double.infinity
             if best != first.index && gap >= 2 * scoreAbs { problems.append("top-1 is class \(best), expected class \(first.index)") }
         }

@@ -53,7 +53,8 @@ class ContractInstrumentedTest {
                     val diff = Contract.maxAbsDiff(Contract.floats(bytes(case.input)), input.tensor)
                     if (!(diff <= artifact.inputAbs)) problems.add("$where: input differs by $diff")
                     val q = case.inputQuantized
-                    if (q != null && !bytes(q).contentEquals(input.quantized)) problems.add("$where: quantized input differs")
+                    val built = input.quantized
+                    if (q != null && (built == null || !bytes(q).contentEquals(built))) problems.add("$where: quantized input differs")
                     val logits = classifier.run(input)
                     problems += Scores.compare(Contract.floats(bytes(case.logits)), case.top, logits, artifact.logitsAbs, artifact.scoreAbs).map { "$where: $it" }
                     cases++
