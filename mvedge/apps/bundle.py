@@ -188,7 +188,9 @@ def bundle(
     progress: Progress | None = None,
 ) -> BundleResult:
     """Copy `artifacts` (+ sidecars) into the app at `app_dir`, add samples, update index.json and
-    write contract vectors. Raises ValueError / FileNotFoundError for bad input, before any write."""
+    write contract vectors. Raises ValueError / FileNotFoundError for bad input, before any write.
+    Models bundled earlier stay in index.json; their contract entries stay when they used the same
+    contract images (contract.json has one image set)."""
     layout = get_layout(app)
     root = check_app_dir(app, app_dir)
     checked = check_artifacts(layout, artifacts)
@@ -218,26 +220,32 @@ def bundle(
             result.models.append({"file": path.name, "runtime": runtime, "size_bytes": index_entries[-1]["size_bytes"]})
         for picture in images:
             _write(staging / "contract" / "images" / f"{picture.name}.png", contract_vectors.png_bytes(picture.image))
+
+        def model_still_there(item: dict[str, Any]) -> bool:
+            return (models_dir / str(item.get("file"))).exists() and (models_dir / (str(item.get("file")) + ".json")).exists()
+
+        merged = _merged(models_dir / INDEX_NAME, "models", index_entries, model_still_there)
+        # samples for every model the app will hold: the new ones and those bundled before
+        kept_sidecars = [_read_sidecar(models_dir / str(m["file"])) for m in merged if m["file"] not in {p.name for p, _, _ in checked}]
         samples = []
-        for name, picture, label, kind in _sample_pictures([s for _, s, _ in checked]):
+        for name, picture, label, kind in _sample_pictures([s for _, s, _ in checked] + kept_sidecars):
             target = staging / "samples" / name
             target.parent.mkdir(parents=True, exist_ok=True)
             picture.save(target, format="PNG" if name.endswith(".png") else "JPEG", quality=90)
             samples.append({"file": f"{name}", "label": label, "kind": kind})
         result.samples = [s["file"] for s in samples]
-
-        def model_still_there(item: dict[str, Any]) -> bool:
-            return (models_dir / str(item.get("file"))).exists() and (models_dir / (str(item.get("file")) + ".json")).exists()
-
         index = {
             "schema": INDEX_SCHEMA,
             "mvedge_version": mvedge.__version__,
             "app": app,
-            "models": _merged(models_dir / INDEX_NAME, "models", index_entries, model_still_there),
+            "models": merged,
             "samples": samples,
         }
         document = contract_vectors.contract_document(app, images, entries)
         document["artifacts"] = _merged(contract_dir / CONTRACT_NAME, "artifacts", entries, lambda item: model_still_there(item) and _contract_entry_holds(contract_dir, item, images))
+        uncovered = sorted({m["file"] for m in merged} - {a["file"] for a in document["artifacts"]})
+        if uncovered:
+            progress.note(f"note: {', '.join(uncovered)} bundled earlier with other contract images; re-bundle to cover them in contract.json")
         _write(staging / "index.json", json.dumps(index, indent=1))
         _write(staging / "contract.json", json.dumps(document, indent=1))
         with progress.stage("moving into place"):
