@@ -32,6 +32,11 @@ final class CoreMLClassifier {
         inputName = model.modelDescription.inputDescriptionsByName[sidecar.input.name] != nil ? sidecar.input.name : name
     }
 
+    /// mvedge's metadata in the package (preprocessing, config, labels, input kind, precision).
+    static func metadata(of model: MLModel) -> [String: String] {
+        model.modelDescription.metadata[MLModelMetadataKey.creatorDefinedKey] as? [String: String] ?? [:]
+    }
+
     /// The feature provider for one input (built once, reused by the benchmark loop).
     func features(_ input: ModelInput) throws -> MLFeatureProvider {
         let value: MLFeatureValue

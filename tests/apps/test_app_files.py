@@ -123,6 +123,21 @@ def test_ios_project_files() -> None:
         assert folder + "/" in ignored
 
 
+def test_coreml_packages_carry_the_metadata_the_ios_app_falls_back_on(artifacts) -> None:
+    """A package pushed without its sidecar: the app rebuilds one from these metadata keys."""
+    from tests.apps.conftest import need
+
+    (package,) = need(artifacts, "coreml")
+    import coremltools as ct
+
+    meta = ct.models.MLModel(str(package), skip_model_load=True).user_defined_metadata
+    swift = (IOS / "Sources/MVEdgeCore/Sidecar.swift").read_text()
+    read = set(re.findall(r'(?:json|meta)\("?\[?"(mvedge\.\w+)"', swift)) | set(re.findall(r'meta\["(mvedge\.\w+)"\]', swift))
+    assert {"mvedge.preprocessing", "mvedge.config", "mvedge.labels", "mvedge.input_kind", "mvedge.precision"} <= read
+    for key in read:
+        assert key in meta, f"the iOS app reads {key}, which the Core ML converter does not write"
+
+
 def test_ios_sources_follow_the_device_contract() -> None:
     core = (IOS / "Sources/MVEdgeCore/Benchmark.swift").read_text()
     for flag in ("--benchmark", "--artifact", "--runs", "--warmup", "--compute-units", "--result"):

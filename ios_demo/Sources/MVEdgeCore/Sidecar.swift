@@ -108,6 +108,28 @@ public struct Sidecar {
     }
 }
 
+extension Sidecar {
+    /// A sidecar rebuilt from the metadata mvedge writes into every .mlpackage (mvedge.preprocessing,
+    /// mvedge.config, mvedge.labels, mvedge.input_kind, mvedge.precision): for a package that was
+    /// pushed to the device without its NAME.mlpackage.json.
+    public static func fromCoreMLMetadata(_ meta: [String: String], inputName: String) throws -> Sidecar {
+        func json(_ key: String) -> Any? { meta[key].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } }
+        guard let pre = json("mvedge.preprocessing") as? [String: Any] else {
+            throw SidecarError("the package has no mvedge.preprocessing metadata; push its sidecar NAME.mlpackage.json next to it")
+        }
+        let preprocessing = try Preprocessing.parse(pre)
+        let config = json("mvedge.config") as? [String: Any] ?? [:]
+        let labels = json("mvedge.labels") as? [String] ?? []
+        let imageInput = (meta["mvedge.input_kind"] ?? "image") == "image"
+        let side = preprocessing.inputSize
+        let spec = InputSpec(name: inputName, shape: [1, config["in_channels"] as? Int ?? 3, side, side], layout: "NCHW",
+                             dtype: imageInput ? "uint8" : "float32", imageInput: imageInput)
+        return Sidecar(model: meta["mvedge.model"] ?? "model", source: meta["mvedge.source"] ?? "", target: "coreml",
+                       precision: meta["mvedge.precision"], input: spec, preprocessing: preprocessing, labels: labels,
+                       numClasses: config["num_classes"] as? Int ?? labels.count, sha256: nil)
+    }
+}
+
 func floats(_ value: Any?, _ what: String) throws -> [Float] {
     guard let list = value as? [Any] else { throw SidecarError("\(what) is missing") }
     return try list.map {

@@ -19,6 +19,18 @@ final class SidecarTests: XCTestCase {
         XCTAssertTrue(s.isDigitsModel)
     }
 
+    func testRebuildsASidecarFromCoreMLMetadata() throws {
+        let meta = ["mvedge.preprocessing": #"{"input_size": 128, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "interpolation": "bilinear", "crop_pct": 1.0, "crop_mode": "squash", "channels": "RGB"}"#,
+                    "mvedge.config": #"{"in_channels": 3, "num_classes": 10}"#, "mvedge.labels": #"["0","1","2","3","4","5","6","7","8","9"]"#,
+                    "mvedge.input_kind": "image", "mvedge.precision": "fp16", "mvedge.source": "embedded"]
+        let s = try Sidecar.fromCoreMLMetadata(meta, inputName: "image")
+        XCTAssertEqual(s.input.shape, [1, 3, 128, 128])
+        XCTAssertTrue(s.input.imageInput)
+        XCTAssertEqual(s.labels.count, 10)
+        XCTAssertEqual(s.precision, "fp16")
+        XCTAssertThrowsError(try Sidecar.fromCoreMLMetadata([:], inputName: "image"))
+    }
+
     func testRefusesWhatItCannotFeed() {
         XCTAssertThrowsError(try Sidecar.parse(Data("nope".utf8)))
         XCTAssertThrowsError(try Sidecar.parse(sidecar(input: #"{"shape": [2, 3, 128, 128], "layout": "NCHW", "dtype": "uint8"}"#)))
