@@ -21,8 +21,10 @@ Graph preparation, each step for a measured reason:
   buffer is also read by another node (MambaVision's dt bias, applied twice) the runtime reads
   freed memory and segfaults when the .pte is loaded from a file. Folding also lets XNNPACK take
   the mixer's depthwise conv1d, whose weight is a concat of two parameters.
-- int8: the scan's nodes lose their quantization annotations after annotation
-  (`float_module_quantizer`), because ExecuTorch 1.5.1's cat annotator ignores the module filter.
+- int8: the recipe of mvedge.quant (recipes.py): the scan's and the norms' nodes lose their
+  quantization annotations after annotation (RegionQuantizer), because ExecuTorch 1.5.1's cat
+  annotator ignores the module filter; `observer` and `exclude` (module paths kept float, e.g.
+  from `mvedge quant-report`) come from the target options.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from converters.base import ConversionError, ConversionResult, Converter, ConvertOptions, MissingExtra
+from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions, MissingExtra
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
+from mvedge.quant.recipes import quant_options
+from mvedge.quant.regions import quant_nodes_in_scan
 
 MIXER_TYPE = "MambaVisionMixer"  # nn_module_stack type names used by the delegation report
 SCAN_TYPE = "SelectiveScan"
@@ -228,51 +232,21 @@ def delegation_report(graph_module: torch.fx.GraphModule, backend: str) -> dict[
     }
 
 
-def quant_nodes_in_scan(graph_module: torch.fx.GraphModule) -> list[str]:
-    """Quantize->dequantize pairs on a tensor that flows from a selective-scan node into another
-    one, i.e. int8 rounding inside the scan (must be none). q/dq nodes carry no module stack after
-    convert_pt2e, so the check follows the data flow instead."""
-    found = []
-    for node in graph_module.graph.nodes:
-        target = str(node.target)
-        if node.op != "call_function" or "dequantize_per" not in target:
-            continue
-        source = node.args[0]
-        if not isinstance(source, torch.fx.Node):  # a folded int8 constant (weights)
-            continue
-        producer = source.args[0] if "quantize_per" in str(source.target) and source.args else None
-        if not isinstance(producer, torch.fx.Node) or SCAN_TYPE not in _module_types(producer):
-            continue
-        if any(SCAN_TYPE in _module_types(user) for user in node.users):
-            found.append(node.name)
-    return found
-
-
-def float_module_quantizer(float_types: tuple[type, ...]):
+def float_module_quantizer(float_types: tuple[type, ...], observer: str | None = None, exclude: tuple[str, ...] = ()):
     """An XNNPACKQuantizer (symmetric, per-channel, static) that leaves every node inside the
-    given module types unquantized. `set_module_type(T, None)` alone is not enough in ExecuTorch
-    1.5.1: its `_annotate_cat` ignores the module filter (so the scan's carry concat was
-    quantized) and `propagate_annotation` spreads shared qparams into reshapes inside the module;
-    so the annotations of those nodes are removed after annotation."""
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
+    given module types (and excluded module paths) unquantized (mvedge.quant's RegionQuantizer).
+    `set_module_type(T, None)` alone is not enough in ExecuTorch 1.5.1: its `_annotate_cat`
+    ignores the module filter (so the scan's carry concat was quantized) and
+    `propagate_annotation` spreads shared qparams into reshapes inside the module; so the
+    annotations of those nodes are removed after annotation."""
+    from mvedge.quant.pt2e import RegionQuantizer, target_quantizer
+    from mvedge.quant.regions import Region
 
-    names = {t.__name__ for t in float_types}
-
-    class FloatModuleXNNPACKQuantizer(XNNPACKQuantizer):
-        def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
-            model = super().annotate(model)
-            for node in model.graph.nodes:
-                if names.intersection(_module_types(node)):
-                    node.meta.pop("quantization_annotation", None)
-            return model
-
-    quantizer = FloatModuleXNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    for module_type in float_types:
-        quantizer.set_module_type(module_type, None)
-    return quantizer
+    names = frozenset(t.__name__ for t in float_types)
+    return RegionQuantizer(target_quantizer("executorch"), Region(names, tuple(exclude)), observer)
 
 
-CALIBRATION_BATCH = 16  # images per calibration forward: the observers' per-call cost dominates at batch 1
+CALIBRATION_BATCH = 16  # images per calibration forward (mvedge.quant.pt2e.CALIBRATION_BATCH)
 
 
 def calibration_tensor(calibration: np.ndarray | None, channels: int, size: int) -> Tensor:
@@ -288,16 +262,10 @@ def calibration_tensor(calibration: np.ndarray | None, channels: int, size: int)
 
 
 def capture_for_calibration(model: nn.Module, images: Tensor, example: Tensor) -> tuple[torch.fx.GraphModule, int]:
-    """The model captured for PT2E with a dynamic batch, so calibration runs CALIBRATION_BATCH
-    images per call (about 2x faster than one by one at 224 px); falls back to the export's
-    static batch when the model does not export with a dynamic one. Returns (module, batch)."""
-    pair = images[:2] if len(images) >= 2 else images.repeat(2, 1, 1, 1)
-    try:
-        batch = torch.export.Dim("batch", min=1, max=1024)
-        module = torch.export.export(model, (pair,), dynamic_shapes=({0: batch},), strict=False).module()
-        return module, CALIBRATION_BATCH
-    except Exception:  # data-dependent reshapes: calibrate in the artifact's own batch size
-        return torch.export.export(model, (example,), strict=False).module(), example.shape[0]
+    """The model captured for PT2E with a dynamic batch (mvedge.quant.pt2e.capture). Returns (module, batch)."""
+    from mvedge.quant.pt2e import capture
+
+    return capture(model, images, example)
 
 
 class ExecuTorchConverter(Converter):
@@ -359,24 +327,31 @@ class ExecuTorchConverter(Converter):
         return edge, {"recipe": recipe, "backend": "XnnpackBackend", "graph_changes": changes, "delegation": report}
 
     def _int8(self, bundle: ModelBundle, options: ConvertOptions, example: Tensor, progress: Progress):
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+        from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
-        from mvedge.model.scan import SelectiveScan
+        from mvedge.quant import pt2e
+        from mvedge.quant.recipes import recipe_for
+        from mvedge.quant.regions import resolve_exclusions
 
+        recipe = recipe_for("executorch")
         channels = bundle.config["in_channels"]
         images = calibration_tensor(options.calibration, channels, options.image_size)
+        try:
+            observer, exclude = quant_options(options.extra)
+            excluded = resolve_exclusions(bundle.model, exclude)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
+        observer = recipe.observer(observer)
         model = delegable_copy(bundle.model)
         # the scan's log-space decays and its state stay float; so do the norm statistics
-        quantizer = float_module_quantizer((SelectiveScan, DelegableLayerNorm))
-        with progress.stage(f"quantizing (PT2E, {len(images)} calibration images)"), _quiet():
-            captured, step = capture_for_calibration(model, images, example)
-            if len(images) % step and step != CALIBRATION_BATCH:  # static batch: pad with repeats
-                images = images[torch.arange(-(-len(images) // step) * step) % len(images)]
-            prepared = prepare_pt2e(captured, quantizer)
-            with torch.no_grad():
-                for start in range(0, len(images), step):
-                    prepared(images[start : start + step])
-            converted = convert_pt2e(prepared)
+        quantizer = pt2e.recipe_quantizer("executorch", observer=observer, exclude=excluded)
+        with progress.stage(f"quantizing (PT2E, {observer} observer, {len(images)} calibration images)"):
+            with _quiet():
+                captured, step = pt2e.capture(model, images, example)
+                prepared = prepare_pt2e(captured, quantizer)
+            pt2e.calibrate(prepared, images, step, progress)
+            with _quiet():
+                converted = pt2e.convert(prepared)
         leaked = quant_nodes_in_scan(converted)
         if leaked:
             raise ConversionError(
@@ -387,12 +362,16 @@ class ExecuTorchConverter(Converter):
             program, changes = export_program(converted, example)
         edge = self._lower_xnnpack(program, progress)
         report = delegation_report(edge.exported_program().graph_module, "XnnpackBackend")
-        recipe = (
+        description = (
             "PT2E static: XNNPACKQuantizer(symmetric, per-channel weights, per-tensor activations) with SelectiveScan "
             "and LayerNorm kept float, torchao prepare_pt2e/convert_pt2e -> torch.export -> XNNPACK lowering"
         )
         metadata = {
-            "recipe": recipe,
+            "recipe": description,
+            "quant_recipe": recipe.to_dict(),
+            "observer": observer,
+            "excluded": list(excluded),
+            "quantized": quantizer.report(),
             "backend": "XnnpackBackend",
             "graph_changes": changes,
             "calibration_images": len(options.calibration),

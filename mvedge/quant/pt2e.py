@@ -1,0 +1,322 @@
+"""PT2E quantization (torchao.quantization.pt2e) with each target's own quantizer.
+
+Capture -> prepare (PTQ observers or QAT fake quantizers) -> calibrate or train -> convert, with
+the recipe's float region enforced by `RegionQuantizer`. The deprecated torch.ao.quantization
+entry points are not used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import logging
+import warnings
+from typing import Iterator
+
+import torch
+from torch import Tensor, nn
+from torchao.quantization.pt2e.quantizer import QuantizationSpec, Quantizer
+
+from mvedge.progress import Progress
+from mvedge.quant.recipes import recipe_for
+from mvedge.quant.observers import observer_class
+from mvedge.quant.regions import Region, module_types, op_name
+
+CALIBRATION_BATCH = 16
+"""Images per calibration forward: the observers' per-call cost dominates at batch 1."""
+
+COREML_ACTIVATION_DTYPE = torch.quint8
+"""Core ML W8A8 activations: uint8 with the symmetric scheme (CoreMLQuantizer's default dtype)."""
+
+
+class ToolchainMissing(ValueError):
+    """A target's quantizer cannot be imported; the message names the pip extra."""
+
+
+def _toolchain_error(target: str, exc: BaseException) -> ToolchainMissing:
+    extra = {"executorch": "executorch", "coreml": "executorch,coreml", "tflite": "tflite"}.get(target, target)
+    return ToolchainMissing(
+        f"the {target} quantizer is not installed ({type(exc).__name__}: {exc}); "
+        f'install it with: pip install "mvedge[{extra}]" -c constraints.txt'
+    )
+
+
+_OBSERVER_CTORS: dict[str, object] = {}
+
+
+def _observer_ctor(name: str) -> object:
+    """One constructor object per observer name: equal specs stay equal, so observers are shared as before."""
+    if name not in _OBSERVER_CTORS:
+        _OBSERVER_CTORS[name] = observer_class(name).with_args(eps=2**-12)
+    return _OBSERVER_CTORS[name]
+
+
+def _is_activation_spec(spec: object) -> bool:
+    return (
+        isinstance(spec, QuantizationSpec)
+        and not spec.is_dynamic
+        and spec.qscheme in (torch.per_tensor_affine, torch.per_tensor_symmetric)
+    )
+
+
+class RegionQuantizer(Quantizer):
+    """Wraps a target's PT2E quantizer: same annotations, minus those of nodes the region keeps
+    float, with every static per-tensor activation observer replaced by `observer` (PTQ only)."""
+
+    def __init__(self, inner: Quantizer, region: Region, observer: str | None = None) -> None:
+        super().__init__()
+        self.inner = inner
+        self.region = region
+        self.observer = observer
+        self.quantized: list[torch.fx.Node] = []  # nodes left annotated (int8 ops or their edges)
+        self.kept_float: list[torch.fx.Node] = []  # nodes whose annotation the region removed
+
+    def transform_for_annotation(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
+        return self.inner.transform_for_annotation(model)
+
+    def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
+        with _coreml_activations_in(model) if _is_coreml(self.inner) else contextlib.nullcontext():
+            model = self.inner.annotate(model)
+        for node in model.graph.nodes:
+            if node.op != "call_function":
+                continue
+            annotated = _has_annotation(node)
+            if self.region.keeps_float(node):
+                if node.meta.pop("quantization_annotation", None) is not None and annotated:
+                    self.kept_float.append(node)
+            elif annotated:
+                self.quantized.append(node)
+                if self.observer is not None:
+                    self._swap_observers(node)
+        return model
+
+    def report(self) -> dict[str, dict[str, int]]:
+        """What the recipe did to the graph: annotated (quantized) ops by op name and by module
+        type, and the ops the quantizer would have quantized but the region kept float."""
+        return {
+            "quantized_ops": _count(op_name(n) for n in self.quantized),
+            "quantized_in_modules": _count(t for n in self.quantized for t in set(module_types(n))),
+            "kept_float_ops": _count(op_name(n) for n in self.kept_float),
+            "kept_float_in_modules": _count(t for n in self.kept_float for t in set(module_types(n))),
+        }
+
+    def _swap_observers(self, node: torch.fx.Node) -> None:
+        annotation = node.meta.get("quantization_annotation")
+        if annotation is None:
+            return
+        ctor = _observer_ctor(self.observer)
+        for source, spec in list(annotation.input_qspec_map.items()):
+            if _is_activation_spec(spec) and not (isinstance(source, torch.fx.Node) and source.op == "get_attr"):
+                annotation.input_qspec_map[source] = dataclasses.replace(spec, observer_or_fake_quant_ctr=ctor)
+        if _is_activation_spec(annotation.output_qspec):
+            annotation.output_qspec = dataclasses.replace(annotation.output_qspec, observer_or_fake_quant_ctr=ctor)
+
+    def validate(self, model: torch.fx.GraphModule) -> None:
+        self.inner.validate(model)
+
+
+
+def _has_annotation(node: torch.fx.Node) -> bool:
+    """Whether the quantizer asked for any int8 tensor at this node (input or output)."""
+    annotation = node.meta.get("quantization_annotation")
+    if annotation is None:
+        return False
+    return bool(annotation.input_qspec_map) or annotation.output_qspec is not None
+
+
+def _count(names) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _is_coreml(quantizer: Quantizer) -> bool:
+    return type(quantizer).__name__ == "CoreMLQuantizer"
+
+
+_ACTIVATION_OPS = {"relu6": ("hardtanh",), "celu": ("elu",), "selu": ("elu",)}
+
+
+@contextlib.contextmanager
+def _coreml_activations_in(model: torch.fx.GraphModule) -> Iterator[None]:
+    """While CoreMLQuantizer annotates `model`, offer it only the fused-activation patterns whose
+    activation occurs in the graph.
+
+    Its annotators build (with a dynamo export each, ~0.4 s here) one pattern per weighted op,
+    conv dimension and each of 15 activations, in-place or not: ~60 s for any model. A pattern
+    whose activation is absent from the graph cannot match, so dropping it changes nothing (the
+    tests compare with the unrestricted quantizer); for MambaVision (relu, silu, gelu) the
+    annotation takes a fraction of the time."""
+    from executorch.backends.apple.coreml.quantizer import _coreml_quantizer_utils as utils
+
+    present = set()
+    for node in model.graph.nodes:
+        if node.op == "call_function":
+            present.add(op_name(node).rstrip("_"))
+
+    def keep(fn) -> bool:
+        name = fn.__name__
+        return name in present or any(alias in present for alias in _ACTIVATION_OPS.get(name, ()))
+
+    saved = (utils._supported_activations, utils._supported_activations_no_inplace)
+    utils._supported_activations = tuple(fn for fn in saved[0] if keep(fn))
+    utils._supported_activations_no_inplace = tuple(fn for fn in saved[1] if keep(fn))
+    try:
+        yield
+    finally:
+        utils._supported_activations, utils._supported_activations_no_inplace = saved
+
+
+def target_quantizer(target: str, qat: bool = False):
+    """A fresh instance of the target's own PT2E quantizer (per-channel int8 weights)."""
+    recipe_for(target)  # ValueError for targets without int8
+    try:
+        if target == "executorch":
+            from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
+
+            return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=qat))
+        if target == "coreml":
+            from coremltools.optimize.torch.quantization.quantization_config import LinearQuantizerConfig
+            from executorch.backends.apple.coreml.quantizer import CoreMLQuantizer
+
+            config = LinearQuantizerConfig.from_dict(
+                {
+                    "global_config": {
+                        "quantization_scheme": "symmetric",
+                        "activation_dtype": COREML_ACTIVATION_DTYPE,
+                        "weight_dtype": torch.qint8,
+                        "weight_per_channel": True,
+                    }
+                }
+            )
+            return CoreMLQuantizer(config)
+        from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+
+        return PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=qat))
+    except ImportError as exc:
+        raise _toolchain_error(target, exc) from exc
+
+
+def recipe_quantizer(
+    target: str, qat: bool = False, observer: str | None = None, exclude: tuple[str, ...] = (), only: tuple[str, ...] | None = None
+) -> RegionQuantizer:
+    """The target's quantizer restricted to its recipe: float region, exclusions, observer (PTQ)."""
+    recipe = recipe_for(target)
+    chosen = None if qat else recipe.observer(observer)
+    return RegionQuantizer(target_quantizer(target, qat), recipe.region(exclude, only), chosen)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence the toolchains' warnings and stdout chatter (kept out of the progress lines)."""
+    loggers = [logging.getLogger(name) for name in ("executorch", "torch", "torchao", "coremltools")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
+
+
+def capture(model: nn.Module, images: Tensor, example: Tensor) -> tuple[torch.fx.GraphModule, int]:
+    """The model captured for PT2E with a dynamic batch, so calibration runs CALIBRATION_BATCH
+    images per call (about 2x faster than one by one at 224 px); falls back to the example's
+    static batch when the model does not export with a dynamic one. Returns (module, batch)."""
+    pair = images[:2] if len(images) >= 2 else images.repeat(2, 1, 1, 1)
+    try:
+        batch = torch.export.Dim("batch", min=1, max=1024)
+        module = torch.export.export(model, (pair,), dynamic_shapes=({0: batch},), strict=False).module()
+        return module, CALIBRATION_BATCH
+    except Exception:  # data-dependent reshapes: calibrate in the artifact's own batch size
+        return torch.export.export(model, (example,), strict=False).module(), example.shape[0]
+
+
+def capture_for_training(model: nn.Module, example: Tensor) -> torch.fx.GraphModule:
+    """The model captured in training mode with a dynamic batch (>= 2), as prepare_qat_pt2e
+    expects (its conv-batchnorm fusion matches training-mode batch norms)."""
+    was_training = model.training
+    model.train()
+    try:
+        pair = example[:2] if len(example) >= 2 else example.repeat(2, 1, 1, 1)
+        batch = torch.export.Dim("batch", min=2, max=4096)
+        return torch.export.export(model, (pair,), dynamic_shapes=({0: batch},), strict=False).module()
+    finally:
+        model.train(was_training)
+
+
+def calibrate(prepared: torch.fx.GraphModule, images: Tensor, step: int, progress: Progress | None = None) -> int:
+    """Run the calibration images through the observers, `step` at a time (a static-batch capture
+    gets its last batch topped up by repeating images); returns how many images were seen."""
+    count = len(images)
+    if count % step and step != CALIBRATION_BATCH:
+        images = images[torch.arange(-(-count // step) * step) % count]
+    report_every = max(step, (len(images) // 4 // step) * step)
+    with torch.no_grad():
+        for start in range(0, len(images), step):
+            prepared(images[start : start + step])
+            done = min(start + step, count)
+            if progress is not None and (start + step) % report_every == 0 and done < count:
+                progress.note(f"calibrated {done}/{count} images")
+    return count
+
+
+@contextlib.contextmanager
+def _skip_qat_batchnorm_fold() -> Iterator[None]:
+    """During convert_pt2e of a PTQ-prepared model, skip torchao's QAT conv-batchnorm fold.
+
+    convert_pt2e always runs `_fold_conv_bn_qat`, which exports ~96 pattern graphs with dynamo
+    (25-40 s here) to find QAT conv-bn patterns whenever the graph has a batch norm; a graph from
+    prepare_pt2e has none (prepare already folded conv-bn), so nothing is found. Only for PTQ;
+    tests/quant check the outputs match the full convert."""
+    from torchao.quantization.pt2e import quantize_pt2e
+
+    original = quantize_pt2e._fold_conv_bn_qat
+    quantize_pt2e._fold_conv_bn_qat = lambda model: model
+    try:
+        yield
+    finally:
+        quantize_pt2e._fold_conv_bn_qat = original
+
+
+def convert(prepared: torch.fx.GraphModule, qat: bool = False, fold_quantize: bool = True) -> torch.fx.GraphModule:
+    """convert_pt2e: observers/fake quantizers become quantize/dequantize pairs (int8 weights
+    folded unless fold_quantize=False); the QAT conv-bn fold runs only for QAT models."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+    if qat:
+        return convert_pt2e(prepared, fold_quantize=fold_quantize)
+    with _skip_qat_batchnorm_fold():
+        return convert_pt2e(prepared, fold_quantize=fold_quantize)
+
+
+def quantize_ptq(
+    model: nn.Module,
+    target: str,
+    images: Tensor,
+    example: Tensor,
+    observer: str | None = None,
+    exclude: tuple[str, ...] = (),
+    only: tuple[str, ...] | None = None,
+    fold_quantize: bool = True,
+    progress: Progress | None = None,
+    report: dict | None = None,
+) -> torch.fx.GraphModule:
+    """PTQ with the target's recipe: capture, prepare_pt2e, calibrate on `images`, convert.
+    `report`, when given, receives what was quantized (RegionQuantizer.report)."""
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+    quantizer = recipe_quantizer(target, observer=observer, exclude=exclude, only=only)
+    with quiet():
+        captured, step = capture(model.eval(), images, example)
+        prepared = prepare_pt2e(captured, quantizer)
+    if report is not None:
+        report.update(quantizer.report())
+    calibrate(prepared, images, step, progress)
+    with quiet():
+        return convert(prepared, fold_quantize=fold_quantize)
