@@ -80,12 +80,12 @@ def _threads_used(runner, threads: int) -> int:
 
 def measure(path: Path, threads: int, warmup: int, runs: int, breakdown_runs: int, progress: Progress) -> dict:
     """Everything the host profile needs from inside the subprocess."""
-    from mvedge.verify.runners import open_runner
+    from mvedge.verify.runners import open_runner, read_sidecar
 
     target = target_of(path)
     with progress.stage(f"importing the {target} runtime"):
         _import_runtime(target)
-    sidecar_shape = input_shape(json.loads(Path(str(path) + ".json").read_text())) if Path(str(path) + ".json").is_file() else None
+    sidecar_shape = input_shape(read_sidecar(path))
     memory = PeakMemory()
     memory.start()
     start = time.perf_counter()

@@ -92,3 +92,12 @@ def test_peak_memory_sees_an_allocation() -> None:
     peak = memory.peak_mb()
     del block
     assert 60 <= peak < 200, (peak, memory.method)
+
+
+def test_without_a_sidecar_the_runtime_gives_the_input_shape(tiny_onnx: Path, tmp_path: Path) -> None:
+    import shutil
+
+    bare = tmp_path / "bare.onnx"
+    shutil.copy(tiny_onnx, bare)  # no bare.onnx.json next to it
+    result = profile_host(bare, threads=1, warmup=0, runs=2, breakdown_runs=0)
+    assert result.precision is None and len(result.samples_ms) == 2
