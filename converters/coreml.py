@@ -5,7 +5,9 @@ per-channel part of 1/std folded into the first convolution's weights) unless `t
 set, and, when the model has labels, is a Core ML classifier (`classLabel`, `classLabel_probs`
 with softmax probabilities) that Xcode previews and Vision use directly; the raw `logits` stay an
 output for drift checks. Precisions: fp32, fp16, w8 (fp16 compute + int8 per-channel weights),
-palette6 / palette4 (6-/4-bit k-means palettized weights, fp16 compute). Options
+palette6 / palette4 (6-/4-bit k-means palettized weights, fp16 compute), int8 (W8A8: ExecuTorch's
+CoreMLQuantizer calibrated in PyTorch, then iOS17 quantize/dequantize ops; the recipe lives in
+mvedge.quant.recipes; `observer` and `exclude` options as for the other int8 targets). Options
 (`ConvertOptions.extra`): minimum_target (default iOS17), tensor_input, scan_fp32 (keep the
 selective scan's ops in fp32 inside an fp16 program), classifier (default: when labels exist),
 weight_threshold (smallest weight tensor that is compressed).
@@ -33,7 +35,7 @@ import torch
 from torch import nn
 
 import mvedge
-from converters.base import ConversionError, ConversionResult, Converter, ConvertOptions
+from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions, MissingExtra
 from mvedge.model.blocks import block_output_nodes, block_paths
 from mvedge.model import scan as scan_module
 from mvedge.model.bundle import ModelBundle
@@ -229,7 +231,10 @@ PRECISIONS = {
     "w8": "int8 per-channel linear weights, float16 compute",
     "palette6": "6-bit palettized weights (k-means, 64-entry LUT per tensor), float16 compute",
     "palette4": "4-bit palettized weights (k-means, 16-entry LUT per tensor), float16 compute",
+    "int8": "W8A8: int8 per-channel weights and int8 activations (ExecuTorch's CoreMLQuantizer, PT2E, calibrated); "
+    "selective scan, norms and softmax in fp16; iOS17+",
 }
+ACTIVATION_QUANT_NEEDS = ("iOS17", "iOS18", "macOS14", "macOS15")  # quantize/dequantize ops are iOS17 opset
 
 
 class CoreMLConverter(Converter):
@@ -240,14 +245,18 @@ class CoreMLConverter(Converter):
     precisions = PRECISIONS
     extra = "coreml"
     modules = ("coremltools",)
-    packages = ("coremltools", "scikit-learn")
+    packages = ("coremltools", "scikit-learn", "executorch", "torchao")
+    calibrated = frozenset({"int8"})
 
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
         opts = CoreMLOptions.from_extra(options.extra)
         plan = _plan(bundle, options, opts)
+        module, quantization = plan.module, None
+        if options.precision == "int8":
+            module, quantization = _quantize_w8a8(plan, bundle, options, progress)
         with progress.stage("exporting (torch.export)"), _quiet():
             try:
-                exported = torch.export.export(plan.module, (options.example_input(plan.channels),)).run_decompositions({})
+                exported = torch.export.export(module, (options.example_input(plan.channels),)).run_decompositions({})
             except Exception as exc:
                 raise ConversionError(f"torch.export failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
         compute = "fp32" if options.precision == "fp32" else "fp16"
@@ -285,6 +294,9 @@ class CoreMLConverter(Converter):
             metadata["scan_ops_kept_fp32"] = len(kept_fp32)
         if compression:
             metadata["compression"] = compression
+        if quantization:
+            metadata["quantization"] = quantization
+            metadata["ops"] = _op_counts(mlmodel)
         return ConversionResult(
             out_path,
             input_name=INPUT_NAME,
@@ -319,6 +331,8 @@ def _plan(bundle: ModelBundle, options: ConvertOptions, opts: CoreMLOptions) -> 
         raise ConversionError(f"precision {precision} needs compressed-weight ops from {COMPRESSED_NEEDS}; pass minimum_target=iOS16 or later")
     if precision.startswith("palette"):
         _require_sklearn()
+    if precision == "int8" and opts.minimum_target not in ACTIVATION_QUANT_NEEDS:
+        raise ConversionError(f"precision int8 (activation quantization) needs iOS17 / macOS14 or later; got minimum_target={opts.minimum_target}")
     image_input = not opts.tensor_input
     if image_input and channels != 3:
         raise ConversionError(f"an image input needs 3 (RGB) channels, the model has {channels}; pass tensor_input=true")
@@ -345,6 +359,53 @@ def _plan(bundle: ModelBundle, options: ConvertOptions, opts: CoreMLOptions) -> 
                 ratio = norm.ratio
     module = ExportModule(model, ratio, probabilities=classifier).eval()
     return _Plan(module, channels, image_input, classifier, labels, "logits" if num_classes else "features", norm, folded)
+
+
+def _quantize_w8a8(plan: _Plan, bundle: ModelBundle, options: ConvertOptions, progress: Progress) -> tuple[nn.Module, dict[str, Any]]:
+    """The export module quantized with the Core ML recipe of mvedge.quant (ExecuTorch's
+    CoreMLQuantizer, PT2E static, calibrated here in PyTorch); coremltools then turns its
+    quantize/dequantize pairs into iOS17 quantize/dequantize ops and int8 weight constants."""
+    try:
+        from mvedge.quant import pt2e
+        from mvedge.quant.recipes import quant_options, recipe_for
+        from mvedge.quant.regions import quant_nodes_in_scan, resolve_exclusions
+    except ImportError as exc:
+        raise MissingExtra(
+            f"coreml int8 needs ExecuTorch's CoreMLQuantizer and torchao ({type(exc).__name__}: {exc}); "
+            'install them with: pip install "mvedge[executorch,coreml]" -c constraints.txt'
+        ) from exc
+    if options.calibration is None or len(options.calibration) == 0:
+        raise ConversionError("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
+    try:
+        observer, exclude = quant_options(options.extra)
+        excluded = tuple(f"model.{path}" for path in resolve_exclusions(bundle.model, exclude))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    recipe = recipe_for("coreml")
+    observer = recipe.observer(observer)
+    images = torch.from_numpy(np.ascontiguousarray(np.asarray(options.calibration, dtype=np.float32)))
+    if tuple(images.shape[1:]) != (plan.channels, options.image_size, options.image_size):
+        raise ConversionError(f"calibration images have shape {tuple(images.shape[1:])}, the model needs {(plan.channels, options.image_size, options.image_size)}")
+    if plan.image_input and not plan.norm.uniform:  # the module sees (x_norm / ratio): the ImageType part only
+        images = images / torch.tensor(plan.norm.ratio, dtype=images.dtype).reshape(1, -1, 1, 1)
+    example = options.example_input(plan.channels)
+    report: dict[str, Any] = {}
+    with progress.stage(f"quantizing (PT2E CoreMLQuantizer, {observer} observer, {len(images)} calibration images)"):
+        try:
+            with _quiet():
+                converted = pt2e.quantize_ptq(plan.module, "coreml", images, example, observer, excluded, progress=progress, report=report)
+        except pt2e.ToolchainMissing as exc:
+            raise MissingExtra(str(exc)) from exc
+    leaked = quant_nodes_in_scan(converted)
+    if leaked:
+        raise ConversionError(f"int8: {len(leaked)} quantize/dequantize nodes ended up inside the selective scan; report it with the toolchain versions")
+    return converted, {
+        "quant_recipe": recipe.to_dict(),
+        "observer": observer,
+        "excluded": [path.removeprefix("model.") for path in excluded],
+        "calibration_images": len(images),
+        "quantized": report,
+    }
 
 
 def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options: ConvertOptions, opts: CoreMLOptions) -> tuple[Any, list[str]]:

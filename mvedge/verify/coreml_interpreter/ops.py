@@ -511,6 +511,44 @@ def _classify(args: OpArgs) -> tuple[Any, dict]:
     return classes[int(np.argmax(probabilities))], table
 
 
+# ------------------------------------------------------------------ activation quantization (iOS17, W8A8 programs)
+
+
+def _per_axis(values: np.ndarray, rank: int, axis: Any) -> np.ndarray:
+    """A scale / zero point: scalar as is, vector reshaped to broadcast along `axis`."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim == 0 or values.size == 1 and axis is None:
+        return values.reshape(())
+    shape = [1] * rank
+    shape[int(axis) % rank] = values.size
+    return values.reshape(shape)
+
+
+@register("quantize")
+def _quantize(args: OpArgs) -> np.ndarray:
+    """iOS17: clip(round(input / scale) + zero_point) in int8 / uint8 (round half to even, as
+    coremltools' reference); scale / zero_point scalar or per `axis`."""
+    data = args.array("input").astype(np.float32)
+    axis = args.scalar("axis")
+    dtype = {"int8": np.int8, "uint8": np.uint8}[str(args.scalar("output_dtype"))]
+    out = np.round(data / _per_axis(args.array("scale"), data.ndim, axis))
+    if args.has("zero_point"):
+        out = out + _per_axis(args.array("zero_point"), data.ndim, axis)
+    info = np.iinfo(dtype)
+    return np.clip(out, info.min, info.max).astype(dtype)
+
+
+@register("dequantize")
+def _dequantize(args: OpArgs) -> np.ndarray:
+    """iOS17: scale * (input - zero_point), in the scale's float type."""
+    data = args.array("input")
+    axis = args.scalar("axis")
+    values = data.astype(np.float32)
+    if args.has("zero_point"):
+        values = values - _per_axis(args.array("zero_point"), data.ndim, axis)
+    return values * _per_axis(args.array("scale"), data.ndim, axis)
+
+
 # ------------------------------------------------------------------ compressed constants (expanded as Core ML does at load)
 
 

@@ -32,7 +32,8 @@ def r(*shape: int, lo: float = -2.0, hi: float = 2.0) -> np.ndarray:
     return RNG.uniform(lo, hi, shape).astype(np.float32)
 
 
-_DTYPES = {np.dtype(np.float32): types.fp32, np.dtype(np.float16): types.fp16, np.dtype(np.bool_): types.bool, np.dtype(np.int32): types.int32}
+_DTYPES = {np.dtype(np.float32): types.fp32, np.dtype(np.float16): types.fp16, np.dtype(np.bool_): types.bool, np.dtype(np.int32): types.int32,
+           np.dtype(np.int8): types.int8, np.dtype(np.uint8): types.uint8}
 
 
 def run_program(build: Callable, inputs: list[np.ndarray], opset: Any = None) -> list[Any]:
@@ -260,6 +261,20 @@ CASES: list[Case] = [
     Case("gather", lambda a: mb.gather(x=a, indices=np.array([2, -1, 0], np.int32), axis=1), [X], _ref(lambda a: a[:, [2, 2, 0]])),
     # classifier output
     Case("classify", None, [r(1, 4)], None),
+    # activation quantization (iOS17): per tensor with a zero point, per channel without; a
+    # value exactly half-way between two steps rounds to even (0.5 -> 0, 1.5 -> 2)
+    Case("quantize", lambda a: mb.quantize(input=a, scale=np.float32(0.5), zero_point=np.uint8(128), output_dtype="uint8"),
+         [np.array([[-70.0, -0.25, 0.25, 0.75, 1.0, 70.0]], np.float32)],
+         lambda a: np.array([[0, 128, 128, 130, 130, 255]], np.uint8)),
+    Case("quantize", lambda a: mb.quantize(input=a, scale=np.array([0.1, 0.5], np.float32), axis=1, output_dtype="int8"),
+         [r(3, 2, 4, lo=-80.0, hi=80.0)],
+         lambda a: np.clip(np.round(a / np.array([0.1, 0.5], np.float32).reshape(1, 2, 1)), -128, 127).astype(np.int8)),
+    Case("dequantize", lambda a: mb.dequantize(input=a, scale=np.float32(0.25), zero_point=np.int8(-3)),
+         [np.array([[-128, -3, 0, 127]], np.int8)],
+         lambda a: (a.astype(np.float32) + 3.0) * 0.25),
+    Case("dequantize", lambda a: mb.dequantize(input=a, scale=np.array([0.5, 2.0, 0.125], np.float32), zero_point=np.array([0, 10, 255], np.uint8), axis=0),
+         [np.array([[0, 255], [10, 11], [255, 0]], np.uint8)],
+         lambda a: (a.astype(np.float32) - np.array([[0], [10], [255]], np.float32)) * np.array([[0.5], [2.0], [0.125]], np.float32)),
     # compressed constants: the program adds the expanded constant to a zero input
     Case("constexpr_affine_dequantize",
          lambda z: mb.add(x=z, y=mb.constexpr_affine_dequantize(quantized_data=Q8, zero_point=ZP8, scale=SC, axis=0)),
