@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CORE_ML_NOT_PROFILED = "verified (interpreter), not profiled: Core ML latency needs an Apple device"
-APPLE_DELEGATE_NOT_PROFILED = "not profiled: the CoreML delegate runs only on Apple devices"
+APPLE_DELEGATE_NOT_PROFILED = "not verified or profiled: the CoreML delegate runs only on Apple devices"
 
 
 @dataclass

@@ -64,8 +64,11 @@ def write_chart(path: str | Path, points: list[dict[str, Any]], title: str) -> P
     except ImportError as exc:
         raise ImportError(MATPLOTLIB_MISSING) from exc
     points = [p for p in points if p.get("p50_ms") is not None]
-    panels = [(key, label) for key, label in (("accuracy", "top-1 accuracy"), ("psnr_db", "PSNR vs float (dB)"), ("size_mb", "size (MB)"))
-              if any(p.get(key) is not None for p in points)] or [("size_mb", "size (MB)")]
+    panels = [  # a panel whose values are all equal (e.g. every artifact at 100% accuracy) says nothing
+        (key, label)
+        for key, label in (("accuracy", "top-1 accuracy"), ("psnr_db", "PSNR vs float (dB)"), ("size_mb", "size (MB)"))
+        if len({p[key] for p in points if p.get(key) is not None}) > 1 or (key == "size_mb")
+    ]
     figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
     for axis, (key, label) in zip(axes[0], panels):
         shown = [p for p in points if p.get(key) is not None]
