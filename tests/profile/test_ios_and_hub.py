@@ -36,6 +36,7 @@ def mlpackage(tmp_path: Path) -> Path:
     package = tmp_path / "m.mlpackage"
     (package / "Data").mkdir(parents=True)
     (package / "Manifest.json").write_text("{}")
+    (tmp_path / "m.mlpackage.json").write_text(json.dumps({"precision": "fp16"}))
     return package
 
 
@@ -80,6 +81,7 @@ def test_ios_device_flow(mlpackage: Path) -> None:
     push = next(c for c in runner.calls if c[1:5] == ["devicectl", "device", "copy", "to"])
     assert ["--domain-type", "appDataContainer", "--domain-identifier", "dev.mvedge.demo"] == push[7:11]
     assert push[-1] == "Documents/m.mlpackage"
+    assert [c[-1] for c in runner.calls if c[1:5] == ["devicectl", "device", "copy", "to"]] == ["Documents/m.mlpackage", "Documents/m.mlpackage.json"]
     with pytest.raises(DeviceError, match="no iOS device 0000"):
         profile_ios_demo(Xcrun(runner, platform="darwin"), mlpackage, "0000", 1, 1, sleep=lambda s: None)
 
@@ -97,6 +99,7 @@ def test_ios_simulator_flow_and_timeout(mlpackage: Path, tmp_path: Path) -> None
 
     result = profile_ios_demo(Xcrun(FakeRunner(handler), platform="darwin"), mlpackage, "simulator", 1, 3, sleep=lambda s: None)
     assert result.target == "coreml" and (container / "Documents" / "m.mlpackage" / "Manifest.json").is_file()
+    assert (container / "Documents" / "m.mlpackage.json").is_file()
     silent = FakeRunner(lambda args: (0, f"{container}\n") if args[1:3] == ["simctl", "get_app_container"] else (0, ""))
     with pytest.raises(ProfileFailed, match="wrote no Documents/.* within 4 s"):
         profile_ios_demo(Xcrun(silent, platform="darwin"), mlpackage, "simulator", 1, 3, timeout=4, sleep=lambda s: None)

@@ -5,8 +5,8 @@ Contract with ios_demo (bundle id dev.mvedge.demo): launch arguments
 `--benchmark --artifact NAME --runs N --warmup N --compute-units U --result FILE`; the app writes an
 "mvedge.profile/1" JSON to Documents/FILE and prints `MVEDGE BENCHMARK_DONE <path>`.
 Device: `xcrun devicectl device process launch --device UDID --terminate-existing dev.mvedge.demo -- ARGS`,
-result fetched with `xcrun devicectl device copy from ... --source Documents/FILE`; the artifact goes
-to the app's Documents with `xcrun devicectl device copy to` (skipped with push=False when
+result fetched with `xcrun devicectl device copy from ... --source Documents/FILE`; the artifact (and
+its sidecar, when there is one) goes to the app's Documents with `xcrun devicectl device copy to` (skipped with push=False when
 `mvedge bundle` already put it in the app). Simulator: `xcrun simctl launch` and the app's data
 container from `xcrun simctl get_app_container booted dev.mvedge.demo data`.
 Nothing here can run on Linux: it needs macOS with Xcode 15 or later.
@@ -27,6 +27,7 @@ from mvedge.profile.artifact import sha256_of
 from mvedge.profile.devices.commands import CommandRunner, DeviceError, poll
 from mvedge.profile.host import ProfileFailed
 from mvedge.profile.schema import ProfileResult, consistency_notes, from_dict
+from mvedge.verify.runners.base import sidecar_path
 
 BUNDLE_ID = "dev.mvedge.demo"
 COMPUTE_UNITS = ("all", "cpuOnly", "cpuAndGPU", "cpuAndNeuralEngine")
@@ -129,6 +130,8 @@ def profile_ios_demo(
                 if target.exists():
                     shutil.rmtree(target) if target.is_dir() else target.unlink()
                 (shutil.copytree if artifact.is_dir() else shutil.copy2)(artifact, target)
+                if sidecar_path(artifact).is_file():
+                    shutil.copy2(sidecar_path(artifact), documents / sidecar_path(artifact).name)
             xcrun.run("simctl", "launch", "--terminate-running-process", "booted", BUNDLE_ID, *args, timeout=120)
             found = poll(lambda: (documents / result_name).is_file() and (documents / result_name), timeout, 2.0, sleep)
             if found:
@@ -137,7 +140,8 @@ def profile_ios_demo(
             device = xcrun.choose(udid)
             common = ["--device", device["udid"], "--domain-type", "appDataContainer", "--domain-identifier", BUNDLE_ID]
             if push:
-                xcrun.run("devicectl", "device", "copy", "to", *common, "--source", str(artifact), "--destination", f"Documents/{artifact.name}", timeout=600)
+                for local_file in [artifact] + ([sidecar_path(artifact)] if sidecar_path(artifact).is_file() else []):
+                    xcrun.run("devicectl", "device", "copy", "to", *common, "--source", str(local_file), "--destination", f"Documents/{local_file.name}", timeout=600)
             xcrun.run("devicectl", "device", "process", "launch", "--device", device["udid"], "--terminate-existing", BUNDLE_ID, "--", *args, timeout=120)
             fetch = ["devicectl", "device", "copy", "from", *common, "--source", f"Documents/{result_name}", "--destination", str(local)]
             found = poll(lambda: xcrun.run(*fetch, timeout=120, check=False).returncode == 0 and local.is_file(), timeout, 3.0, sleep)
