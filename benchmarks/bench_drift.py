@@ -48,7 +48,7 @@ def rows_for(name: str, bundle, images, labels, description: str, out: Path) -> 
                    "runtime": runtime_note or {"onnx": "onnxruntime", "executorch": "ExecuTorch XNNPACK", "coreml": "MIL interpreter"}[target],
                    "size_mb": round(artifact.size_bytes / 1e6, 2)}
             if precision == "coreml-fp16":
-                row.update(status="built, not run: the Core ML delegate runs on Apple devices only")
+                row.update(runtime="Core ML delegate (Apple only)", status="built, not run: the Core ML delegate runs on Apple devices only")
                 rows.append(row)
                 continue
             if target == "tflite":
