@@ -6,7 +6,9 @@ Options (`ConvertOptions.extra`):
 - `nhwc` (bool): NHWC image input (what Android camera pipelines hand over); default NCHW;
 - `io_dtype` (int8 only): "float32" (default: the model quantizes its input itself) or "int8";
 - `scan_fp32` (int8 only, bool): keep the selective scan's ops in float32 (closer to the float
-  model, not all-integer; litert-torch route only).
+  model, not all-integer; litert-torch route only);
+- `observer` (int8 only): minmax (default), histogram or percentile (mvedge.quant.observers);
+- `exclude` (int8 only): module paths / block names kept float32 (from `mvedge quant-report`).
 
 Every artifact is loaded and run once with LiteRT's default XNNPACK delegate in a subprocess
 before it is returned (a delegate failure can abort the process), and the onnx2tf route checks
@@ -73,14 +75,22 @@ class TFLiteConverter(Converter):
             else:
                 from converters import tflite_quantize as tq
 
-                with progress.stage(f"quantizing ({tq.RECIPES[options.precision]})"):
+                observer, scopes, excluded = _quant_choices(bundle, options)
+                with progress.stage(f"quantizing ({tq.RECIPES[options.precision]}{f', {observer} observer' if observer else ''})"):
                     calibration = None
                     if options.precision == "int8":
                         if options.calibration is None or len(options.calibration) == 0:
                             raise ConversionError("int8 needs calibration images; pass --calibration FOLDER (or use int8-dynamic)")
                         calibration = _batches(options.calibration, options.batch, nhwc)
                         metadata["calibration_images"] = int(len(options.calibration))
-                    model_bytes, recipe_meta = tq.quantize(float_model, options.precision, calibration, io_dtype, scan_fp32)
+                    model_bytes, recipe_meta = tq.quantize(
+                        float_model, options.precision, calibration, io_dtype, scan_fp32, observer or "minmax", scopes
+                    )
+                    if options.precision == "int8":
+                        from mvedge.quant.recipes import recipe_for as quant_recipe
+
+                        recipe_meta["quant_recipe"] = quant_recipe("tflite").to_dict()
+                        recipe_meta["excluded"] = list(excluded)
                 metadata.update(recipe_meta)
         out_path.write_bytes(model_bytes)
         info = inspect_flatbuffer(model_bytes)
@@ -129,6 +139,27 @@ def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, bool]:
         # pseudo-Erf) and its float file has no signature, which ai-edge-quantizer calibrates through.
         raise ConversionError("static int8 is not available via=onnx2tf; use via=litert-torch (the default) or int8-dynamic")
     return route, nhwc, io_dtype, scan_fp32
+
+
+def _quant_choices(bundle: ModelBundle, options: ConvertOptions) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+    """(observer, float scopes, excluded module paths) for int8 from the `observer` / `exclude`
+    target options (mvedge.quant); BadRequest when they are given for another precision."""
+    from converters.base import BadRequest
+    from converters.tflite_quantize import module_scope
+    from mvedge.quant.recipes import quant_options, recipe_for
+    from mvedge.quant.regions import resolve_exclusions
+
+    try:
+        observer, exclude = quant_options(options.extra)
+        excluded = resolve_exclusions(bundle.model, exclude)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    if options.precision != "int8":
+        if observer or excluded:
+            raise BadRequest(f"observer and exclude apply to int8 only (a {options.precision} model is not calibrated)")
+        return None, (), ()
+    observer = recipe_for("tflite").observer(observer)
+    return observer, tuple(module_scope(bundle.model, path) for path in excluded), excluded
 
 
 def _batches(images: np.ndarray, batch: int, nhwc: bool) -> list[np.ndarray]:
