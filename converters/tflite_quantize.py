@@ -9,6 +9,7 @@ every op it does not quantize).
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import re
@@ -271,3 +272,85 @@ def _signature(float_model: bytes) -> tuple[str, str]:
     if len(inputs) != 1:
         raise ConversionError(f"expected one model input, found {len(inputs)}")
     return key, inputs[0]
+
+
+def only_scopes_recipe(scopes: list[str], io_dtype: str = "float32") -> list[dict]:
+    """static_wi8_ai8 restricted to the ops whose tensors match one of `scopes`; the rest float32."""
+    from ai_edge_quantizer import qtyping, recipe_manager
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    manager = recipe_manager.RecipeManager()
+    manager.add_quantization_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, None, AlgorithmName.NO_QUANTIZE)
+    for scope in scopes:
+        manager.add_static_config(
+            regex=scope,
+            operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+            activation_num_bits=8,
+            weight_num_bits=8,
+            algorithm_key=AlgorithmName.MIN_MAX_UNIFORM_QUANT,
+        )
+    if io_dtype == "float32":
+        for io_op in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
+            manager.add_quantization_config(".*", io_op, None, AlgorithmName.NO_QUANTIZE)
+    return manager.get_quantization_recipe()
+
+
+def _run_flatbuffer(model: bytes, images: np.ndarray) -> np.ndarray:
+    """Outputs of a batch-1 flatbuffer on NCHW images, with LiteRT's reference kernels."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    detail, output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    outputs = []
+    for image in images:
+        interpreter.set_tensor(detail["index"], np.ascontiguousarray(image[None], dtype=np.float32))
+        interpreter.invoke()
+        outputs.append(np.array(interpreter.get_tensor(output["index"]), dtype=np.float32).reshape(1, -1))
+    return np.concatenate(outputs)
+
+
+def scope_sensitivity(
+    float_model: bytes,
+    model: torch.nn.Module,
+    calibration: np.ndarray,
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    observer: str | None = None,
+    progress: Any = None,
+):
+    """mvedge.quant.sensitivity for LiteRT: calibrate the float .tflite once, then for each unit
+    of the model quantize only that unit's ops (its module scope) with ai-edge-quantizer and run
+    the result in LiteRT's interpreter. Returns a SensitivityReport."""
+    from ai_edge_quantizer import quantizer
+
+    from mvedge.progress import Progress
+    from mvedge.quant.recipes import recipe_for as quant_recipe
+    from mvedge.quant.sensitivity import SensitivityReport, UnitDrift
+    from mvedge.quant.units import quant_units
+    from mvedge.verify.metrics import compare
+
+    progress = progress or Progress(quiet=True)
+    chosen = quant_recipe("tflite").observer(observer)
+    full_recipe = recipe_for("int8")
+    batches = [np.ascontiguousarray(image[None], dtype=np.float32) for image in np.asarray(calibration, dtype=np.float32)]
+    with progress.stage(f"calibrating the float .tflite ({chosen} observer, {len(batches)} images)"), _quiet():
+        stats = calibrate(float_model, full_recipe, batches, chosen)
+        widen_degenerate_ranges(stats)
+    with torch.no_grad():
+        reference = np.concatenate([model(torch.from_numpy(images[i : i + 16])).numpy() for i in range(0, len(images), 16)])
+
+    def drift_of(recipe: list[dict]):
+        with _quiet():
+            quantized = quantizer.Quantizer(bytearray(float_model), recipe).quantize(copy.deepcopy(stats))
+        return compare(reference, _run_flatbuffer(bytes(quantized.quantized_model), images), labels)
+
+    full = UnitDrift("all", "every unit quantized", drift_of(full_recipe))
+    report = SensitivityReport("tflite", "ai-edge-quantizer static_wi8_ai8 per module scope, run in LiteRT", chosen, len(images), len(batches), full)
+    units = quant_units(model)
+    for index, unit in enumerate(units):
+        scopes = [module_scope(model, path) for path in unit.paths]
+        drift = drift_of(only_scopes_recipe(scopes))
+        report.units.append(UnitDrift(unit.name, unit.kind, drift, sum(count_tensors_matching(float_model, s) for s in scopes)))
+        progress.note(f"{index + 1}/{len(units)} {unit.name}: PSNR {drift.psnr_db:.1f} dB, cosine {drift.cosine:.5f}")
+    return report

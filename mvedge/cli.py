@@ -118,6 +118,15 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("benchmark", help="convert one model to every target and precision, verify and profile each, one table")
     benchmark_command.add_arguments(p)
     p.set_defaults(func=benchmark_command.run)
+    from mvedge.commands import qat as qat_command
+    from mvedge.commands import quant_report as quant_report_command
+
+    p = sub.add_parser("qat", help="quantization-aware fine-tuning (distillation) for a target's int8 recipe; saves a checkpoint")
+    qat_command.add_arguments(p)
+    p.set_defaults(func=qat_command.run)
+    p = sub.add_parser("quant-report", help="quantize one block at a time and rank blocks by the drift each causes")
+    quant_report_command.add_arguments(p)
+    p.set_defaults(func=quant_report_command.run)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import warnings
 from pathlib import Path
@@ -28,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, help="input side in pixels (default: the model's)")
     parser.add_argument("--calibration", help="folder of images for static int8 calibration (default: bundled images)")
     parser.add_argument("--calibration-limit", type=int, default=64, help="at most this many calibration images (default 64)")
+    parser.add_argument(
+        "--observer", choices=["minmax", "histogram", "percentile"],
+        help="int8 calibration: how activation ranges are chosen (default: the target recipe's; see README)",
+    )
+    parser.add_argument("--exclude", help="int8: comma-separated blocks kept float (names from mvedge quant-report)")
     parser.add_argument("--images", help="folder of images for the drift check (default: bundled images)")
     parser.add_argument("--out", default="mvedge-out", help="output folder (default ./mvedge-out)")
     parser.add_argument("--force", action="store_true", help="overwrite existing artifacts")
@@ -36,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--io-dtype", choices=["float32", "int8"], help="tflite int8: input/output dtype (default float32)")
     parser.add_argument("--via", choices=["litert-torch", "onnx2tf"], help="tflite: conversion route (default litert-torch)")
     parser.add_argument("--minimum-target", help="coreml: minimum deployment target (default iOS17)")
-    parser.add_argument("--scan-fp32", action="store_true", help="coreml fp16: keep the selective scan in fp32")
+    parser.add_argument("--scan-fp32", action="store_true", help="coreml fp16: keep the selective scan in fp32; tflite int8: keep it float32")
     parser.add_argument("--tensor-input", action="store_true", help="coreml: plain tensor input instead of an image input")
 
 
@@ -49,7 +55,27 @@ def target_options(args: argparse.Namespace) -> dict:
         "minimum_target": args.minimum_target,
         "scan_fp32": args.scan_fp32 or None,
         "tensor_input": args.tensor_input or None,
+        "observer": getattr(args, "observer", None),
+        "exclude": getattr(args, "exclude", None),
     }
+    return {k: v for k, v in extra.items() if v is not None}
+
+
+def int8_options(extra: dict, target: str, precision: str, qat: dict | None) -> dict:
+    """The target options of one (target, precision): observer / exclude only for int8, and for
+    a QAT checkpoint tuned for this target, its recorded observer, exclusions and recipe options
+    where the command line gives none."""
+    extra = dict(extra)
+    if precision != "int8":
+        extra.pop("observer", None)
+        extra.pop("exclude", None)
+        return extra
+    if qat and qat.get("target") == target:
+        extra.setdefault("observer", qat.get("observer"))
+        if qat.get("exclude"):
+            extra.setdefault("exclude", ",".join(qat["exclude"]))
+        for key, value in (qat.get("convert_options") or {}).items():
+            extra.setdefault(key, value)
     return {k: v for k, v in extra.items() if v is not None}
 
 
@@ -106,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     from mvedge.verify.data import verification_set
 
     pairs = plan(args.target, args.precision)
+    if (getattr(args, "observer", None) or getattr(args, "exclude", None)) and not any(p == "int8" for _, p in pairs):
+        raise ValueError("--observer and --exclude apply to --precision int8 (static calibration) only")
     for target, precision in pairs:  # refuse bad requests before any work
         converter = get_converter(target)
         converter.check_precision(precision)
@@ -116,6 +144,14 @@ def run(args: argparse.Namespace) -> int:
         bundle = load_bundle(args.weights, args.variant, args.image_size)
     if args.weights is None and args.variant:
         print(f"note: no --weights: MambaVision-{bundle.name} with random weights (fine for timing, not accuracy)", file=sys.stderr)
+    from mvedge.quant.checkpoint import apply_qat_info, data_bundle, read_qat_info
+
+    qat = read_qat_info(args.weights)
+    if qat:
+        apply_qat_info(bundle, qat)
+        if args.image_size:  # the command line wins over the checkpoint's input size
+            bundle.preprocessing = dataclasses.replace(bundle.preprocessing, input_size=args.image_size)
+            bundle.config["image_size"] = args.image_size
     if not args.force:  # refuse before any work, not after minutes of conversion
         from converters.pipeline import artifact_name
         from mvedge.verify.runners.base import sidecar_path
@@ -126,17 +162,24 @@ def run(args: argparse.Namespace) -> int:
                 raise BadRequest(f"{final} already exists; pass --force to overwrite it or --out to choose another folder")
     progress = Progress()
     progress.note(f"model {bundle.name} ({bundle.source}), input {bundle.config['in_channels']}x{bundle.image_size}x{bundle.image_size}")
+    if qat:
+        other = sorted({t for t, p in pairs if p == "int8" and t != qat.get("target")})
+        progress.note(
+            f"QAT checkpoint tuned for {qat.get('target')} int8"
+            + (f"; {', '.join(other)} int8 use their own recipe without QAT's benefit" if other else "")
+        )
     calibration = None
     if any(p in get_converter(t).calibrated for t, p in pairs):
         with progress.stage("loading calibration images"):
-            calibration = calibration_set(bundle, args.calibration, args.calibration_limit)
+            calibration = calibration_set(data_bundle(bundle), args.calibration, args.calibration_limit)
     images = None
     if not args.no_verify:
         with progress.stage("loading verification images"):
-            images = verification_set(bundle, args.images)
+            images = verification_set(data_bundle(bundle), args.images)
     rows, failed = [], False
     for target, precision in pairs:
-        options = ConvertOptions(precision, bundle.image_size, calibration=calibration, extra=target_options(args))
+        extra = int8_options(target_options(args), target, precision, qat)
+        options = ConvertOptions(precision, bundle.image_size, calibration=calibration, extra=extra)
         try:
             artifact = convert(bundle, target, precision, Path(args.out), options, args.force, not args.no_verify, images, progress)
         except MissingExtra as exc:

@@ -1,0 +1,142 @@
+"""`mvedge qat`: quantization-aware fine-tuning for one target, saved as a checkpoint convert accepts.
+
+    mvedge qat --target executorch --data DIR [--labels] [--weights FILE] [--epochs 3] [--out FILE]
+    torchrun --nproc_per_node 2 -m mvedge.cli qat --target executorch --data DIR   # 2 processes (gloo)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import mvedge
+from mvedge.progress import Progress
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `mvedge qat`."""
+    from mvedge.quant.recipes import INT8_TARGETS
+
+    parser.add_argument("--target", required=True, help=f"target whose int8 recipe to train for ({', '.join(INT8_TARGETS)})")
+    parser.add_argument("--data", required=True, help="folder of training images (with --labels: one subfolder per class)")
+    parser.add_argument("--labels", action="store_true", help="add cross-entropy on the class subfolders to the distillation loss")
+    parser.add_argument("--weights", help="checkpoint to fine-tune (default: the embedded digits model)")
+    parser.add_argument("--variant", help="official variant name for --weights (or, alone, random weights: for testing only)")
+    parser.add_argument("--epochs", type=int, default=3, help="passes over the images (default 3)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per step and process (default 32)")
+    parser.add_argument("--lr", type=float, default=2e-5, help="peak AdamW learning rate, cosine decay (default 2e-5)")
+    parser.add_argument("--limit", type=int, help="use at most this many images (spread over the folder)")
+    parser.add_argument("--exclude", help="comma-separated blocks kept float (see mvedge quant-report); convert reuses them")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data order (default 0)")
+    parser.add_argument("--out", help="output .safetensors (default ./mvedge-out/<model>-qat-<target>.safetensors)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    parser.add_argument("--json", help="also write the run summary as JSON to this file")
+
+
+def _output_path(args: argparse.Namespace, name: str) -> Path:
+    out = Path(args.out) if args.out else Path("mvedge-out") / f"{name.lower()}-qat-{args.target}.safetensors"
+    if out.suffix != ".safetensors":
+        raise ValueError(f"--out must end in .safetensors, got {str(out)!r}")
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} already exists; pass --force to overwrite it or --out to choose another file")
+    return out
+
+
+def _save_atomic(model, out: Path, info: dict) -> None:
+    from mvedge.quant.checkpoint import save_qat_checkpoint
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=".safetensors", dir=out.parent)
+    os.close(fd)
+    try:
+        save_qat_checkpoint(model, tmp, info)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fine-tune under the target's fake quantization and write the checkpoint (rank 0)."""
+    from mvedge.model.bundle import load_bundle
+    from mvedge.quant.checkpoint import apply_qat_info, read_qat_info
+    from mvedge.quant.data import image_folder
+    from mvedge.quant.recipes import recipe_for
+    from mvedge.quant.regions import resolve_exclusions
+
+    recipe = recipe_for(args.target)  # ValueError for a target without int8 (onnx)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bundle = load_bundle(args.weights, args.variant)
+    previous = read_qat_info(args.weights)
+    if previous:
+        apply_qat_info(bundle, previous)
+        bundle.name = previous.get("base_name") or bundle.name
+    out = _output_path(args, bundle.name)
+    excluded = resolve_exclusions(bundle.model, (args.exclude or "").split(","))
+    num_classes = bundle.config.get("num_classes")
+    folder = image_folder(args.data, args.labels, bundle.labels, num_classes, args.limit)
+    try:
+        from mvedge.quant import distributed, pt2e, qat
+    except ImportError as exc:
+        raise ValueError(f"QAT needs torchao ({exc}); install it with: pip install \"mvedge[executorch]\" -c constraints.txt") from exc
+    pt2e.target_quantizer(args.target, qat=True)  # ToolchainMissing (exit 2) before any work
+    config = qat.QATConfig(args.target, args.epochs, args.batch_size, args.lr, seed=args.seed, exclude=excluded)
+    config.check()
+    ranks = distributed.from_environment()
+    try:
+        progress = Progress(quiet=not ranks.main)
+        progress.note(
+            f"model {bundle.name}, {len(folder)} images from {args.data}" + (f" in {len(folder.classes or [])} classes" if args.labels else "")
+            + f", {ranks.world} process(es), target {args.target}"
+        )
+        result = qat.train(bundle.model, folder, bundle.preprocessing, config, progress, ranks)
+        info = {
+            "target": args.target,
+            "observer": "minmax",
+            "convert_options": {"scan_fp32": True} if args.target == "tflite" else {},
+            "exclude": list(excluded),
+            "recipe": recipe.to_dict(),
+            "fake_quantization": "prepare_qat_pt2e with the target's quantizer; activations FakeQuantize(min/max), weights per-channel",
+            "meaning": "float weights fine-tuned under the target's int8 fake quantization; mvedge convert --precision int8 "
+            "re-quantizes them with the target's recipe, calibrating activations with the min/max observer",
+            "epochs": result.epochs,
+            "steps": result.steps,
+            "images": len(folder),
+            "trained_with_labels": bool(args.labels),
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "world_size": result.world,
+            "ranks_agree": result.ranks_agree,
+            "seconds": round(result.seconds, 1),
+            "quantized": result.quantized,
+            "base_name": bundle.name,
+            "base_source": (previous or {}).get("base_source") or bundle.source,
+            "preprocessing": bundle.preprocessing.to_dict(),
+            "labels": bundle.labels,
+            "mvedge_version": mvedge.__version__,
+            "toolchain": {name: _version(name) for name in ("torch", "torchao", "executorch", "coremltools", "litert-torch")},
+        }
+        if ranks.main:
+            _save_atomic(result.model, out, info)
+            losses = ", ".join(f"{e['loss']:.5f}" for e in result.epochs)
+            print(f"wrote {out} (QAT for {args.target}, {result.steps} steps, loss per epoch {losses}, {result.seconds:.0f} s)")
+            print(f"next: mvedge convert --target {args.target} --precision int8 --weights {out}")
+            if args.json:
+                Path(args.json).write_text(json.dumps({"checkpoint": str(out), **info}, indent=1))
+    finally:
+        distributed.leave(ranks)
+    return 0
+

@@ -1,0 +1,85 @@
+"""`mvedge quant-report`: quantize one block at a time, rank blocks by the drift each causes.
+
+    mvedge quant-report --target executorch [--weights FILE] [--images DIR] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+from mvedge.progress import Progress
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `mvedge quant-report`."""
+    from mvedge.quant.recipes import INT8_TARGETS, OBSERVERS
+
+    parser.add_argument("--target", required=True, help=f"whose int8 recipe to analyse ({', '.join(INT8_TARGETS)})")
+    parser.add_argument("--weights", help="checkpoint (default: the embedded digits model)")
+    parser.add_argument("--variant", help="official variant name for --weights (or, alone, random weights)")
+    parser.add_argument("--image-size", type=int, help="input side in pixels (default: the model's)")
+    parser.add_argument("--calibration", help="folder of calibration images (default: bundled images)")
+    parser.add_argument("--calibration-limit", type=int, default=64, help="at most this many calibration images (default 64)")
+    parser.add_argument("--images", help="folder of images the drift is measured on (default: bundled images)")
+    parser.add_argument("--limit", type=int, default=64, help="at most this many drift images (default 64)")
+    parser.add_argument("--observer", choices=list(OBSERVERS), help="calibration observer (default: the target recipe's)")
+    parser.add_argument("--top", type=int, help="show only the N most sensitive blocks")
+    parser.add_argument("--json", help="also write the report as JSON to this file")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the ranking (and write --json); exit 0."""
+    import torch
+
+    from mvedge.data.calibration import calibration_set
+    from mvedge.model.bundle import load_bundle
+    from mvedge.quant.checkpoint import apply_qat_info, data_bundle, read_qat_info
+    from mvedge.quant.recipes import recipe_for
+    from mvedge.quant.sensitivity import format_report
+    from mvedge.verify.data import verification_set
+
+    recipe_for(args.target)  # ValueError for a target without int8
+    if args.limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bundle = load_bundle(args.weights, args.variant, args.image_size)
+    info = read_qat_info(args.weights)
+    if info:
+        apply_qat_info(bundle, info)
+    data = data_bundle(bundle)
+    progress = Progress()
+    with progress.stage("loading images"):
+        calibration = calibration_set(data, args.calibration, args.calibration_limit)
+        images, labels, description = verification_set(data, args.images, args.limit)
+    progress.note(f"model {bundle.name}; drift measured on {description}")
+    if args.target == "tflite":
+        report = _tflite_report(bundle, calibration, images, labels, args.observer, progress)
+    else:
+        from mvedge.quant import pt2e
+        from mvedge.quant.sensitivity import pt2e_sensitivity
+
+        pt2e.target_quantizer(args.target)  # ToolchainMissing (exit 2) before any work
+        report = pt2e_sensitivity(
+            bundle.model, args.target, torch.from_numpy(calibration), torch.from_numpy(images), labels, args.observer, progress=progress
+        )
+    print(format_report(report, args.top))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"model": bundle.name, "images": description, **report.to_dict()}, indent=1))
+    return 0
+
+
+def _tflite_report(bundle, calibration, images, labels, observer, progress):
+    """LiteRT: the real quantizer (ai-edge-quantizer) on the float .tflite, one scope at a time."""
+    from converters.base import ConvertOptions
+    from converters.registry import get_converter
+    from converters.tflite import _litert_torch_float32
+    from converters.tflite_quantize import scope_sensitivity
+
+    get_converter("tflite").check_available()  # MissingExtra (exit 2)
+    example = ConvertOptions("fp32", bundle.image_size).example_input(bundle.config["in_channels"])
+    float_model = _litert_torch_float32(bundle.model, example, False, progress)
+    return scope_sensitivity(float_model, bundle.model, calibration, images, labels, observer, progress)
