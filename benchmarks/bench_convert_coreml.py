@@ -26,7 +26,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 PRECISIONS = ("fp32", "fp16", "w8", "palette6", "palette4")
-SMALL = dict(dim=16, in_dim=16, depths=[1, 1, 2, 2], num_heads=[1, 2, 4, 4], window_size=[8, 8, 4, 2], num_classes=10, image_size=64, scan_chunk_size=8)
 
 
 def _bundle(model: str):
@@ -39,14 +38,9 @@ def _bundle(model: str):
     if model == "embedded":
         return load_bundle()
     if model == "small":  # the converter tests' model: random weights, non-trivial BN statistics
-        import mvedge
+        from mvedge.verify.reference import SMALL, seeded_model
 
-        net = mvedge.build(**SMALL).eval()
-        with torch.no_grad():
-            for module in net.modules():
-                if isinstance(module, torch.nn.BatchNorm2d):
-                    module.running_mean.normal_(0, 0.2)
-                    module.running_var.uniform_(0.5, 1.5)
+        net = seeded_model(SMALL)
         return ModelBundle(net, "small", dict(net.config), Preprocessing(input_size=64), None, "checkpoint")
     return load_bundle(variant=model)
 

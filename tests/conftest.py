@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
-
-import mvedge
 from mvedge.model.bundle import ModelBundle, load_bundle
 from mvedge.model.checkpoints import save_checkpoint
+from mvedge.verify.reference import SMALL, seeded_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDENS = FIXTURES / "goldens"
@@ -28,19 +26,10 @@ def official_keys() -> dict:
     return json.loads((GOLDENS / "official_keys.json").read_text())["variants"]
 
 
-SMALL = dict(dim=16, in_dim=16, depths=[1, 1, 2, 2], num_heads=[1, 2, 4, 4], window_size=[8, 8, 4, 2], num_classes=10, image_size=64, scan_chunk_size=8)
-
-
 @pytest.fixture(scope="session")
 def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small random MambaVision with non-trivial BN statistics, as .safetensors with its config."""
-    torch.manual_seed(0)
-    model = mvedge.build(**SMALL).eval()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.normal_(0, 0.2)
-                module.running_var.uniform_(0.5, 1.5)
+    """A small random MambaVision (every block type) with non-trivial BN statistics, as .safetensors with its config."""
+    model = seeded_model(SMALL)
     path = tmp_path_factory.mktemp("ckpt") / "small.safetensors"
     save_checkpoint(model, path)
     return path

@@ -25,16 +25,27 @@ SEED = 0
 T_SHAPED = dict(dim=16, in_dim=16, depths=[1, 3, 8, 4], num_heads=[2, 4, 8, 16], window_size=[8, 8, 14, 7], num_classes=10, image_size=224)
 
 
-def t_shaped_bundle(directory: str | Path) -> ModelBundle:
-    """The seeded T-shaped model (random weights, non-trivial BN statistics), saved under
-    `directory` and loaded back as a bundle with the T preprocessing."""
-    torch.manual_seed(SEED)
-    model = mvedge.build(**T_SHAPED).eval()
+# A small model with every block type, for converter and runner tests (64 px, 10 classes).
+SMALL = dict(dim=16, in_dim=16, depths=[1, 1, 2, 2], num_heads=[1, 2, 4, 4], window_size=[8, 8, 4, 2], num_classes=10, image_size=64, scan_chunk_size=8)
+
+
+def seeded_model(config: dict, seed: int = SEED) -> torch.nn.Module:
+    """A model built from `config` with seeded random weights and non-trivial BatchNorm
+    statistics (fresh ones are mean 0 / variance 1, which hides normalisation mistakes)."""
+    torch.manual_seed(seed)
+    model = mvedge.build(**config).eval()
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.normal_(0, 0.2)
                 module.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def t_shaped_bundle(directory: str | Path) -> ModelBundle:
+    """The seeded T-shaped model, saved under `directory` and loaded back as a bundle with the T
+    preprocessing."""
+    model = seeded_model(T_SHAPED)
     path = Path(directory) / "t-shaped.safetensors"
     save_checkpoint(model, path)
     return load_bundle(str(path))

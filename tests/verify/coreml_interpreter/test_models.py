@@ -12,28 +12,23 @@ import torch
 
 ct = pytest.importorskip("coremltools")
 
-import mvedge  # noqa: E402
 from converters.base import ConvertOptions  # noqa: E402
 from converters.coreml import CoreMLConverter  # noqa: E402
 from mvedge.model.bundle import ModelBundle  # noqa: E402
 from mvedge.model.preprocessing import Preprocessing  # noqa: E402
 from mvedge.progress import Progress  # noqa: E402
 from mvedge.verify.coreml_interpreter import MILInterpreter  # noqa: E402
+from mvedge.verify.reference import SMALL, seeded_model  # noqa: E402
 
-SMALL = dict(dim=16, in_dim=16, depths=[1, 1, 2, 2], num_heads=[1, 2, 4, 4], window_size=[8, 8, 4, 2], num_classes=10, image_size=64, scan_chunk_size=8)
 
 
 @pytest.fixture(scope="module")
 def bundle() -> ModelBundle:
     """The small model with BN statistics and weights scaled up so logits are O(1) (random
     trunc-normal(0.02) weights give logits ~0.05, where relative errors say little)."""
-    torch.manual_seed(0)
-    model = mvedge.build(**SMALL).eval()
+    model = seeded_model(SMALL)
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.normal_(0, 0.2)
-                module.running_var.uniform_(0.5, 1.5)
             if isinstance(module, torch.nn.Linear):
                 module.weight.mul_(4.0)
     return ModelBundle(model, "small", dict(model.config), Preprocessing(input_size=64), None, "random")
