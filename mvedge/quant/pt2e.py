@@ -92,7 +92,13 @@ class RegionQuantizer(Quantizer):
         return self.inner.transform_for_annotation(model)
 
     def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
-        with _coreml_activations_in(model) if _is_coreml(self.inner) else contextlib.nullcontext():
+        if _is_coreml(self.inner):
+            context = _coreml_activations_in(model)
+        elif type(self.inner).__module__.startswith("litert_torch"):
+            context = _litert_patterns_as_modules()
+        else:
+            context = contextlib.nullcontext()
+        with context:
             model = self.inner.annotate(model)
         for node in model.graph.nodes:
             if node.op != "call_function":
@@ -103,8 +109,12 @@ class RegionQuantizer(Quantizer):
                     self.kept_float.append(node)
             elif annotated:
                 self.quantized.append(node)
-                if self.observer is not None:
-                    self._swap_observers(node)
+        for node in _drop_dangling_sharing(model):
+            self.quantized.remove(node)
+            self.kept_float.append(node)
+        if self.observer is not None:
+            for node in self.quantized:
+                self._swap_observers(node)
         return model
 
     def report(self) -> dict[str, dict[str, int]]:
@@ -131,6 +141,52 @@ class RegionQuantizer(Quantizer):
     def validate(self, model: torch.fx.GraphModule) -> None:
         self.inner.validate(model)
 
+
+
+def _refers_to_unannotated(spec: object) -> bool:
+    """Whether a shared / derived spec points at a node or edge whose annotation was removed."""
+    from torchao.quantization.pt2e.quantizer import DerivedQuantizationSpec, SharedQuantizationSpec
+
+    if isinstance(spec, SharedQuantizationSpec):
+        targets = [spec.edge_or_node]
+    elif isinstance(spec, DerivedQuantizationSpec):
+        targets = list(spec.derived_from)
+    else:
+        return False
+    for target in targets:
+        node = target[1] if isinstance(target, tuple) else target  # an edge's spec lives on its consumer
+        annotation = node.meta.get("quantization_annotation")
+        if annotation is None:
+            return True
+        if isinstance(target, tuple) and target[0] not in annotation.input_qspec_map:
+            return True
+    return False
+
+
+def _drop_dangling_sharing(model: torch.fx.GraphModule) -> list[torch.fx.Node]:
+    """Remove the annotation of every node that shares qparams with (or derives them from) a node
+    whose annotation the region removed, until none is left; returns those nodes. Quantizers
+    propagate shared specs across a block's boundary (e.g. a reshape after a block's last add),
+    so excluding a block leaves such references dangling, which prepare_pt2e cannot resolve."""
+    dropped: list[torch.fx.Node] = []
+    changed = True
+    while changed:
+        changed = False
+        for node in model.graph.nodes:
+            annotation = node.meta.get("quantization_annotation")
+            if annotation is None:
+                continue
+            specs = list(annotation.input_qspec_map.values()) + [annotation.output_qspec]
+            if any(_refers_to_unannotated(spec) for spec in specs):
+                node.meta.pop("quantization_annotation")
+                if _has_annotation_values(annotation):
+                    dropped.append(node)
+                changed = True
+    return dropped
+
+
+def _has_annotation_values(annotation: object) -> bool:
+    return bool(annotation.input_qspec_map) or annotation.output_qspec is not None
 
 
 def _has_annotation(node: torch.fx.Node) -> bool:
@@ -183,6 +239,36 @@ def _coreml_activations_in(model: torch.fx.GraphModule) -> Iterator[None]:
         yield
     finally:
         utils._supported_activations, utils._supported_activations_no_inplace = saved
+
+
+@contextlib.contextmanager
+def _litert_patterns_as_modules() -> Iterator[None]:
+    """While litert-torch's PT2EQuantizer annotates, hand torchao's pattern export a module.
+
+    litert-torch 0.10 passes plain functions as conv-batchnorm patterns (QAT mode) to torchao's
+    `_get_aten_graph_module_for_pattern`, which in torchao 0.18 exports them with
+    torch.export.export and fails ("Expected `mod` to be an instance of `torch.nn.Module`, got
+    <class 'function'>"). The function is wrapped in a module with the same forward."""
+    from litert_torch.quantize import pt2e_quantizer_utils as utils
+
+    original = utils._get_aten_graph_module_for_pattern
+
+    def as_module(pattern, example_inputs, is_cuda=False, **kwargs):
+        if not isinstance(pattern, nn.Module):
+            function = pattern
+
+            class Pattern(nn.Module):
+                def forward(self, *args, **kw):
+                    return function(*args, **kw)
+
+            pattern = Pattern()
+        return original(pattern, example_inputs, is_cuda, **kwargs)
+
+    utils._get_aten_graph_module_for_pattern = as_module
+    try:
+        yield
+    finally:
+        utils._get_aten_graph_module_for_pattern = original
 
 
 def target_quantizer(target: str, qat: bool = False):
