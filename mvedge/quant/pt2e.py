@@ -104,6 +104,9 @@ class RegionQuantizer(Quantizer):
             if node.op != "call_function":
                 continue
             annotated = _has_annotation(node)
+            if annotated and not _floating(node):  # e.g. a training graph's num_batches_tracked += 1
+                node.meta.pop("quantization_annotation")
+                continue
             if self.region.keeps_float(node):
                 if node.meta.pop("quantization_annotation", None) is not None and annotated:
                     self.kept_float.append(node)
@@ -187,6 +190,14 @@ def _drop_dangling_sharing(model: torch.fx.GraphModule) -> list[torch.fx.Node]:
 
 def _has_annotation_values(annotation: object) -> bool:
     return bool(annotation.input_qspec_map) or annotation.output_qspec is not None
+
+
+def _floating(node: torch.fx.Node) -> bool:
+    """Whether a node's output (when its type is recorded) is a floating-point tensor. CoreMLQuantizer's
+    add pattern also matches the integer `num_batches_tracked + 1` of training-mode batch norms,
+    whose fake quantizer then fails ('not implemented for Long')."""
+    value = node.meta.get("val")
+    return not isinstance(value, torch.Tensor) or value.dtype.is_floating_point
 
 
 def _has_annotation(node: torch.fx.Node) -> bool:

@@ -87,7 +87,7 @@ RECIPES: dict[str, Recipe] = {
         float=("selective scan", "LayerNorm", "softmax", "attention matmuls (no static int8 matmul pattern in XNNPACKQuantizer)"),
         float_types=SCAN_AND_NORMS,
         default_observer="histogram",
-        qat="prepare_qat_pt2e with XNNPACKQuantizer(is_qat=True): fused moving-average fake quantizers",
+        qat="prepare_qat_pt2e with XNNPACKQuantizer(is_qat=True): min/max fake quantizers for activations",
     ),
     "coreml": Recipe(
         target="coreml",
@@ -95,8 +95,8 @@ RECIPES: dict[str, Recipe] = {
         int8=("conv2d", "linear", "matmul (attention)", "add", "mul"),
         float=("selective scan (fp16)", "LayerNorm (fp16)", "softmax (fp16)", "GELU (fp16)"),
         float_types=SCAN_AND_NORMS,
-        default_observer="minmax",
-        qat="prepare_qat_pt2e with CoreMLQuantizer: moving-average min/max fake quantizers",
+        default_observer="percentile",
+        qat="prepare_qat_pt2e with CoreMLQuantizer: min/max fake quantizers",
         notes="weight-only compression (w8, palette6, palette4) comes from coremltools.optimize.coreml",
     ),
     "tflite": Recipe(
@@ -106,7 +106,8 @@ RECIPES: dict[str, Recipe] = {
         float=("selective scan with scan_fp32=true (otherwise int8)", "graph input/output (unless io_dtype=int8)"),
         float_types=SCAN_AND_NORMS,
         default_observer="minmax",
-        qat="prepare_qat_pt2e with litert-torch's PT2EQuantizer (is_qat=True); ai-edge-quantizer re-quantizes the tuned float weights",
+        qat="prepare_qat_pt2e with litert-torch's PT2EQuantizer (is_qat=True, min/max fake quantizers); ai-edge-quantizer "
+        "re-quantizes the tuned float weights",
         notes="static_wi8_ai16 (16-bit activations) is not offered: see BENCHMARKS.md section 5",
     ),
 }

@@ -78,18 +78,22 @@ def test_recipes_and_options() -> None:
     assert names[0] == "patch_embed" and names[-1] == "head" and "levels.3.blocks.1" in names and "levels.0.downsample" in names
 
 
-def test_litert_qat_quantizer_keeps_the_scan_float() -> None:
-    """LiteRT's fake quantization (litert-torch's PT2EQuantizer, QAT mode, through the module shim
-    in mvedge.quant.pt2e); ExecuTorch's QAT graph is checked in test_qat.py."""
-    pytest.importorskip("litert_torch")
+@pytest.mark.parametrize("target", ["tflite", "coreml"])
+def test_qat_quantizers_keep_the_scan_float_and_train(target: str) -> None:
+    """LiteRT's fake quantization (litert-torch's PT2EQuantizer in QAT mode, through the pattern
+    shim in mvedge.quant.pt2e) and Core ML's (CoreMLQuantizer, whose add pattern also caught the
+    training graph's integer batch counters); ExecuTorch's QAT graph is checked in test_qat.py."""
+    pytest.importorskip({"tflite": "litert_torch", "coreml": "executorch.backends.apple.coreml.quantizer"}[target])
     from mvedge.quant.qat import prepare_qat
 
-    for target in ("tflite",):
+    for target in (target,):
         prepared, report = prepare_qat(tiny_model(), target, _images(2))
         assert report["quantized_ops"].get("conv2d", 0) >= 9 and report["quantized_ops"].get("linear", 0) >= 15, target
         assert not FLOAT_MODULES & set(report["quantized_in_modules"]), target
         fake_quantizers = [m for m in prepared.modules() if type(m).__name__.endswith("FakeQuantize")]
         assert len(fake_quantizers) > 30, target
+        prepared(_images(2)).square().mean().backward()  # a training step's forward and backward run
+        assert dict(prepared.named_parameters())["patch_embed.conv_down.0.weight"].grad is not None
 
 
 def test_litert_recipe_keeps_the_scan_float32_and_exclusions_match_module_scopes(tmp_path) -> None:
