@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from mvedge.model.checkpoints import load_state_dict_strict
 from mvedge.model.mambavision import MambaVision
+from mvedge.model.preprocessing import Preprocessing
 from mvedge.progress import Progress
 from mvedge.quant import distributed
 from mvedge.quant.data import ImageFolder, batches, shard
@@ -186,7 +187,7 @@ def _lr_at(step: int, total: int, base: float) -> float:
 def train(
     teacher: MambaVision,
     folder: ImageFolder,
-    preprocessing: Any,
+    preprocessing: Preprocessing,
     config: QATConfig,
     progress: Progress | None = None,
     ranks: distributed.Ranks | None = None,

@@ -82,11 +82,13 @@ class Region:
         return False
 
 
-def _is_q(node: torch.fx.Node) -> bool:
+def is_quantize(node: torch.fx.Node) -> bool:
+    """A quantize_per_tensor / quantize_per_channel node of a converted PT2E graph."""
     return node.op == "call_function" and "quantize_per" in str(node.target) and "dequantize" not in str(node.target)
 
 
-def _is_dq(node: torch.fx.Node) -> bool:
+def is_dequantize(node: torch.fx.Node) -> bool:
+    """A dequantize_per_tensor / dequantize_per_channel node of a converted PT2E graph."""
     return node.op == "call_function" and "dequantize_per" in str(node.target)
 
 
@@ -96,12 +98,12 @@ def quant_nodes_in_scan(graph_module: torch.fx.GraphModule) -> list[str]:
     after convert_pt2e, so the check follows the data flow instead."""
     found = []
     for node in graph_module.graph.nodes:
-        if not _is_dq(node):
+        if not is_dequantize(node):
             continue
         source = node.args[0]
         if not isinstance(source, torch.fx.Node):  # a folded int8 constant (weights)
             continue
-        producer = source.args[0] if _is_q(source) and source.args else None
+        producer = source.args[0] if is_quantize(source) and source.args else None
         if not isinstance(producer, torch.fx.Node) or SCAN_TYPE not in module_types(producer):
             continue
         if any(SCAN_TYPE in module_types(user) for user in node.users):

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from mvedge.progress import Progress
-from mvedge.quant.regions import _is_dq, _is_q, inside, module_paths
+from mvedge.quant.regions import is_dequantize, is_quantize, inside, module_paths
 from mvedge.quant.units import Unit, quant_units
 from mvedge.verify.metrics import Drift, compare
 
@@ -86,10 +86,10 @@ def only_unit(converted: torch.fx.GraphModule, paths: tuple[str, ...] | None) ->
     graph_module = copy.deepcopy(converted)
     kept = 0
     for node in list(graph_module.graph.nodes):
-        if not _is_dq(node):
+        if not is_dequantize(node):
             continue
         source = node.args[0]
-        if not (isinstance(source, torch.fx.Node) and _is_q(source)):
+        if not (isinstance(source, torch.fx.Node) and is_quantize(source)):
             continue
         consumers = [user for user in node.users if user.op == "call_function"]
         if paths is None or any(inside(path, paths) for user in consumers for path in module_paths(user)):
