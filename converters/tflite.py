@@ -5,8 +5,9 @@ Options (`ConvertOptions.extra`):
 - `via`: "litert-torch" (default) or "onnx2tf" (torch -> ONNX at a fixed batch -> onnx2tf, in a subprocess);
 - `nhwc` (bool): NHWC image input (what Android camera pipelines hand over); default NCHW;
 - `io_dtype` (int8 only): "float32" (default: the model quantizes its input itself) or "int8";
-- `scan_fp32` (int8 only, bool): keep the selective scan's ops in float32 (closer to the float
-  model, not all-integer; litert-torch route only);
+- int8 keeps the selective scan, the LayerNorms and softmax in float32 (mvedge.quant.recipes);
+- `all_integer` (int8 only, bool): quantize those too, for integer-only accelerators (NPUs, Edge
+  TPU); with `scan_fp32` as well, everything but the scan;
 - `observer` (int8 only): minmax (default), histogram or percentile (mvedge.quant.observers);
 - `exclude` (int8 only): module paths / block names kept float32 (from `mvedge quant-report`).
 
@@ -60,7 +61,7 @@ class TFLiteConverter(Converter):
     calibrated = frozenset({"int8"})
 
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
-        route, nhwc, io_dtype, scan_fp32 = _read_extra(options)
+        route, nhwc, io_dtype, keep_float = _read_extra(options)
         channels = bundle.config["in_channels"]
         example = options.example_input(channels)
         with tempfile.TemporaryDirectory(prefix="mvedge-tflite-") as work:
@@ -84,7 +85,7 @@ class TFLiteConverter(Converter):
                         calibration = _batches(options.calibration, options.batch, nhwc)
                         metadata["calibration_images"] = int(len(options.calibration))
                     model_bytes, recipe_meta = tq.quantize(
-                        float_model, options.precision, calibration, io_dtype, scan_fp32, observer or "minmax", scopes
+                        float_model, options.precision, calibration, io_dtype, keep_float, observer or "minmax", scopes
                     )
                     if options.precision == "int8":
                         from mvedge.quant.recipes import recipe_for as quant_recipe
@@ -120,15 +121,18 @@ def _flag(extra: dict, key: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value)
 
 
-def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, bool]:
-    """(route, nhwc, io_dtype, scan_fp32) from the target options, with one-line errors for bad values."""
+def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, tuple[str, ...]]:
+    """(route, nhwc, io_dtype, parts int8 keeps float32) from the target options, with one-line
+    errors for bad values."""
     extra = options.extra
     route = str(extra.get("via") or "litert-torch")
     if route not in ROUTES:
         raise ConversionError(f"unknown tflite route via={route!r}; choose one of {', '.join(ROUTES)}")
-    nhwc, scan_fp32 = _flag(extra, "nhwc"), _flag(extra, "scan_fp32")
+    nhwc, scan_fp32, all_integer = _flag(extra, "nhwc"), _flag(extra, "scan_fp32"), _flag(extra, "all_integer")
     if scan_fp32 and options.precision != "int8":
         raise ConversionError(f"scan_fp32 applies to int8 only (a {options.precision} model keeps the scan as it is)")
+    if all_integer and options.precision != "int8":
+        raise ConversionError(f"all_integer applies to int8 only (a {options.precision} model is not integer); drop it or use precision int8")
     io_dtype = str(extra.get("io_dtype") or "float32")
     if io_dtype not in IO_DTYPES:
         raise ConversionError(f"unknown io_dtype {io_dtype!r}; choose one of {', '.join(IO_DTYPES)}")
@@ -138,7 +142,9 @@ def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, bool]:
         # onnx2tf's own full-integer file fails at run time (int8 DIV zero-point check in its
         # pseudo-Erf) and its float file has no signature, which ai-edge-quantizer calibrates through.
         raise ConversionError("static int8 is not available via=onnx2tf; use via=litert-torch (the default) or int8-dynamic")
-    return route, nhwc, io_dtype, scan_fp32
+    from converters.tflite_quantize import float_parts
+
+    return route, nhwc, io_dtype, float_parts(all_integer, scan_fp32) if options.precision == "int8" else ()
 
 
 def _quant_choices(bundle: ModelBundle, options: ConvertOptions) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:

@@ -1,9 +1,10 @@
 """Post-conversion quantization of a float32 .tflite with ai-edge-quantizer (the LiteRT quantizer).
 
 Why post-conversion: one litert-torch (or onnx2tf) conversion serves every precision, the recipes
-act on TFLite ops (the same ones phone delegates see), and the static recipe gives a nearly
-all-integer graph, which litert-torch's own PT2E path does not (it leaves float islands around
-every op it does not quantize).
+act on TFLite ops (the same ones phone delegates see), and the static recipe chooses per op what
+stays float: by default the selective scan, the LayerNorms and softmax (mvedge.quant.recipes),
+or nothing at all (`all_integer`, for integer-only accelerators). litert-torch's own PT2E path
+lost accuracy on the scan (../shared/toolchain.md) and offers neither choice.
 """
 
 from __future__ import annotations
@@ -45,15 +46,34 @@ def _quiet():
 
 
 SCAN_SCOPE = r".*SelectiveScan.*"  # litert-torch names every tensor after its module path
+NORM_SCOPE = r"LayerNorm_\w+;\d*;$"
+"""The ops of a LayerNorm: ai-edge-quantizer matches an op by its output tensor names joined with
+';' plus a trailing ';', and litert-torch names the ops of `norm1` '...LayerNorm_norm1;<n>'. The
+op that hands the normalised tensor to the next Linear carries that Linear's name too, so it is
+not matched and stays int8 (the Linear needs an int8 input anyway)."""
+FLOAT_PARTS = ("scan", "norms", "softmax")
+"""What the int8 recipe keeps float32 by default (issue [quant]'s definition)."""
 
 
-def recipe_for(precision: str, io_dtype: str = "float32", scan_fp32: bool = False, float_scopes: tuple[str, ...] = ()) -> list[dict]:
-    """The ai-edge-quantizer recipe of a precision (with float graph I/O unless io_dtype is int8;
-    with scan_fp32, the selective scan's ops stay float32 in the int8 model; ops whose tensors
-    match a `float_scopes` regex stay float32 too: user exclusions, see `module_scope`)."""
+def float_parts(all_integer: bool = False, scan_fp32: bool = False) -> tuple[str, ...]:
+    """The parts an int8 model keeps float32: the scan, the LayerNorms and softmax by default;
+    with `all_integer` nothing (what integer-only accelerators need), or only the scan when
+    `scan_fp32` is also given."""
+    if not all_integer:
+        return FLOAT_PARTS
+    return ("scan",) if scan_fp32 else ()
+
+
+def recipe_for(precision: str, io_dtype: str = "float32", keep_float: tuple[str, ...] = (), float_scopes: tuple[str, ...] = ()) -> list[dict]:
+    """The ai-edge-quantizer recipe of a precision (with float graph I/O unless io_dtype is int8).
+    For int8, the `keep_float` parts ("scan", "norms", "softmax"; see `float_parts`) and the ops
+    whose tensors match a `float_scopes` regex (user exclusions, see `module_scope`) stay float32."""
     from ai_edge_quantizer import qtyping, recipe, recipe_manager
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
+    unknown = set(keep_float) - set(FLOAT_PARTS)
+    if unknown:
+        raise ValueError(f"unknown float parts {sorted(unknown)}; choose from {', '.join(FLOAT_PARTS)}")
     manager = recipe_manager.RecipeManager()
     if precision == "fp16":
         manager.add_weight_only_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, 16, algorithm_key=AlgorithmName.FLOAT_CASTING)
@@ -64,13 +84,26 @@ def recipe_for(precision: str, io_dtype: str = "float32", scan_fp32: bool = Fals
         if io_dtype == "float32":  # keep the graph input/output float: QUANTIZE/DEQUANTIZE inside the model
             for io_op in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
                 manager.add_quantization_config(".*", io_op, None, AlgorithmName.NO_QUANTIZE)
-        if scan_fp32:
-            manager.add_quantization_config(SCAN_SCOPE, qtyping.TFLOperationName.ALL_SUPPORTED, None, AlgorithmName.NO_QUANTIZE)
-        for scope in float_scopes:
-            manager.add_quantization_config(scope, qtyping.TFLOperationName.ALL_SUPPORTED, None, AlgorithmName.NO_QUANTIZE)
+        _keep_float(manager, keep_float, float_scopes)
     else:
         raise ConversionError(f"no ai-edge-quantizer recipe for precision {precision!r}")
     return manager.get_quantization_recipe()
+
+
+def _keep_float(manager: Any, keep_float: tuple[str, ...], float_scopes: tuple[str, ...]) -> None:
+    """Add NO_QUANTIZE rules for the float parts and scopes (later rules win in ai-edge-quantizer)."""
+    from ai_edge_quantizer import qtyping
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    every_op = qtyping.TFLOperationName.ALL_SUPPORTED
+    if "scan" in keep_float:
+        manager.add_quantization_config(SCAN_SCOPE, every_op, None, AlgorithmName.NO_QUANTIZE)
+    if "norms" in keep_float:
+        manager.add_quantization_config(NORM_SCOPE, every_op, None, AlgorithmName.NO_QUANTIZE)
+    if "softmax" in keep_float:
+        manager.add_quantization_config(".*", qtyping.TFLOperationName.SOFTMAX, None, AlgorithmName.NO_QUANTIZE)
+    for scope in float_scopes:
+        manager.add_quantization_config(scope, every_op, None, AlgorithmName.NO_QUANTIZE)
 
 
 def quantize(
@@ -78,24 +111,26 @@ def quantize(
     precision: str,
     calibration: list[np.ndarray] | None,
     io_dtype: str,
-    scan_fp32: bool = False,
+    keep_float: tuple[str, ...] = FLOAT_PARTS,
     observer: str = "minmax",
     float_scopes: tuple[str, ...] = (),
 ) -> tuple[bytes, dict[str, Any]]:
     """Quantize a float32 flatbuffer; returns the new flatbuffer and what to record about it.
-    int8 calibrates with `observer` (mvedge.quant.observers: minmax, histogram, percentile)."""
+    int8 keeps the `keep_float` parts float32 (see `float_parts`) and calibrates with `observer`
+    (mvedge.quant.observers: minmax, histogram, percentile)."""
     from ai_edge_quantizer import quantizer
 
     meta: dict[str, Any] = {"quantizer": "ai-edge-quantizer", "recipe": RECIPES[precision]}
-    if scan_fp32:
+    keep_float = tuple(keep_float) if precision == "int8" else ()
+    if "scan" in keep_float:
         scan_tensors = count_scan_tensors(float_model)
         if scan_tensors == 0:
-            raise ConversionError("scan_fp32: no tensor of the float model is named after the selective scan (SelectiveScan)")
+            raise ConversionError("keeping the scan float: no tensor of the float model is named after the selective scan (SelectiveScan)")
         meta["scan_tensors_in_float_model"] = scan_tensors
     for scope in float_scopes:
         if not count_tensors_matching(float_model, scope):
             raise ConversionError(f"no tensor of the float model matches the excluded scope {scope!r}; report it with the model config")
-    recipe = recipe_for(precision, io_dtype, scan_fp32, float_scopes)
+    recipe = recipe_for(precision, io_dtype, keep_float, float_scopes)
     try:
         with _quiet():
             engine = quantizer.Quantizer(bytearray(float_model), recipe)
@@ -115,7 +150,9 @@ def quantize(
         raise ConversionError(f"ai-edge-quantizer failed ({precision}): {type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}") from exc
     if precision == "int8":
         meta["io_dtype"] = io_dtype
-        meta["scan_fp32"] = scan_fp32
+        meta["float_parts"] = list(keep_float)
+        meta["all_integer"] = not keep_float and not float_scopes
+        meta["scan_fp32"] = "scan" in keep_float
         meta["float_scopes"] = list(float_scopes)
     return bytes(result.quantized_model), meta
 
@@ -274,8 +311,9 @@ def _signature(float_model: bytes) -> tuple[str, str]:
     return key, inputs[0]
 
 
-def only_scopes_recipe(scopes: list[str], io_dtype: str = "float32") -> list[dict]:
-    """static_wi8_ai8 restricted to the ops whose tensors match one of `scopes`; the rest float32."""
+def only_scopes_recipe(scopes: list[str], io_dtype: str = "float32", keep_float: tuple[str, ...] = FLOAT_PARTS) -> list[dict]:
+    """static_wi8_ai8 restricted to the ops whose tensors match one of `scopes`, less the
+    `keep_float` parts inside them (as the full recipe keeps them); the rest float32."""
     from ai_edge_quantizer import qtyping, recipe_manager
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
@@ -289,6 +327,7 @@ def only_scopes_recipe(scopes: list[str], io_dtype: str = "float32") -> list[dic
             weight_num_bits=8,
             algorithm_key=AlgorithmName.MIN_MAX_UNIFORM_QUANT,
         )
+    _keep_float(manager, keep_float, ())
     if io_dtype == "float32":
         for io_op in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
             manager.add_quantization_config(".*", io_op, None, AlgorithmName.NO_QUANTIZE)
@@ -318,10 +357,11 @@ def scope_sensitivity(
     labels: np.ndarray | None = None,
     observer: str | None = None,
     progress: Any = None,
+    keep_float: tuple[str, ...] = FLOAT_PARTS,
 ):
     """mvedge.quant.sensitivity for LiteRT: calibrate the float .tflite once, then for each unit
-    of the model quantize only that unit's ops (its module scope) with ai-edge-quantizer and run
-    the result in LiteRT's interpreter. Returns a SensitivityReport."""
+    of the model quantize only that unit's ops (its module scope, less the `keep_float` parts)
+    with ai-edge-quantizer and run the result in LiteRT's interpreter. Returns a SensitivityReport."""
     from ai_edge_quantizer import quantizer
 
     from mvedge.progress import Progress
@@ -332,7 +372,7 @@ def scope_sensitivity(
 
     progress = progress or Progress(quiet=True)
     chosen = quant_recipe("tflite").observer(observer)
-    full_recipe = recipe_for("int8")
+    full_recipe = recipe_for("int8", keep_float=keep_float)
     batches = [np.ascontiguousarray(image[None], dtype=np.float32) for image in np.asarray(calibration, dtype=np.float32)]
     with progress.stage(f"calibrating the float .tflite ({chosen} observer, {len(batches)} images)"), _quiet():
         stats = calibrate(float_model, full_recipe, batches, chosen)
@@ -346,11 +386,12 @@ def scope_sensitivity(
         return compare(reference, _run_flatbuffer(bytes(quantized.quantized_model), images), labels)
 
     full = UnitDrift("all", "every unit quantized", drift_of(full_recipe))
-    report = SensitivityReport("tflite", "ai-edge-quantizer static_wi8_ai8 per module scope, run in LiteRT", chosen, len(images), len(batches), full)
+    recipe_name = "ai-edge-quantizer static_wi8_ai8 per module scope" + (f" ({', '.join(keep_float)} float32)" if keep_float else " (all-integer)")
+    report = SensitivityReport("tflite", f"{recipe_name}, run in LiteRT", chosen, len(images), len(batches), full)
     units = quant_units(model)
     for index, unit in enumerate(units):
         scopes = [module_scope(model, path) for path in unit.paths]
-        drift = drift_of(only_scopes_recipe(scopes))
+        drift = drift_of(only_scopes_recipe(scopes, keep_float=keep_float))
         report.units.append(UnitDrift(unit.name, unit.kind, drift, sum(count_tensors_matching(float_model, s) for s in scopes)))
         progress.note(f"{index + 1}/{len(units)} {unit.name}: PSNR {drift.psnr_db:.1f} dB, cosine {drift.cosine:.5f}")
     return report

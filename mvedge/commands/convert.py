@@ -42,7 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--io-dtype", choices=["float32", "int8"], help="tflite int8: input/output dtype (default float32)")
     parser.add_argument("--via", choices=["litert-torch", "onnx2tf"], help="tflite: conversion route (default litert-torch)")
     parser.add_argument("--minimum-target", help="coreml: minimum deployment target (default iOS17)")
-    parser.add_argument("--scan-fp32", action="store_true", help="coreml fp16: keep the selective scan in fp32; tflite int8: keep it float32")
+    parser.add_argument(
+        "--scan-fp32", action="store_true",
+        help="coreml fp16: keep the selective scan in fp32; tflite int8 with --all-integer: keep the scan float32",
+    )
+    parser.add_argument(
+        "--all-integer", action="store_true",
+        help="tflite int8: quantize the scan, norms and softmax too (integer-only accelerators; less accurate)",
+    )
     parser.add_argument("--tensor-input", action="store_true", help="coreml: plain tensor input instead of an image input")
 
 
@@ -54,6 +61,7 @@ def target_options(args: argparse.Namespace) -> dict:
         "via": args.via,
         "minimum_target": args.minimum_target,
         "scan_fp32": args.scan_fp32 or None,
+        "all_integer": getattr(args, "all_integer", False) or None,
         "tensor_input": args.tensor_input or None,
         "observer": getattr(args, "observer", None),
         "exclude": getattr(args, "exclude", None),

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         info = {
             "target": args.target,
             "observer": "minmax",
-            "convert_options": {"scan_fp32": True} if args.target == "tflite" else {},
+            "convert_options": {},  # every recipe's default float region is the one QAT kept float
             "exclude": list(excluded),
             "recipe": recipe.to_dict(),
             "fake_quantization": "prepare_qat_pt2e with the target's quantizer; activations FakeQuantize(min/max), weights per-channel",

@@ -6,10 +6,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
 from pathlib import Path
 
+from mvedge.commands.verify import write_json_atomic
 from mvedge.progress import Progress
 
 
@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", help="folder of images the drift is measured on (default: bundled images)")
     parser.add_argument("--limit", type=int, default=64, help="at most this many drift images (default 64)")
     parser.add_argument("--observer", choices=list(OBSERVERS), help="calibration observer (default: the target recipe's)")
+    parser.add_argument(
+        "--all-integer", action="store_true",
+        help="tflite: rank blocks for the all-integer recipe (convert --all-integer) instead of the default",
+    )
     parser.add_argument("--top", type=int, help="show only the N most sensitive blocks")
     parser.add_argument("--json", help="also write the report as JSON to this file")
 
@@ -44,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     recipe_for(args.target)  # ValueError for a target without int8
     if args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
+    if args.all_integer and args.target != "tflite":
+        raise ValueError(f"--all-integer applies to --target tflite only ({args.target}'s recipe keeps its float parts)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bundle = load_bundle(args.weights, args.variant, args.image_size)
@@ -57,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         images, labels, description = verification_set(data, args.images, args.limit)
     progress.note(f"model {bundle.name}; drift measured on {description}")
     if args.target == "tflite":
-        report = _tflite_report(bundle, calibration, images, labels, args.observer, progress)
+        report = _tflite_report(bundle, calibration, images, labels, args.observer, args.all_integer, progress)
     else:
         from mvedge.quant import pt2e
         from mvedge.quant.sensitivity import pt2e_sensitivity
@@ -68,18 +74,18 @@ def run(args: argparse.Namespace) -> int:
         )
     print(format_report(report, args.top))
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": bundle.name, "images": description, **report.to_dict()}, indent=1))
+        write_json_atomic(Path(args.json), {"model": bundle.name, "images": description, **report.to_dict()})
     return 0
 
 
-def _tflite_report(bundle, calibration, images, labels, observer, progress):
+def _tflite_report(bundle, calibration, images, labels, observer, all_integer, progress):
     """LiteRT: the real quantizer (ai-edge-quantizer) on the float .tflite, one scope at a time."""
     from converters.base import ConvertOptions
     from converters.registry import get_converter
     from converters.tflite import _litert_torch_float32
-    from converters.tflite_quantize import scope_sensitivity
+    from converters.tflite_quantize import float_parts, scope_sensitivity
 
     get_converter("tflite").check_available()  # MissingExtra (exit 2)
     example = ConvertOptions("fp32", bundle.image_size).example_input(bundle.config["in_channels"])
     float_model = _litert_torch_float32(bundle.model, example, False, progress)
-    return scope_sensitivity(float_model, bundle.model, calibration, images, labels, observer, progress)
+    return scope_sensitivity(float_model, bundle.model, calibration, images, labels, observer, progress, float_parts(all_integer))

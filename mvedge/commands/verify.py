@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _write_json_atomic(path: Path, payload: dict) -> None:
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write JSON to a temporary file beside `path`, then rename it into place (nothing partial)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=".json", dir=path.parent)
     with os.fdopen(fd, "w") as handle:
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         payload = {"artifact": str(artifact), "precision": precision, "images": description, "drift": drift.to_dict(), "failures": problems}
         if report is not None:
             payload["localization"] = report.to_dict()
-        _write_json_atomic(Path(args.json), payload)
+        write_json_atomic(Path(args.json), payload)
     return 1 if problems else 0
 
 

@@ -92,7 +92,7 @@ def test_fp32_litert_torch(fp32_artifact) -> None:
         ("fp16", {}, 0.6),
         ("int8-dynamic", {}, 0.4),
         ("int8", {}, 0.4),
-        ("int8", {"scan_fp32": True}, 0.4),
+        ("int8", {"all_integer": True}, 0.4),
     ],
 )
 def test_quantized_precisions(bundle, tmp_path: Path, reuse_float, float_flatbuffer, few_images, precision, extra, max_size_ratio) -> None:
@@ -111,19 +111,22 @@ def test_quantized_precisions(bundle, tmp_path: Path, reuse_float, float_flatbuf
         assert types.get("INT8", 0) > 0 and sidecar["input"]["dtype"] == "float32"
     if precision == "int8":
         assert conversion["calibration_images"] == CALIBRATION_IMAGES
-        all_integer = types["INT8"] > 4 * types.get("FLOAT32", 0)
-        assert all_integer != bool(extra.get("scan_fp32"))  # (nearly) full-integer unless the scan is kept float
+        nearly_all_integer = types["INT8"] > 4 * types.get("FLOAT32", 0)
+        assert nearly_all_integer == bool(extra.get("all_integer"))  # the default keeps scan, norms and softmax float
         assert sidecar["input"]["dtype"] == "float32" and sidecar["input"]["quantization"] is None
         assert "QUANTIZE" in conversion["ops"] and "DEQUANTIZE" in conversion["ops"]  # float I/O converted inside
-        assert conversion["scan_fp32"] == bool(extra.get("scan_fp32"))
-        if extra.get("scan_fp32"):
-            assert conversion["scan_tensors_in_float_model"] > 0
+        assert conversion["all_integer"] == bool(extra.get("all_integer"))
+        if not extra.get("all_integer"):
+            assert conversion["float_parts"] == ["scan", "norms", "softmax"] and conversion["scan_tensors_in_float_model"] > 0
 
 
 def test_int8_nhwc_with_integer_io(bundle, tmp_path: Path, few_images) -> None:
     """What a phone NPU app asks for: NHWC input, full-integer int8 with int8 input and output."""
     options = ConvertOptions(
-        "int8", bundle.image_size, calibration=calibration_set(bundle, limit=CALIBRATION_IMAGES), extra={"nhwc": True, "io_dtype": "int8"}
+        "int8",
+        bundle.image_size,
+        calibration=calibration_set(bundle, limit=CALIBRATION_IMAGES),
+        extra={"nhwc": True, "io_dtype": "int8", "all_integer": True},
     )
     artifact = convert(bundle, "tflite", "int8", tmp_path, options, images=few_images)
     sidecar = _sidecar(artifact)
@@ -167,6 +170,7 @@ def test_a_wrong_model_fails_verification(bundle: ModelBundle, tmp_path: Path, r
         ("int8", {"io_dtype": "uint16"}, "unknown io_dtype"),
         ("int8", {"via": "onnx2tf"}, "static int8 is not available via=onnx2tf"),
         ("fp16", {"scan_fp32": True}, "scan_fp32 applies to int8 only"),
+        ("fp32", {"all_integer": True}, "all_integer applies to int8 only"),
     ],
 )
 def test_refusals_before_converting(bundle, tmp_path: Path, precision, extra, message) -> None:

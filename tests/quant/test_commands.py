@@ -66,7 +66,8 @@ def test_quant_report_ranks_every_block(capsys, tmp_path: Path, tiny_checkpoint:
 
 
 def test_a_qat_checkpoint_converts_with_the_recipe_it_was_tuned_for(capsys, tmp_path: Path, tiny_checkpoint: Path, digits_folder: Path) -> None:
-    """LiteRT: QAT kept the scan float, so convert applies scan_fp32 and the min/max observer."""
+    """LiteRT: convert applies what QAT recorded (its exclusion and the min/max observer) with the
+    recipe's float region (scan, norms, softmax), which QAT kept float too."""
     pytest.importorskip("litert_torch")
     pytest.importorskip("torchao")
     from mvedge.model.checkpoints import load_checkpoint
@@ -74,9 +75,10 @@ def test_a_qat_checkpoint_converts_with_the_recipe_it_was_tuned_for(capsys, tmp_
 
     checkpoint = tmp_path / "tiny-qat.safetensors"
     assert main(["qat", "--target", "tflite", "--weights", str(tiny_checkpoint), "--data", str(digits_folder), "--labels", "--limit", "16",
-                 "--epochs", "1", "--batch-size", "8", "--lr", "1e-4", "--out", str(checkpoint)]) == 0
+                 "--epochs", "1", "--batch-size", "8", "--lr", "1e-4", "--exclude", "levels.3.blocks.1", "--out", str(checkpoint)]) == 0
     info = read_qat_info(checkpoint)
-    assert info["target"] == "tflite" and info["convert_options"] == {"scan_fp32": True} and info["steps"] == 2
+    assert info["target"] == "tflite" and info["convert_options"] == {} and info["steps"] == 2
+    assert info["exclude"] == ["levels.3.blocks.1"] and info["observer"] == "minmax"
     assert load_checkpoint(checkpoint).config["image_size"] == 64  # loads like any checkpoint
     code = main(["convert", "--target", "tflite", "--precision", "int8", "--weights", str(checkpoint), "--calibration", str(digits_folder),
                  "--calibration-limit", "8", "--images", str(digits_folder), "--out", str(tmp_path / "out")])
@@ -84,5 +86,7 @@ def test_a_qat_checkpoint_converts_with_the_recipe_it_was_tuned_for(capsys, tmp_
     sidecars = list((tmp_path / "out").glob("*.tflite.json"))
     assert len(sidecars) == 1 and "qat-tflite" in sidecars[0].name
     sidecar = json.loads(sidecars[0].read_text())
-    assert sidecar["conversion"]["scan_fp32"] is True and sidecar["conversion"]["observer"] == "minmax"
+    conversion = sidecar["conversion"]
+    assert conversion["excluded"] == ["levels.3.blocks.1"] and conversion["observer"] == "minmax"
+    assert conversion["float_parts"] == ["scan", "norms", "softmax"] and not conversion["all_integer"]
     assert sidecar["verification"] == "verified"

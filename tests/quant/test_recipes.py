@@ -96,11 +96,52 @@ def test_qat_quantizers_keep_the_scan_float_and_train(target: str) -> None:
         assert dict(prepared.named_parameters())["patch_embed.conv_down.0.weight"].grad is not None
 
 
-def test_litert_recipe_keeps_the_scan_float32_and_exclusions_match_module_scopes(tmp_path) -> None:
-    pytest.importorskip("litert_torch")
-    pytest.importorskip("ai_edge_quantizer")
+COMPUTE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL"}
+
+
+def _op_output_types(quantized: bytes, scope: str) -> dict[str, set[str]]:
+    """Output tensor types of the ops of a quantized .tflite, grouped as scan / norm / softmax /
+    excluded (tensor names matching `scope`) / compute (convs, linears, matmuls elsewhere) / other;
+    QUANTIZE hand-overs are left out."""
+    import re
+
     from ai_edge_litert import schema_py_generated as schema
 
+    from converters import tflite_quantize as tq
+
+    root = schema.Model.GetRootAsModel(quantized, 0)
+    graph = root.Subgraphs(0)
+    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    codes = [max(root.OperatorCodes(i).BuiltinCode(), root.OperatorCodes(i).DeprecatedBuiltinCode()) for i in range(root.OperatorCodesLength())]
+    kinds: dict[str, set[str]] = {"scan": set(), "norm": set(), "softmax": set(), "excluded": set(), "compute": set(), "other": set()}
+    for o in range(graph.OperatorsLength()):
+        op = graph.Operators(o)
+        op_name = op_names[codes[op.OpcodeIndex()]]
+        if op_name == "QUANTIZE":  # the hand-over to the next int8 op, not a part of its own
+            continue
+        names = [(graph.Tensors(op.Outputs(j)).Name() or b"").decode() for j in range(op.OutputsLength())]
+        scope_name = ";".join(names) + ";"  # what ai-edge-quantizer matches its regexes against
+        for j, name in enumerate(names):
+            if "SelectiveScan" in name:
+                kind = "scan"
+            elif op_name == "SOFTMAX":
+                kind = "softmax"
+            elif re.search(tq.NORM_SCOPE, scope_name):
+                kind = "norm"
+            elif re.search(scope, name):
+                kind = "excluded"
+            elif op_name in COMPUTE_OPS:
+                kind = "compute"
+            else:
+                kind = "other"
+            kinds[kind].add(types[graph.Tensors(op.Outputs(j)).Type()])
+    return kinds
+
+
+def test_litert_recipe_keeps_scan_norms_softmax_float32_and_exclusions_match_module_scopes() -> None:
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("ai_edge_quantizer")
     from converters import tflite_quantize as tq
     from converters.tflite import _litert_torch_float32
     from mvedge.progress import Progress
@@ -115,26 +156,26 @@ def test_litert_recipe_keeps_the_scan_float32_and_exclusions_match_module_scopes
     )
     calibration = [image[None] for image in _images(4).numpy()]
     scope = tq.module_scope(model, "levels.3.blocks.1")
-    quantized, meta = tq.quantize(float_model, "int8", calibration, "float32", scan_fp32=True, observer="minmax", float_scopes=(scope,))
-    assert meta["observer"] == "minmax" and meta["scan_fp32"]
-    root = schema.Model.GetRootAsModel(quantized, 0)
-    graph = root.Subgraphs(0)
-    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    codes = [max(root.OperatorCodes(i).BuiltinCode(), root.OperatorCodes(i).DeprecatedBuiltinCode()) for i in range(root.OperatorCodesLength())]
-    import re
-
-    kinds: dict[str, set[str]] = {"scan": set(), "excluded": set(), "other": set()}
-    for o in range(graph.OperatorsLength()):
-        op = graph.Operators(o)
-        if op_names[codes[op.OpcodeIndex()]] == "QUANTIZE":  # the hand-over to the next int8 op, not a scan op
-            continue
-        for j in range(op.OutputsLength()):
-            tensor = graph.Tensors(op.Outputs(j))
-            name = (tensor.Name() or b"").decode()
-            kind = "scan" if "SelectiveScan" in name else "excluded" if re.search(scope, name) else "other"
-            kinds[kind].add(types[tensor.Type()])
-    assert kinds["scan"] and "INT8" not in kinds["scan"]  # the scan's tensors stay float32
-    assert kinds["excluded"] and "INT8" not in kinds["excluded"]
-    assert "INT8" in kinds["other"]  # everything else is int8
+    quantized, meta = tq.quantize(float_model, "int8", calibration, "float32", observer="minmax", float_scopes=(scope,))
+    assert meta["observer"] == "minmax" and meta["float_parts"] == ["scan", "norms", "softmax"] and not meta["all_integer"]
+    kinds = _op_output_types(quantized, scope)
+    for part in ("scan", "norm", "softmax", "excluded"):  # the default float region, and the user's exclusion
+        assert kinds[part] and "INT8" not in kinds[part], (part, kinds[part])
+    assert kinds["compute"] == {"INT8"}  # every conv, linear and attention matmul outside those is int8
+    assert "INT8" in kinds["other"]
     assert np.isfinite(tq._run_flatbuffer(quantized, _images(2).numpy())).all()
+
+    # all_integer: everything int8 (the float tensors left are the float graph input's hand-over
+    # and the output's); with scan_fp32 too, only the scan stays float
+    integer, meta = tq.quantize(float_model, "int8", calibration, "float32", keep_float=tq.float_parts(all_integer=True))
+    assert meta["all_integer"] and meta["float_parts"] == []
+    kinds = _op_output_types(integer, scope)
+    for part in ("scan", "norm", "softmax", "excluded", "compute", "other"):
+        assert "INT8" in kinds[part], part
+    assert kinds["norm"] == kinds["softmax"] == {"INT8"}  # (a few scan ops have no int8 kernel: they stay float)
+    scan_only, meta = tq.quantize(float_model, "int8", calibration, "float32", keep_float=tq.float_parts(all_integer=True, scan_fp32=True))
+    assert meta["float_parts"] == ["scan"] and meta["scan_fp32"]
+    kinds = _op_output_types(scan_only, scope)
+    assert "INT8" not in kinds["scan"] and kinds["norm"] == kinds["softmax"] == {"INT8"}
+    with pytest.raises(ValueError, match="unknown float parts"):
+        tq.recipe_for("int8", keep_float=("gelu",))
