@@ -129,6 +129,8 @@ def main() -> None:
         )
     extra = json.loads(args.extra)
     suffix = ("" if args.model == "T" else f"_{args.model}") + "".join(f"_{k}-{v}" for k, v in sorted(extra.items()))
+    if args.precisions != ",".join(PRECISIONS):  # a subset: its own file, the full run's stays
+        suffix += "_" + args.precisions.replace(",", "-")
     path = RESULTS / f"convert_tflite{suffix}.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None

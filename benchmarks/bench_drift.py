@@ -8,6 +8,9 @@ random weights, 224 px) on crops of packaged photos. LiteRT runs twice, with the
 ExecuTorch's coreml-fp16 .pte needs Apple hardware and is listed as not run.
 
     python benchmarks/bench_drift.py [--models digits,t-shaped] [--limit 360] [--photo-limit 16]
+                                     [--only TARGET:PRECISION,...]
+
+`--only` re-runs those pairs (every variant of them) and replaces their rows in drift.json.
 """
 
 from __future__ import annotations
@@ -24,27 +27,34 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "drift.json"
-MATRIX = [
-    ("onnx", "fp32"), ("executorch", "fp32"), ("executorch", "int8"), ("executorch", "coreml-fp16"),
-    ("tflite", "fp32"), ("tflite", "fp16"), ("tflite", "int8-dynamic"), ("tflite", "int8"),
-    ("coreml", "fp32"), ("coreml", "fp16"), ("coreml", "w8"), ("coreml", "palette6"), ("coreml", "palette4"),
+MATRIX = [  # (target, precision, ConvertOptions.extra)
+    ("onnx", "fp32", {}), ("executorch", "fp32", {}), ("executorch", "int8", {}), ("executorch", "coreml-fp16", {}),
+    ("tflite", "fp32", {}), ("tflite", "fp16", {}), ("tflite", "int8-dynamic", {}), ("tflite", "int8", {}),
+    ("tflite", "int8", {"all_integer": True}),
+    ("coreml", "fp32", {}), ("coreml", "fp16", {}), ("coreml", "w8", {}), ("coreml", "palette6", {}), ("coreml", "palette4", {}),
+    ("coreml", "int8", {}),
 ]
 
 
-def rows_for(name: str, bundle, images, labels, description: str, out: Path) -> list[dict]:
-    """Convert and check every target x precision of one model."""
+def rows_for(name: str, bundle, images, labels, description: str, out: Path, only: set[str] | None = None) -> list[dict]:
+    """Convert and check every target x precision of one model (only the `only` pairs when given)."""
+    from converters.base import ConvertOptions
     from converters.pipeline import convert
     from mvedge.progress import Progress
     from mvedge.verify.check import verify_artifact
     from mvedge.verify.thresholds import failures
 
     rows = []
-    for target, precision in MATRIX:
+    for target, precision, extra in MATRIX:
+        if only and f"{target}:{precision}" not in only:
+            continue
         start = time.perf_counter()
-        artifact = convert(bundle, target, precision, out / name, verify=False, force=True, progress=Progress(quiet=True))
+        options = ConvertOptions(precision, bundle.image_size, extra=dict(extra))
+        artifact = convert(bundle, target, precision, out / name, options, verify=False, force=True, progress=Progress(quiet=True))
+        label = precision + "".join(f" --{key.replace('_', '-')}" for key in extra)
         runs = [("XNNPACK", {"xnnpack": True}), ("builtin", {"xnnpack": False})] if target == "tflite" else [("", {})]
         for runtime_note, options in runs:
-            row = {"model": name, "images": description, "target": target, "precision": precision,
+            row = {"model": name, "images": description, "target": target, "precision": label,
                    "runtime": runtime_note or {"onnx": "onnxruntime", "executorch": "ExecuTorch XNNPACK", "coreml": "MIL interpreter"}[target],
                    "size_mb": round(artifact.size_bytes / 1e6, 2)}
             if precision == "coreml-fp16":
@@ -57,7 +67,7 @@ def rows_for(name: str, bundle, images, labels, description: str, out: Path) -> 
             problems = failures(drift, precision)
             row.update(drift.to_dict(), status="pass" if not problems else "FAIL: " + "; ".join(problems))
             rows.append(row)
-        print(f"{name} {target} {precision}: {time.perf_counter() - start:.0f} s "
+        print(f"{name} {target} {label}: {time.perf_counter() - start:.0f} s "
               + ", ".join(f"{r['runtime']} {r.get('psnr_db', float('nan')):.1f} dB" for r in rows[-len(runs):]), file=sys.stderr)
     return rows
 
@@ -81,7 +91,9 @@ def main() -> None:
     parser.add_argument("--models", default="digits,t-shaped")
     parser.add_argument("--limit", type=int, default=360, help="held-out digits to use (default: all 360)")
     parser.add_argument("--photo-limit", type=int, default=16, help="photo crops for the T-shaped model (default 16)")
+    parser.add_argument("--only", help="comma-separated TARGET:PRECISION pairs to re-run; their rows replace those in drift.json")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     warnings.simplefilter("ignore")
     sys.path.insert(0, str(REPO))
     from mvedge.model.bundle import load_bundle
@@ -93,8 +105,15 @@ def main() -> None:
         for name in args.models.split(","):
             bundle = load_bundle() if name == "digits" else t_shaped_bundle(tmp)
             images, labels, description = verification_set(bundle, limit=args.limit if name == "digits" else args.photo_limit)
-            rows += rows_for(name, bundle, images, labels, description, Path(tmp))
+            rows += rows_for(name, bundle, images, labels, description, Path(tmp), only)
     load = os.getloadavg()[0]
+    if only and RESULTS.exists():  # keep the other rows of the earlier run, in MATRIX order
+        earlier = [r for r in json.loads(RESULTS.read_text())["rows"] if f"{r['target']}:{r['precision'].split(' ')[0]}" not in only]
+        for row in rows:
+            row["rerun"] = True
+        order = {(t, p + "".join(f" --{k.replace('_', '-')}" for k in e)): i for i, (t, p, e) in enumerate(MATRIX)}
+        models = args.models.split(",")
+        rows = sorted(earlier + rows, key=lambda r: (models.index(r["model"]) if r["model"] in models else 9, order.get((r["target"], r["precision"]), 99)))
     print(f"\nDrift against the float model, {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f}\n")
     print(table(rows))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,10 @@ VARIANTS = [  # (name, target, precision); eager first
     ("litert fp16", "tflite", "fp16"),
     ("litert int8-dynamic", "tflite", "int8-dynamic"),
     ("litert int8", "tflite", "int8"),
+    ("litert int8 all-integer", "tflite", "int8"),
     ("onnxruntime fp32", "onnx", "fp32"),
 ]
+OPTIONS = {"litert int8 all-integer": {"all_integer": True}}  # ConvertOptions.extra of a variant (default: none)
 SEED = 0
 
 
@@ -68,13 +70,16 @@ def bundle_t():
         return load_bundle(variant="T")
 
 
-def convert_one(target: str, precision: str, cache: Path) -> None:
+def convert_one(target: str, precision: str, cache: Path, extra: dict) -> None:
     """Convert one pair into the cache (run in a subprocess: each conversion peaks at 1-2 GB)."""
+    from converters.base import ConvertOptions
     from converters.pipeline import convert
     from mvedge.progress import Progress
 
     start = time.perf_counter()
-    artifact = convert(bundle_t(), target, precision, cache, force=True, verify=False, progress=Progress(quiet=True))
+    bundle = bundle_t()
+    options = ConvertOptions(precision, bundle.image_size, extra=extra)
+    artifact = convert(bundle, target, precision, cache, options, force=True, verify=False, progress=Progress(quiet=True))
     print(json.dumps({"path": str(artifact.path), "convert_seconds": round(time.perf_counter() - start, 1)}))
 
 
@@ -88,11 +93,13 @@ def ensure_artifacts(cache: Path, log: Callable[[str], None]) -> dict[str, Path]
     for name, target, precision in VARIANTS:
         if target is None:
             continue
-        path = cache / artifact_name(SimpleNamespace(name="T"), target, precision, get_converter(target).suffix)
+        extra = OPTIONS.get(name, {})
+        folder = cache.joinpath(*sorted(extra))  # e.g. <cache>/all_integer/
+        path = folder / artifact_name(SimpleNamespace(name="T"), target, precision, get_converter(target).suffix)
         if not path.exists():
-            log(f"converting {name} into {cache} ...")
-            proc = subprocess.run([sys.executable, __file__, "--convert-one", target, precision, "--cache", str(cache)],
-                                  capture_output=True, text=True, cwd=REPO)
+            log(f"converting {name} into {folder} ...")
+            command = [sys.executable, __file__, "--convert-one", target, precision, "--cache", str(folder), "--extra", json.dumps(extra)]
+            proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
             if proc.returncode != 0:
                 raise RuntimeError(f"converting {name} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
             log(f"  {proc.stdout.strip().splitlines()[-1]}")
@@ -172,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="5 rounds, 1 warm-up, no breakdowns")
     parser.add_argument("--convert-one", nargs=2, metavar=("TARGET", "PRECISION"), help=argparse.SUPPRESS)
+    parser.add_argument("--extra", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.convert_one:
-        convert_one(*args.convert_one, args.cache)
+        convert_one(*args.convert_one, args.cache, json.loads(args.extra))
         return 0
     if args.quick:
         args.rounds, args.warmup = 5, 1
@@ -259,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         stats = latency_stats(times[name])
         gflops = flops / (stats["p50"] / 1000.0) / 1e9
         row = {
-            "name": name, "target": target or "pytorch", "precision": precision,
+            "name": name, "target": target or "pytorch", "precision": precision + "".join(f" {k}" for k in OPTIONS.get(name, {})),
             **{k: round(v, 2) for k, v in stats.items()},
             "samples_ms": [round(t, 3) for t in times[name]],
             "vs_eager": round(eager_p50 / stats["p50"], 3),
@@ -274,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     goals = []
     for name in ("executorch fp32", "litert fp32"):
         goals.append({"goal": f"{name} no slower than PyTorch eager fp32", "value": by[name]["vs_eager"], "unit": "x eager speed", "met": by[name]["p50"] <= eager_p50})
-    for int8, fp32 in (("executorch int8", "executorch fp32"), ("litert int8", "litert fp32"), ("litert int8-dynamic", "litert fp32")):
+    pairs = (("executorch int8", "executorch fp32"), ("litert int8", "litert fp32"), ("litert int8 all-integer", "litert fp32"), ("litert int8-dynamic", "litert fp32"))
+    for int8, fp32 in pairs:
         ratio = by[int8]["p50"] / by[fp32]["p50"]
         goals.append({"goal": f"{int8} at most 0.6x {fp32}", "value": round(ratio, 3), "unit": "x fp32 latency", "met": ratio <= 0.6})
     for name in ("pytorch eager fp32", "executorch fp32", "litert fp32", "onnxruntime fp32"):

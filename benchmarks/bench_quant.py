@@ -14,7 +14,8 @@ Parts (each job runs in its own subprocess, so memory and toolchain state do not
   photos packaged with scikit-learn / scikit-image.
 - `checks`: the PTQ convert without torchao's QAT conv-bn fold equals the full convert; the Core
   ML annotation restricted to the graph's activations equals the full one; ai-edge-quantizer's
-  static_wi8_ai16 recipe, calibrated both ways, run in LiteRT (in a subprocess: it can abort).
+  static_wi8_ai16 recipe, calibrated both ways, run in LiteRT (in a subprocess: it can abort);
+  LiteRT int8 with each choice of float parts (all-integer, scan, + norms, + softmax), side by side.
 
     python benchmarks/bench_quant.py [--part embedded|sensitivity|t224|checks|all] [--quick]
 
@@ -38,6 +39,7 @@ RESULTS = REPO / "benchmarks" / "results"
 TARGETS = ("executorch", "tflite", "coreml")
 OBSERVERS = ("minmax", "histogram", "percentile")
 QAT_EPOCHS = 3
+T224_SEED = 0
 SENSITIVE = "levels.3.blocks.0,levels.2.blocks.0"  # what `mvedge quant-report` ranks worst on the digits model, every target
 
 
@@ -95,7 +97,7 @@ def job_float(out_dir: Path) -> dict:
 
 
 def job_ptq(out_dir: Path, target: str, observer: str, *options: str) -> dict:
-    """PTQ int8; options: `scan_fp32`, `exclude=BLOCK,BLOCK`."""
+    """PTQ int8; options: `all_integer`, `scan_fp32`, `exclude=BLOCK,BLOCK`."""
     from mvedge.model.bundle import load_bundle
 
     bundle = load_bundle()
@@ -158,21 +160,48 @@ def job_sensitivity(out_dir: Path, target: str) -> dict:
 
 
 def job_t224(out_dir: Path, target: str, *options: str) -> dict:
-    """MambaVision-T int8 with the default observer; options as for `job_ptq` (`scan_fp32`)."""
+    """MambaVision-T int8 with the default observer; options as for `job_ptq` (`all_integer`).
+    Seeded random weights (the same in every job); converted without the pipeline's drift check,
+    then checked here, so an artifact past its threshold is measured and marked instead of refused."""
     import resource
 
-    from mvedge.model.bundle import load_bundle
-    from mvedge.verify.data import verification_set
+    import torch
 
+    from converters.base import ConvertOptions
+    from converters.pipeline import convert
+    from mvedge.model.bundle import load_bundle
+    from mvedge.progress import Progress
+    from mvedge.verify.check import verify_artifact
+    from mvedge.verify.data import verification_set
+    from mvedge.verify.thresholds import failures
+
+    torch.manual_seed(T224_SEED)
     bundle = load_bundle(variant="T")
     extra: dict = {}
     for option in options:
         key, _, value = option.partition("=")
         extra[key] = value or True
-    row = _convert(bundle, target, extra, out_dir, verification_set(bundle))
-    row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    row["weights"] = "random initialisation (no official checkpoint offline)"
-    return row
+    start = time.perf_counter()
+    artifact = convert(bundle, target, "int8", out_dir, ConvertOptions("int8", bundle.image_size, extra=dict(extra)),
+                       force=True, verify=False, progress=Progress(quiet=True))
+    convert_seconds = round(time.perf_counter() - start, 1)
+    peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    images, labels, description = verification_set(bundle)
+    drift = verify_artifact(artifact.path, bundle, images, labels)
+    problems = failures(drift, "int8")
+    conversion = artifact.sidecar["conversion"]
+    return {
+        "target": target,
+        "extra": extra,
+        "size_bytes": artifact.size_bytes,
+        "convert_seconds": convert_seconds,
+        "peak_rss_mb": peak,
+        "drift": drift.to_dict(),
+        "images": description,
+        "verification": "pass" if not problems else "past the int8 threshold: " + "; ".join(problems),
+        "observer": conversion.get("observer") or (conversion.get("quantization") or {}).get("observer"),
+        "weights": f"random initialisation, torch.manual_seed({T224_SEED}) (no official checkpoint offline)",
+    }
 
 
 def job_check_fold(out_dir: Path) -> dict:
@@ -298,6 +327,55 @@ def job_check_a16(out_dir: Path) -> dict:
     return rows
 
 
+def job_float_parts(out_dir: Path, model: str) -> dict:
+    """LiteRT int8 with each choice of float parts (none = all-integer, scan, scan + norms, scan +
+    norms + softmax = the default) from one float .tflite and one calibration: PSNR against the
+    float model and median latency (XNNPACK, 2 threads), side by side."""
+    import statistics
+
+    import numpy as np
+    import torch
+    from ai_edge_litert.interpreter import Interpreter
+
+    from converters import tflite_quantize as tq
+    from converters.tflite import _litert_torch_float32
+    from mvedge.data.calibration import calibration_set
+    from mvedge.model.bundle import load_bundle
+    from mvedge.progress import Progress
+    from mvedge.verify.data import verification_set
+    from mvedge.verify.metrics import compare
+
+    torch.manual_seed(T224_SEED)
+    bundle = load_bundle() if model == "embedded" else load_bundle(variant=model)
+    images, labels, description = _held_out(bundle) if model == "embedded" else verification_set(bundle)
+    calibration = [image[None] for image in calibration_set(bundle)]
+    with torch.no_grad():
+        reference = np.concatenate([bundle.model(torch.from_numpy(images[i : i + 8])).numpy() for i in range(0, len(images), 8)])
+    example = torch.zeros(1, 3, bundle.image_size, bundle.image_size)
+    float_model = _litert_torch_float32(bundle.model, example, False, Progress(quiet=True))
+
+    def run(flatbuffer: bytes) -> tuple[np.ndarray, float]:
+        interpreter = Interpreter(model_content=flatbuffer, num_threads=2)
+        interpreter.allocate_tensors()
+        source, sink = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+        outputs, times = [], []
+        for image in images:
+            interpreter.set_tensor(source, np.ascontiguousarray(image[None]))
+            start = time.perf_counter()
+            interpreter.invoke()
+            times.append(time.perf_counter() - start)
+            outputs.append(interpreter.get_tensor(sink).copy())
+        return np.concatenate(outputs), statistics.median(times) * 1000
+
+    rows = {"fp32": {"latency_ms": round(run(float_model)[1], 2), "size_bytes": len(float_model)}}
+    for parts in ((), ("scan",), ("scan", "norms"), ("scan", "norms", "softmax")):
+        quantized, _ = tq.quantize(float_model, "int8", calibration, "float32", keep_float=parts, observer="minmax")
+        outputs, ms = run(quantized)
+        rows["+".join(parts) or "none (all-integer)"] = {"drift": compare(reference, outputs, labels).to_dict(), "latency_ms": round(ms, 2),
+                                                         "size_bytes": len(quantized)}
+    return {"model": model, "images": description, "calibration_images": len(calibration), "rows": rows}
+
+
 JOBS = {
     "float": job_float,
     "ptq": job_ptq,
@@ -307,6 +385,7 @@ JOBS = {
     "check_fold": job_check_fold,
     "check_coreml_patterns": job_check_coreml_patterns,
     "check_a16": job_check_a16,
+    "float_parts": job_float_parts,
 }
 
 
@@ -363,7 +442,7 @@ def part_embedded(out_dir: Path, quick: bool) -> dict:
     for target in TARGETS:
         for observer in observers:
             rows.append(_run_job("ptq", target, observer, out_dir=out_dir))
-    rows.append(_run_job("ptq", "tflite", "minmax", "scan_fp32", out_dir=out_dir))
+    rows.append(_run_job("ptq", "tflite", "minmax", "all_integer", out_dir=out_dir))  # the integer-only variant
     for target, observer in (("executorch", "histogram"), ("tflite", "minmax"), ("coreml", "percentile")):  # quant-report's suggestion
         rows.append(_run_job("ptq", target, observer, f"exclude={SENSITIVE}", out_dir=out_dir))
     data = _digits_folder(out_dir / "digits_train")
@@ -378,11 +457,12 @@ def part_sensitivity(out_dir: Path, quick: bool) -> dict:
 
 def part_t224(out_dir: Path, quick: bool) -> dict:
     jobs = [_run_job("t224", target, out_dir=out_dir) for target in TARGETS]
-    return {"jobs": jobs + [_run_job("t224", "tflite", "scan_fp32", out_dir=out_dir)]}
+    return {"jobs": jobs + [_run_job("t224", "tflite", "all_integer", out_dir=out_dir)]}
 
 
 def part_checks(out_dir: Path, quick: bool) -> dict:
-    return {"jobs": [_run_job(name, out_dir=out_dir) for name in ("check_fold", "check_coreml_patterns", "check_a16")]}
+    jobs = [_run_job(name, out_dir=out_dir) for name in ("check_fold", "check_coreml_patterns", "check_a16")]
+    return {"jobs": jobs + [_run_job("float_parts", model, out_dir=out_dir) for model in ("embedded", "T")]}
 
 
 PARTS = {"embedded": part_embedded, "sensitivity": part_sensitivity, "t224": part_t224, "checks": part_checks}
@@ -437,11 +517,11 @@ def main() -> None:
             record.update(PARTS[part](Path(tmp), args.quick))
             record["load_average_end"] = os.getloadavg()[0]
         record["jobs"] = [job for job in record["jobs"] if job is not None]
-        if ONLY and path.exists():  # replace the re-run jobs in the earlier results, keep the rest
+        if ONLY and path.exists():  # replace the earlier jobs under --only by the re-run ones, keep the rest
             earlier = json.loads(path.read_text())
             fresh = {job["job"]: dict(job, rerun=True) for job in record["jobs"]}
             earlier_jobs = [dict(job, job=job["job"].split(" /")[0]) for job in earlier["jobs"]]
-            jobs = [fresh.pop(job["job"], job) for job in earlier_jobs]
+            jobs = [fresh.pop(job["job"], job) for job in earlier_jobs if job["job"] in fresh or not job["job"].startswith(ONLY)]
             record = dict(earlier, jobs=jobs + list(fresh.values()))
         path.write_text(json.dumps(record, indent=1))
         print(f"\n## {part}\n\n{_table(part, record)}\n\nwrote {path.relative_to(REPO)}")
