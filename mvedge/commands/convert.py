@@ -75,8 +75,8 @@ def int8_options(extra: dict, target: str, precision: str, qat: dict | None) -> 
     where the command line gives none."""
     extra = dict(extra)
     if precision != "int8":
-        extra.pop("observer", None)
-        extra.pop("exclude", None)
+        for key in ("observer", "exclude", "all_integer"):
+            extra.pop(key, None)
         return extra
     if qat and qat.get("target") == target:
         extra.setdefault("observer", qat.get("observer"))
@@ -142,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
     pairs = plan(args.target, args.precision)
     if (getattr(args, "observer", None) or getattr(args, "exclude", None)) and not any(p == "int8" for _, p in pairs):
         raise ValueError("--observer and --exclude apply to --precision int8 (static calibration) only")
+    if getattr(args, "all_integer", False) and ("tflite", "int8") not in pairs:
+        raise ValueError("--all-integer applies to --target tflite --precision int8 only")
     for target, precision in pairs:  # refuse bad requests before any work
         converter = get_converter(target)
         converter.check_precision(precision)

@@ -44,6 +44,8 @@ def test_quant_report_and_convert_refuse_bad_quantization_options(capsys, tmp_pa
     assert "target onnx has no int8 recipe" in _error(capsys, ["quant-report", "--target", "onnx"])
     assert "apply to --precision int8" in _error(capsys, ["convert", "--target", "onnx", "--observer", "minmax", "--out", str(tmp_path)])
     assert "does not support precision 'int8'" in _error(capsys, ["convert", "--target", "onnx", "--precision", "int8", "--out", str(tmp_path)])
+    for argv in (["--target", "executorch", "--precision", "int8"], ["--target", "tflite", "--precision", "fp16"]):
+        assert "--all-integer applies to --target tflite --precision int8 only" in _error(capsys, ["convert", *argv, "--all-integer", "--out", str(tmp_path)])
     pytest.importorskip("executorch")
     message = _error(capsys, ["convert", "--target", "executorch", "--precision", "int8", "--exclude", "levels.9.blocks.0", "--calibration-limit", "4", "--no-verify", "--out", str(tmp_path)])
     assert "names no block of this model" in message and "levels.3.blocks.1" in message
@@ -90,3 +92,15 @@ def test_a_qat_checkpoint_converts_with_the_recipe_it_was_tuned_for(capsys, tmp_
     assert conversion["excluded"] == ["levels.3.blocks.1"] and conversion["observer"] == "minmax"
     assert conversion["float_parts"] == ["scan", "norms", "softmax"] and not conversion["all_integer"]
     assert sidecar["verification"] == "verified"
+
+
+def test_int8_only_options_reach_int8_only() -> None:
+    """`--precision all --all-integer` (or --observer / --exclude): the int8 artifact gets them, the
+    other precisions of the same run are built without them instead of failing."""
+    from mvedge.commands.convert import int8_options
+
+    given = {"all_integer": True, "observer": "histogram", "exclude": "levels.3.blocks.0", "nhwc": True}
+    assert int8_options(given, "tflite", "int8", None) == given
+    assert int8_options(given, "tflite", "fp16", None) == {"nhwc": True}
+    qat = {"target": "tflite", "observer": "minmax", "exclude": ["head"], "convert_options": {}}
+    assert int8_options({}, "tflite", "int8", qat) == {"observer": "minmax", "exclude": "head"}
