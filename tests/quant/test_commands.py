@@ -42,6 +42,7 @@ def test_qat_refuses_bad_input_before_any_work(capsys, tmp_path: Path, digits_fo
 
 def test_quant_report_and_convert_refuse_bad_quantization_options(capsys, tmp_path: Path) -> None:
     assert "target onnx has no int8 recipe" in _error(capsys, ["quant-report", "--target", "onnx"])
+    assert "--all-integer applies to --target tflite only" in _error(capsys, ["quant-report", "--target", "coreml", "--all-integer"])
     assert "apply to --precision int8" in _error(capsys, ["convert", "--target", "onnx", "--observer", "minmax", "--out", str(tmp_path)])
     assert "does not support precision 'int8'" in _error(capsys, ["convert", "--target", "onnx", "--precision", "int8", "--out", str(tmp_path)])
     for argv in (["--target", "executorch", "--precision", "int8"], ["--target", "tflite", "--precision", "fp16"]):
