@@ -6,6 +6,7 @@ Every subcommand turns bad input into one line on stderr ("mvedge: error: ...") 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
@@ -81,6 +82,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = (  # (sub-command, module in mvedge.commands with add_arguments/run, help)
+    ("convert", "convert", "convert a model for a mobile target, verify it, write artifact + sidecar"),
+    ("verify", "verify", "run an artifact in its own runtime and report its drift from the float model"),
+    ("bundle", "bundle", "copy artifacts into the Android or iOS demo app, with contract vectors for its tests"),
+    ("profile", "profile", "latency, load time, memory and per-operator time of artifacts, here or on a phone"),
+    ("benchmark", "benchmark", "convert one model to every target and precision, verify and profile each, one table"),
+    ("qat", "qat", "quantization-aware fine-tuning (distillation) for a target's int8 recipe; saves a checkpoint"),
+    ("quant-report", "quant_report", "quantize one block at a time and rank blocks by the drift each causes"),
+)
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="mvedge", description="MambaVision to phones: build, convert, verify, profile.")
@@ -93,40 +105,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="save the weights as .safetensors here")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_build)
-    from mvedge.commands import convert as convert_command
-
-    p = sub.add_parser("convert", help="convert a model for a mobile target, verify it, write artifact + sidecar")
-    convert_command.add_arguments(p)
-    p.set_defaults(func=convert_command.run)
-    from mvedge.commands import verify as verify_command
-
-    p = sub.add_parser("verify", help="run an artifact in its own runtime and report its drift from the float model")
-    verify_command.add_arguments(p)
-    p.set_defaults(func=verify_command.run)
-    from mvedge.commands import bundle as bundle_command
-
-    p = sub.add_parser("bundle", help="copy artifacts into the Android or iOS demo app, with contract vectors for its tests")
-    bundle_command.add_arguments(p)
-    p.set_defaults(func=bundle_command.run)
-    from mvedge.commands import profile as profile_command
-
-    p = sub.add_parser("profile", help="latency, load time, memory and per-operator time of artifacts, here or on a phone")
-    profile_command.add_arguments(p)
-    p.set_defaults(func=profile_command.run)
-    from mvedge.commands import benchmark as benchmark_command
-
-    p = sub.add_parser("benchmark", help="convert one model to every target and precision, verify and profile each, one table")
-    benchmark_command.add_arguments(p)
-    p.set_defaults(func=benchmark_command.run)
-    from mvedge.commands import qat as qat_command
-    from mvedge.commands import quant_report as quant_report_command
-
-    p = sub.add_parser("qat", help="quantization-aware fine-tuning (distillation) for a target's int8 recipe; saves a checkpoint")
-    qat_command.add_arguments(p)
-    p.set_defaults(func=qat_command.run)
-    p = sub.add_parser("quant-report", help="quantize one block at a time and rank blocks by the drift each causes")
-    quant_report_command.add_arguments(p)
-    p.set_defaults(func=quant_report_command.run)
+    for name, module_name, help_text in COMMANDS:
+        command = importlib.import_module(f"mvedge.commands.{module_name}")
+        p = sub.add_parser(name, help=help_text)
+        command.add_arguments(p)
+        p.set_defaults(func=command.run)
     return parser
 
 

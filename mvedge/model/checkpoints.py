@@ -66,19 +66,24 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
     return extract_state_dict(raw, str(path))
 
 
-def read_embedded_config(path: str | os.PathLike) -> dict[str, Any] | None:
-    """Build options stored in a .safetensors file's metadata by mvedge (key 'mvedge_config', plus
-    'mvedge_variant' as '__variant__' when the model is an official variant), if any."""
-    if Path(path).suffix != ".safetensors":
+def read_safetensors_metadata(path: str | os.PathLike | None) -> dict[str, str] | None:
+    """The string metadata of a .safetensors file, or None for any other or unreadable file."""
+    if path is None or Path(path).suffix != ".safetensors" or not Path(path).is_file():
         return None
     try:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
+            return handle.metadata() or {}
     except Exception:
         return None
-    if "mvedge_config" not in metadata:
+
+
+def read_embedded_config(path: str | os.PathLike) -> dict[str, Any] | None:
+    """Build options stored in a .safetensors file's metadata by mvedge (key 'mvedge_config', plus
+    'mvedge_variant' as '__variant__' when the model is an official variant), if any."""
+    metadata = read_safetensors_metadata(path)
+    if metadata is None or "mvedge_config" not in metadata:
         return None
     try:
         options = json.loads(metadata["mvedge_config"])
@@ -89,13 +94,14 @@ def read_embedded_config(path: str | os.PathLike) -> dict[str, Any] | None:
         raise CheckpointError(f"checkpoint {str(path)!r} has an unreadable mvedge_config metadata entry ({exc})") from exc
 
 
-def save_checkpoint(model: MambaVision, path: str | os.PathLike) -> None:
+def save_checkpoint(model: MambaVision, path: str | os.PathLike, extra_metadata: dict[str, str] | None = None) -> None:
     """Write weights as .safetensors with the build options in its metadata, so
-    `load_checkpoint` rebuilds any architecture, custom ones included."""
+    `load_checkpoint` rebuilds any architecture, custom ones included; `extra_metadata` adds
+    string entries (e.g. mvedge.quant's QAT record)."""
     from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    metadata = {"mvedge_config": json.dumps(model.config)}
+    metadata = {**(extra_metadata or {}), "mvedge_config": json.dumps(model.config)}
     if getattr(model, "variant", None):
         metadata["mvedge_variant"] = model.variant
     save_file(state, str(path), metadata=metadata)

@@ -15,11 +15,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from mvedge.model.bundle import ModelBundle
-from mvedge.model.checkpoints import CheckpointError
+from mvedge.model.checkpoints import CheckpointError, read_safetensors_metadata, save_checkpoint
 from mvedge.model.mambavision import MambaVision
 from mvedge.model.preprocessing import Preprocessing
 
@@ -28,27 +27,13 @@ QAT_KEY = "mvedge_qat"
 
 def save_qat_checkpoint(model: MambaVision, path: str | os.PathLike, info: dict[str, Any]) -> None:
     """Write weights and config (the keys `load_checkpoint` reads) plus the QAT metadata."""
-    from safetensors.torch import save_file
-
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    metadata = {"mvedge_config": json.dumps(model.config), QAT_KEY: json.dumps(info)}
-    if getattr(model, "variant", None):
-        metadata["mvedge_variant"] = model.variant
-    save_file(state, str(path), metadata=metadata)
+    save_checkpoint(model, path, {QAT_KEY: json.dumps(info)})
 
 
 def read_qat_info(path: str | os.PathLike | None) -> dict[str, Any] | None:
     """The QAT metadata of a .safetensors checkpoint, or None for any other checkpoint."""
-    if path is None or Path(path).suffix != ".safetensors" or not Path(path).is_file():
-        return None
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-    except Exception:
-        return None
-    if QAT_KEY not in metadata:
+    metadata = read_safetensors_metadata(path)
+    if metadata is None or QAT_KEY not in metadata:
         return None
     try:
         return json.loads(metadata[QAT_KEY])

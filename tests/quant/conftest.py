@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import mvedge
 from mvedge.model.bundle import ModelBundle, load_bundle
 from mvedge.model.checkpoints import save_checkpoint
+from mvedge.verify.reference import seeded_model
 
 TINY = dict(
     image_size=64, dim=8, in_dim=8, depths=[1, 1, 2, 2], num_heads=[1, 1, 2, 2], window_size=[8, 8, 4, 2], num_classes=10, scan_chunk_size=4
@@ -20,14 +20,7 @@ TINY = dict(
 
 def tiny_model(seed: int = 0) -> torch.nn.Module:
     """The tiny MambaVision with non-trivial batch-norm statistics, in eval mode."""
-    torch.manual_seed(seed)
-    model = mvedge.build(**TINY).eval()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.normal_(0, 0.2)
-                module.running_var.uniform_(0.5, 1.5)
-    return model
+    return seeded_model(TINY, seed)
 
 
 @pytest.fixture(scope="session")
