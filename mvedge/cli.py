@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
@@ -42,19 +40,11 @@ def _resolve_model(variant: str | None, weights: str | None, image_size: int | N
 
 def _save_state_dict_atomic(model: torch.nn.Module, out: Path, force: bool) -> None:
     """Write weights as safetensors to a temporary file, then rename into place."""
-    from mvedge.model.checkpoints import save_checkpoint
+    from mvedge.model.checkpoints import save_checkpoint_atomic
 
     if out.exists() and not force:
         raise UsageError(f"{out} already exists; pass --force to overwrite it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=".safetensors", dir=out.parent)
-    os.close(fd)
-    try:
-        save_checkpoint(model, tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_checkpoint_atomic(model, out)
 
 
 def cmd_build(args: argparse.Namespace) -> int:

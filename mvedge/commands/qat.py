@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -45,20 +42,6 @@ def _output_path(args: argparse.Namespace, name: str) -> Path:
     if out.exists() and not args.force:
         raise ValueError(f"{out} already exists; pass --force to overwrite it or --out to choose another file")
     return out
-
-
-def _save_atomic(model, out: Path, info: dict) -> None:
-    from mvedge.quant.checkpoint import save_qat_checkpoint
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=".safetensors", dir=out.parent)
-    os.close(fd)
-    try:
-        save_qat_checkpoint(model, tmp, info)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _version(name: str) -> str:
@@ -130,12 +113,16 @@ def run(args: argparse.Namespace) -> int:
             "toolchain": {name: _version(name) for name in ("torch", "torchao", "executorch", "coremltools", "litert-torch")},
         }
         if ranks.main:
-            _save_atomic(result.model, out, info)
+            from mvedge.quant.checkpoint import save_qat_checkpoint
+
+            save_qat_checkpoint(result.model, out, info)
             losses = ", ".join(f"{e['loss']:.5f}" for e in result.epochs)
             print(f"wrote {out} (QAT for {args.target}, {result.steps} steps, loss per epoch {losses}, {result.seconds:.0f} s)")
             print(f"next: mvedge convert --target {args.target} --precision int8 --weights {out}")
             if args.json:
-                Path(args.json).write_text(json.dumps({"checkpoint": str(out), **info}, indent=1))
+                from mvedge.commands.verify import write_json_atomic
+
+                write_json_atomic(Path(args.json), {"checkpoint": str(out), **info})
     finally:
         distributed.leave(ranks)
     return 0

@@ -107,6 +107,23 @@ def save_checkpoint(model: MambaVision, path: str | os.PathLike, extra_metadata:
     save_file(state, str(path), metadata=metadata)
 
 
+def save_checkpoint_atomic(model: MambaVision, path: str | os.PathLike, extra_metadata: dict[str, str] | None = None) -> None:
+    """`save_checkpoint` to a temporary file beside `path`, renamed into place: a failed write
+    leaves nothing partial."""
+    import tempfile
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=".safetensors", dir=out.parent)
+    os.close(fd)
+    try:
+        save_checkpoint(model, tmp, extra_metadata)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def extract_state_dict(raw: Any, source: str = "checkpoint") -> dict[str, Tensor]:
     """Take the weights out of a loaded checkpoint object ('state_dict', else 'model', else itself)
     and strip 'module.' / 'model.' / 'encoder.' prefixes shared by every key."""

@@ -18,7 +18,7 @@ import os
 from typing import Any
 
 from mvedge.model.bundle import ModelBundle
-from mvedge.model.checkpoints import CheckpointError, read_safetensors_metadata, save_checkpoint
+from mvedge.model.checkpoints import CheckpointError, read_safetensors_metadata, save_checkpoint_atomic
 from mvedge.model.mambavision import MambaVision
 from mvedge.model.preprocessing import Preprocessing
 
@@ -26,8 +26,8 @@ QAT_KEY = "mvedge_qat"
 
 
 def save_qat_checkpoint(model: MambaVision, path: str | os.PathLike, info: dict[str, Any]) -> None:
-    """Write weights and config (the keys `load_checkpoint` reads) plus the QAT metadata."""
-    save_checkpoint(model, path, {QAT_KEY: json.dumps(info)})
+    """Write weights and config (the keys `load_checkpoint` reads) plus the QAT metadata, atomically."""
+    save_checkpoint_atomic(model, path, {QAT_KEY: json.dumps(info)})
 
 
 def read_qat_info(path: str | os.PathLike | None) -> dict[str, Any] | None:
