@@ -358,6 +358,7 @@ def _init_weights(module: nn.Module) -> None:
 
 
 def build(**options: Any) -> MambaVision:
-    """Build a MambaVision from build options (see `mvedge.model.configs.DEFAULTS`); defaults give
-    MambaVision-T with 1000 classes. Invalid options raise ValueError naming the option."""
+    """Build a MambaVision from build options (see `mvedge.model.configs.DEFAULTS`). Without
+    num_classes (or with None) the model returns the pooled (batch, 8*dim) features; the official
+    variants' configs carry num_classes=1000. Invalid options raise ValueError naming the option."""
     return MambaVision(**options)
