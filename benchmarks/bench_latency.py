@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             versions[dist] = None
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), platform.processor())
     payload = {
-        "command": "nice -n 0 /work/venv/bin/python benchmarks/bench_latency.py" + (" --quick" if args.quick else ""),
+        "command": "nice -n 0 python benchmarks/bench_latency.py" + (" --quick" if args.quick else ""),
         "started": started,
         "machine": {"cpu": cpu, "nproc": os.cpu_count(), "python": platform.python_version(), "versions": versions},
         "model": "MambaVision-T (random weights, seed 0)", "image_size": 224, "batch": 1, "threads": THREADS,

@@ -14,10 +14,11 @@ benchmarks/bench_scan.py (--proto-chunks; not part of mvedge), and an ablation o
 the scan replaced by y = D*u (isolates what the scan costs; --no-ablation to skip).
 
 This needs the official package, i.e. the separate venv built by scripts/setup_official_env.sh,
-with mvedge installed into it (`/work/venv-official/bin/pip install --no-deps -e .`):
+with mvedge installed into it (`OFFICIAL_VENV/bin/pip install --no-deps -e .`, OFFICIAL_VENV being the
+folder given to that script, default ~/.venvs/mvedge-official):
 
-  /work/venv-official/bin/python benchmarks/bench_model.py            # full run
-  /work/venv-official/bin/python benchmarks/bench_model.py --quick    # short run
+  OFFICIAL_VENV/bin/python benchmarks/bench_model.py            # full run
+  OFFICIAL_VENV/bin/python benchmarks/bench_model.py --quick    # short run
 Results go to benchmarks/results/model.json (or --json OUT).
 """
 
@@ -56,7 +57,7 @@ def load_official():
     except ImportError as exc:
         raise SystemExit(
             f"the official MambaVision package is not importable here ({exc}); run this script with the "
-            "venv made by scripts/setup_official_env.sh (e.g. /work/venv-official/bin/python)"
+            "venv made by scripts/setup_official_env.sh (default ~/.venvs/mvedge-official/bin/python)"
         )
     return om
 

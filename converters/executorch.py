@@ -246,9 +246,6 @@ def float_module_quantizer(float_types: tuple[type, ...], observer: str | None =
     return RegionQuantizer(target_quantizer("executorch"), Region(names, tuple(exclude)), observer)
 
 
-CALIBRATION_BATCH = 16  # images per calibration forward (mvedge.quant.pt2e.CALIBRATION_BATCH)
-
-
 def calibration_tensor(calibration: np.ndarray | None, channels: int, size: int) -> Tensor:
     """The calibration images as one NCHW float32 tensor, checked against the conversion size."""
     if calibration is None or len(calibration) == 0:
@@ -259,13 +256,6 @@ def calibration_tensor(calibration: np.ndarray | None, channels: int, size: int)
             f"calibration images have shape {data.shape[1:]}, the model needs {(channels, size, size)}; preprocess them at the conversion size"
         )
     return torch.from_numpy(np.ascontiguousarray(data))
-
-
-def capture_for_calibration(model: nn.Module, images: Tensor, example: Tensor) -> tuple[torch.fx.GraphModule, int]:
-    """The model captured for PT2E with a dynamic batch (mvedge.quant.pt2e.capture). Returns (module, batch)."""
-    from mvedge.quant.pt2e import capture
-
-    return capture(model, images, example)
 
 
 class ExecuTorchConverter(Converter):

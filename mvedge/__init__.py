@@ -21,7 +21,7 @@ from mvedge.model import (
     tiny_config,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is set (pyproject.toml reads it)
 
 __all__ = [
     "CheckpointError",

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Write golden reference outputs of the OFFICIAL MambaVision (PyPI mambavision==1.2.0), CPU.
 
-Run inside the venv made by ``scripts/setup_official_env.sh``::
+Run inside the venv made by ``scripts/setup_official_env.sh`` (``OFFICIAL_VENV``: the folder given
+to it, default ``~/.venvs/mvedge-official``)::
 
-    /work/venv-official/bin/python scripts/make_goldens.py [--out tests/fixtures/goldens]
+    OFFICIAL_VENV/bin/python scripts/make_goldens.py [--out tests/fixtures/goldens]
 
 For each case below it builds a small official ``MambaVision(...)``, overwrites EVERY parameter and
 buffer with seeded random values of a meaningful scale (see :func:`randomize_`; the official
@@ -45,9 +46,9 @@ CASES = {
 }
 # Minimum acceptable relative logit change for each deliberate mistake (relative to max|logits|).
 MIN_REL_SENSITIVITY = 1e-2
-COMMAND = ("bash scripts/setup_official_env.sh /work/venv-official && "
-           "/work/venv-official/bin/python scripts/make_goldens.py && "
-           "/work/venv-official/bin/python scripts/make_official_keys.py")
+COMMAND = ("bash scripts/setup_official_env.sh OFFICIAL_VENV && "
+           "OFFICIAL_VENV/bin/python scripts/make_goldens.py && "
+           "OFFICIAL_VENV/bin/python scripts/make_official_keys.py")
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Record the state_dict layout and configuration of every official MambaVision factory.
 
-Run inside the venv made by ``scripts/setup_official_env.sh``::
+Run inside the venv made by ``scripts/setup_official_env.sh`` (``OFFICIAL_VENV``: the folder given
+to it, default ``~/.venvs/mvedge-official``)::
 
-    /work/venv-official/bin/python scripts/make_official_keys.py [--verify-cpu T,T2,S,B|all|none]
+    OFFICIAL_VENV/bin/python scripts/make_official_keys.py [--verify-cpu T,T2,S,B|all|none]
 
 Writes ``tests/fixtures/goldens/official_keys.json``: for each factory ``mamba_vision_<name>``
 (PyPI mambavision==1.2.0) the exact keyword arguments it passes to ``MambaVision(...)``, the same
@@ -141,7 +142,7 @@ def main() -> None:
                  [] if args.verify_cpu == "none" else args.verify_cpu.split(","))
     out = {"description": "state_dict key -> shape and constructor/default_cfg of every official "
                           "MambaVision factory (PyPI mambavision==1.2.0)",
-           "command": "/work/venv-official/bin/python scripts/make_official_keys.py",
+           "command": "OFFICIAL_VENV/bin/python scripts/make_official_keys.py",
            "versions": om.versions(), "variants": {}}
     for name in om.VARIANTS:
         d = describe(name, name in verify)

@@ -2,7 +2,7 @@
 
 Why this module exists
 ----------------------
-The official package cannot be imported as-is without CUDA (project spec §6):
+The official package cannot be imported as-is without CUDA:
 
 * ``timm`` imports ``torchvision``; the PyPI ``torchvision==0.28.0`` wheel is a CUDA build whose
   ``_C.so`` cannot be loaded next to the CPU torch, and ``import torchvision`` then dies with
@@ -13,7 +13,7 @@ The official package cannot be imported as-is without CUDA (project spec §6):
   although its pure-PyTorch reference ``selective_scan_ref`` needs neither.
 * ``mambavision.models.mamba_vision`` binds ``selective_scan_fn`` (CUDA-only) at import time.
 
-:func:`prepare` applies the spec's "Recipe that works" shim, in order:
+:func:`prepare` applies this shim, in order:
 
 (a) define the ``torchvision::nms`` / ``torchvision::qnms`` op schemas when torchvision's ``_C``
     library cannot be loaded, so that ``import torchvision`` (and hence timm) succeeds;
@@ -27,7 +27,8 @@ The official package cannot be imported as-is without CUDA (project spec §6):
     inside it (it was bound at import time) to ``selective_scan_ref``.
 
 The official forward pass is then exactly the published code, with the CUDA scan kernel replaced
-by mamba_ssm's own reference implementation of the same contract (spec §5).
+by mamba_ssm's own reference implementation of the same contract (``selective_scan_ref``: same
+arguments and result as the CUDA ``selective_scan_fn``).
 
 Everything happens lazily on the first call of :func:`prepare` (or of a function that needs the
 official code); importing this module only imports the standard library and torch, so it is safe
@@ -155,7 +156,9 @@ def official_module() -> types.ModuleType:
 
 
 def official_model_class() -> type:
-    """The official ``MambaVision`` ``nn.Module`` class (constructor kwargs as in spec §1.1)."""
+    """The official ``MambaVision`` ``nn.Module`` class (constructor kwargs: dim, in_dim, depths, window_size,
+    mlp_ratio, num_heads, drop_path_rate, in_chans, num_classes, qkv_bias, qk_scale, drop_rate,
+    attn_drop_rate, layer_scale, layer_scale_conv)."""
     return prepare().MambaVision
 
 
@@ -188,7 +191,8 @@ def reference_scan() -> Callable:
 def patched_scan(fn: Callable) -> Iterator[None]:
     """Temporarily make the official mixer call ``fn`` instead of ``selective_scan_ref``.
 
-    ``fn`` receives the same arguments as ``selective_scan_fn`` (spec §5). Used to measure how
+    ``fn`` receives the same arguments as ``selective_scan_fn`` (u, delta, A, B, C, D, z,
+    delta_bias, delta_softplus, return_last_state). Used to measure how
     sensitive outputs are to scan details (e.g. the doubled dt bias).
     """
     mv = prepare()

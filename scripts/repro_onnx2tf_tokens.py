@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Minimal reproduction of the onnx2tf 1.29.24 bug behind `--via onnx2tf` refusals (upstream issue material).
+"""Minimal reproduction of the onnx2tf 1.29.24 bug behind `--via onnx2tf` refusals (material for a bug report to onnx2tf).
 
 A four-op token block, the shape of every MambaVision mixer/attention block:
 NCHW feature map -> tokens (flatten + transpose) -> x + Linear(LayerNorm(x)) -> back to NCHW.

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Create a SEPARATE virtual environment holding the official NVlabs MambaVision package
-# (PyPI mambavision==1.2.0) runnable on CPU, following docs in the project spec §6
-# ("Running the official package on CPU").  It is only needed to regenerate the golden
+# (PyPI mambavision==1.2.0) runnable on CPU (the official package expects CUDA; see
+# scripts/official_mambavision.py for the import shim).  It is only needed to regenerate the golden
 # files in tests/fixtures/goldens/ and to benchmark the official model; the project's own
 # tests never need it.
 #
-# Usage: scripts/setup_official_env.sh [VENV_DIR]      (default: /work/venv-official)
+# Usage: scripts/setup_official_env.sh [VENV_DIR]      (default: ~/.venvs/mvedge-official; not
+#        inside the repository)
 #
 # Rules:
 #  * torch is pinned to 2.13.0 on EVERY pip line, so no pip resolution can ever replace it
-#    by an unpinned (CUDA) build.  The CPU wheel 2.13.0+cpu is picked up from the local
-#    wheel directory configured for pip on this machine; the script checks it is the CPU build.
+#    by an unpinned (CUDA) build.  pip must be able to find the CPU wheel 2.13.0+cpu (a local
+#    wheel directory, or PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu); the script
+#    checks it got the CPU build.
 #  * everything else is installed with --no-deps: mambavision/mamba-ssm declare CUDA-only
 #    dependencies (triton, causal-conv1d, ...) that must not be pulled in.
 #  * mamba-ssm is built from its sdist as a pure-Python wheel (no CUDA extension):
@@ -19,12 +21,13 @@
 # applies the import shim (torchvision op schemas, mamba_ssm stubs, reference scan).
 set -euo pipefail
 
-VENV="${1:-/work/venv-official}"
+VENV="${1:-$HOME/.venvs/mvedge-official}"
 PY="${PYTHON:-python3}"
 TORCH="torch==2.13.0"
 
+REPO="$(cd "$(dirname "$0")/.." && pwd -P)"
 case "$(realpath -m "$VENV")" in
-  /work/main|/work/main/*) echo "refusing to create the venv inside the repository: $VENV" >&2; exit 2;;
+  "$REPO"|"$REPO"/*) echo "refusing to create the venv inside the repository: $VENV" >&2; exit 2;;
 esac
 
 if [ ! -x "$VENV/bin/python" ]; then

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +32,74 @@ def test_ci_runs_the_readme_commands() -> None:
     assert "readme_commands.py main" in ci and "readme_commands.py test" in ci
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_commands.py"), "test"], capture_output=True, text=True)
     assert out.returncode == 0 and "pytest" in out.stdout
+
+
+# Built from pieces so this file does not match itself.
+MACHINE_PATHS = ("../" + "shared", "/" + "work/")
+TEXT_SUFFIXES = (".md", ".py", ".sh", ".txt", ".toml", ".cfg", ".yml", ".yaml")
+
+
+def tracked_text_files() -> list[Path]:
+    """Files git tracks (every file under the repository when there is no git checkout)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if listed.returncode == 0 and listed.stdout:
+        paths = [ROOT / p for p in listed.stdout.decode().split("\0") if p]
+    else:
+        skip = {".git", ".venv", "node_modules", "__pycache__"}
+        paths = [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
+    names = {"run"}  # .ci/run
+    return [p for p in paths if p.is_file() and (p.suffix in TEXT_SUFFIXES or p.name in names)]
+
+
+def test_no_file_points_at_paths_a_cloner_does_not_have() -> None:
+    """Docs, code and scripts must not send a reader to folders outside the repository."""
+    files = tracked_text_files()
+    assert any(p.name == "README.md" for p in files) and any(p.suffix == ".py" for p in files)
+    offenders = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in files
+        for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+        if any(m in line for m in MACHINE_PATHS)
+    ]
+    assert not offenders, offenders
+
+
+def _synopses(text: str) -> dict[str, str]:
+    """README's command synopses: in code blocks, a line 'mvedge CMD ...' and its indented continuations."""
+    found: dict[str, str] = {}
+    current = None
+    for block in re.findall(r"^```[a-z]*\n(.*?)^```", text, flags=re.M | re.S):
+        for line in block.splitlines():
+            head = re.match(r"mvedge ([a-z-]+)", line)
+            if head:
+                current = head.group(1)
+                found[current] = found.get(current, "") + " " + line
+            elif current and line.startswith(" "):
+                found[current] += " " + line
+            else:
+                current = None
+    return found
+
+
+def test_every_command_option_is_in_a_readme_synopsis() -> None:
+    """Each sub-command's options, as its parser defines them, appear in README's synopses."""
+    from mvedge.cli import make_parser
+
+    synopses = _synopses((ROOT / "README.md").read_text())
+    sub = next(a for a in make_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, parser in sub.choices.items():
+        assert name in synopses, f"README has no synopsis of mvedge {name}"
+        for action in parser._actions:
+            options = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
+            if options and not any(re.search(re.escape(o) + r"(?![\w-])", synopses[name]) for o in options):
+                missing.append(f"mvedge {name} {options[0]}")
+    assert not missing, missing
+
+
+def test_readme_names_the_whole_public_api() -> None:
+    import mvedge
+
+    text = (ROOT / "README.md").read_text()
+    missing = [name for name in mvedge.__all__ if f"mvedge.{name}" not in text and f"`{name}`" not in text]
+    assert not missing, missing

@@ -259,6 +259,7 @@ def load_checkpoint(path: str | os.PathLike, variant: str | None = None, **overr
     if embedded is not None and variant is None:
         options = dict(embedded)
         name = options.pop("__variant__", None)
+        options.setdefault("num_classes", inferred["num_classes"])  # build() defaults to no head
     elif name is not None:
         options = config(name)
         options["num_classes"] = inferred["num_classes"]

@@ -26,14 +26,19 @@ DEFAULTS: dict[str, Any] = {
     "dropout": 0.0,
     "d_state": 8,
     "d_conv": 3,
-    "num_classes": 1000,
+    "num_classes": None,
     "layer_scale": None,
     "layer_scale_conv": None,
     "scan_chunk_size": DEFAULT_CHUNK_SIZE,
 }
-"""Every build option with its default (the MambaVision-T architecture, 1000 classes)."""
+"""Every build option with its default: the MambaVision-T architecture without a classifier head
+(num_classes None), so `build()` returns the pooled (batch, 8*dim) features as the reference API does."""
 
 OPTION_NAMES = tuple(DEFAULTS)
+
+OFFICIAL_NUM_CLASSES = 1000
+"""Classes of every official checkpoint's head: the 21K variants are pre-trained on ImageNet-21K and
+fine-tuned on ImageNet-1K, so they too end in 1000 logits."""
 
 _WIN_224 = [8, 8, 14, 7]
 _WIN_512 = [8, 8, 32, 16]
@@ -72,7 +77,8 @@ def canonical_variant(name: str) -> str:
 
 
 def config(name: str) -> dict[str, Any]:
-    """Build options of an official variant: `build(**config("T"))` is MambaVision-T."""
+    """Build options of an official variant, its 1000-class head included: `build(**config("T"))`
+    is MambaVision-T with ImageNet-1K logits."""
     dim, in_dim, depths, heads, window, dpr, layer_scale, size = _VARIANT_TABLE[canonical_variant(name)]
     cfg = copy.deepcopy(DEFAULTS)
     cfg.update(
@@ -84,6 +90,7 @@ def config(name: str) -> dict[str, Any]:
         window_size=list(window),
         dropout=dpr,
         layer_scale=layer_scale,
+        num_classes=OFFICIAL_NUM_CLASSES,
     )
     return cfg
 

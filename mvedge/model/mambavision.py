@@ -1,7 +1,7 @@
 """MambaVision (NVlabs) in plain PyTorch: checkpoint-exact, export-friendly, quantization-aware.
 
 Module names and parameter shapes match the official `mamba_vision.py`, so official state dicts
-load key for key. The function is the official one, quirks included (spec §9): dt bias applied
+load key for key. The function is the official one, quirks included: dt bias applied
 twice, concat instead of a gate, non-causal depthwise conv1d, unmasked window padding, tanh GELU
 in conv blocks and erf GELU in MLPs, BN eps 1e-4 in the stem. What differs is only *how* it is
 computed: the chunked scan instead of the CUDA kernel, explicit attention instead of SDPA, and
@@ -358,6 +358,7 @@ def _init_weights(module: nn.Module) -> None:
 
 
 def build(**options: Any) -> MambaVision:
-    """Build a MambaVision from build options (see `mvedge.model.configs.DEFAULTS`); defaults give
-    MambaVision-T with 1000 classes. Invalid options raise ValueError naming the option."""
+    """Build a MambaVision from build options (see `mvedge.model.configs.DEFAULTS`). Without
+    num_classes (or with None) the model returns the pooled (batch, 8*dim) features; the official
+    variants' configs carry num_classes=1000. Invalid options raise ValueError naming the option."""
     return MambaVision(**options)

@@ -55,6 +55,6 @@ _CROP = {
 
 
 def preprocessing(variant: str) -> Preprocessing:
-    """The official evaluation preprocessing of a variant (spec §4)."""
+    """The official evaluation preprocessing of a variant (its timm default_cfg)."""
     size, crop_pct, mode = _CROP[canonical_variant(variant)]
     return Preprocessing(input_size=size, crop_pct=crop_pct, crop_mode=mode)

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 DEFAULT_CHUNK_SIZE = 7
-"""Tokens per chunk, chosen by measurement (BENCHMARKS.md, scan chunk sweep): of 7/14/28/49/98/196,
-7 was fastest exported to ExecuTorch-XNNPACK at both MambaVision-T stage shapes and in eager
-PyTorch; it divides both stage lengths at the native resolution (196 = 28 x 7, 49 = 7 x 7). Each
+"""Tokens per chunk, chosen by measurement (BENCHMARKS.md sections 1 and 2): of 7/14/28/49/98/196,
+7 was fastest exported to ExecuTorch-XNNPACK at both MambaVision-T stage shapes and in the eager
+whole-model forward; it divides both stage lengths at the native resolution (196 = 28 x 7, 49 = 7 x 7). Each
 log-step level costs a few full passes over the (L, d, n) state, so short chunks (3 levels) win."""
 
 

@@ -1,6 +1,6 @@
 """Per-target int8 recipes: what each target's own quantizer turns to int8, what stays float.
 
-The definition (issue [quant]): convolutions, linear layers and attention matmuls in int8; the
+The definition: convolutions, linear layers and attention matmuls in int8; the
 selective scan (its exp, softplus and recurrences), normalisations and softmax in float (or
 fp16 in a Core ML fp16 program) wherever the target's quantizer allows it. What each quantizer
 allows differs, and the recipes say so instead of pretending:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import pickle
 from pathlib import Path
 
@@ -165,3 +166,23 @@ def test_overrides_apply(tmp_path: Path, small_model) -> None:
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), small_model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_class_count_comes_from_the_head_weights(tmp_path: Path) -> None:
+    """build() defaults to no head, but loading still reads the class count from the weights:
+    an official variant's headless weights give features, a custom config saved without
+    num_classes gets the head its weights have."""
+    with torch.device("meta"):
+        headless = {k: v for k, v in mvedge.build(**mvedge.config("T")).state_dict().items() if not k.startswith("head.")}
+    state = {k: torch.zeros(v.shape, dtype=v.dtype) for k, v in headless.items()}
+    path = tmp_path / "tiny_features.pt"
+    torch.save(state, path)
+    assert mvedge.load_checkpoint(path, variant="T").num_classes is None
+
+    torch.manual_seed(0)
+    model = mvedge.build(**{**SMALL, "num_classes": 1000, "image_size": 64}).eval()
+    config = {k: v for k, v in model.config.items() if k != "num_classes"}
+    path = tmp_path / "no_class_count.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata={"mvedge_config": json.dumps(config)})
+    loaded = mvedge.load_checkpoint(path)
+    assert loaded.num_classes == 1000 and same_output(loaded, model)

@@ -17,6 +17,7 @@ def test_every_variant_config_is_valid_and_plain(name: str) -> None:
     cfg = mvedge.config(name)
     assert isinstance(cfg, dict)
     assert resolve_config(**cfg) == cfg
+    assert cfg["num_classes"] == 1000  # explicit: the default is no head
     assert mvedge.output_size(cfg) == 1000
 
 
@@ -47,6 +48,15 @@ def test_unknown_variant() -> None:
 def test_output_size() -> None:
     assert mvedge.output_size({"dim": 80, "num_classes": None}) == 640
     assert mvedge.output_size({"dim": 80, "num_classes": 10}) == 10
+
+
+def test_default_is_no_classifier_head() -> None:
+    """Without num_classes the options describe the pooled-feature model, 8*dim wide."""
+    assert resolve_config()["num_classes"] is None
+    assert resolve_config(dim=80, depths=[1, 3, 8, 4], num_heads=[2, 4, 8, 16])["num_classes"] is None
+    assert mvedge.output_size({"dim": 80}) == 640
+    assert mvedge.output_size({"dim": 96, "depths": [3, 3, 7, 5]}) == 768
+    assert mvedge.output_size({}) == 8 * 80
 
 
 @pytest.mark.parametrize(

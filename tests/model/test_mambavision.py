@@ -70,6 +70,34 @@ def test_no_classes_returns_pooled_features() -> None:
     assert out.shape == (1, mvedge.output_size({**SMALL, "num_classes": None})) == (1, 64)
 
 
+def test_seed_api_call_without_num_classes_returns_features() -> None:
+    """The reference API's call, `build(dim=80, depths=..., num_heads=...)`, has no classifier head:
+    it returns the pooled (batch, 8*dim) features, as wide as `output_size` says."""
+    options = dict(dim=80, depths=[1, 3, 8, 4], num_heads=[2, 4, 8, 16])
+    with torch.device("meta"):
+        model = mvedge.build(**options).eval()
+        out = model(torch.randn(2, 3, 224, 224))
+    assert model.num_classes is None and isinstance(model.head, torch.nn.Identity)
+    assert tuple(out.shape) == (2, mvedge.output_size(options)) == (2, 640)
+
+
+def test_small_model_without_num_classes_gives_its_features() -> None:
+    options = {k: v for k, v in SMALL.items() if k != "num_classes"}
+    torch.manual_seed(0)
+    model = mvedge.build(**options).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model.forward_features(x))
+    assert not any(k.startswith("head.") for k in model.state_dict())
+
+
+@pytest.mark.parametrize("name", mvedge.VARIANTS)
+def test_official_variants_give_1000_logits(name: str) -> None:
+    with torch.device("meta"):
+        model = mvedge.build(**mvedge.config(name))
+    assert isinstance(model.head, torch.nn.Linear) and model.head.out_features == 1000
+
+
 @pytest.mark.parametrize("hw", [(64, 64), (37, 53), (100, 30), (16, 16)])
 def test_any_input_size(hw: tuple[int, int]) -> None:
     model = mvedge.build(**SMALL).eval()

@@ -1,6 +1,6 @@
 """QAT: the prepared graph computes the float model exactly when fake quantization is off (batch
 norm eps kept), and on the embedded digits model PTQ and a short QAT run hold the held-out
-accuracy against the float model (the fixed baseline), as the issue's goals ask."""
+accuracy against the float model (the fixed baseline)."""
 
 from __future__ import annotations
 
