@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mvedge.errors import BadInput
 from mvedge.profile import ProfileFailed, profile_host
 from mvedge.profile.host import check_host_profilable
 from mvedge.profile.memory import PeakMemory
@@ -76,7 +77,7 @@ def test_core_ml_is_refused_on_linux(tmp_path: Path) -> None:
 
 
 def test_bad_arguments(tiny_onnx: Path, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(BadInput, match="does not exist"):
         profile_host(tmp_path / "missing.onnx")
     with pytest.raises(ValueError, match="unknown artifact type"):
         profile_host(tiny_onnx.with_name(tiny_onnx.name + ".json"))
