@@ -109,3 +109,13 @@ def test_without_a_sidecar_the_runtime_gives_the_input_shape(tiny_onnx: Path, tm
     shutil.copy(tiny_onnx, bare)  # no bare.onnx.json next to it
     result = profile_host(bare, threads=1, warmup=0, runs=2, breakdown_runs=0)
     assert result.precision is None and len(result.samples_ms) == 2
+
+
+def test_a_broken_sidecar_is_refused_before_profiling(tiny_onnx: Path, tmp_path: Path) -> None:
+    import shutil
+
+    artifact = tmp_path / "broken.onnx"
+    shutil.copy(tiny_onnx, artifact)
+    (tmp_path / "broken.onnx.json").write_text('{"precision": "fp32"}')  # not what mvedge convert writes
+    with pytest.raises(BadInput, match=r"broken\.onnx\.json: field 'target' is missing"):
+        profile_host(artifact, threads=1, warmup=0, runs=1, breakdown_runs=0)
