@@ -142,3 +142,17 @@ def test_a_failure_while_building_leaves_the_app_untouched(artifacts, tmp_path: 
     _refused(capsys, ["bundle", "--app", "android", "--app-dir", str(app), str(tflite)], "runtime exploded")
     assert _tree(app) == before
     assert not list(app.glob(".mvedge-bundle-*"))
+
+
+def test_an_incomplete_sidecar_is_refused_naming_the_field(artifacts, tmp_path: Path, capsys) -> None:
+    (tflite,) = need(artifacts, "tflite")
+    app = copy_app(ANDROID, tmp_path / "android_demo")
+    before = _tree(app)
+    partial = tmp_path / "partial" / tflite.name
+    partial.parent.mkdir()
+    shutil.copy(tflite, partial)
+    data = json.loads(Path(str(tflite) + ".json").read_text())
+    del data["input"]["layout"]
+    Path(str(partial) + ".json").write_text(json.dumps(data))
+    _refused(capsys, ["bundle", "--app", "android", "--app-dir", str(app), str(partial)], "field 'input.layout' is missing")
+    assert _tree(app) == before
