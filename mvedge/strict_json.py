@@ -50,6 +50,22 @@ def decode_float(value: Any) -> float | None:
     return float(value)
 
 
+def loads(text: str) -> Any:
+    """Parse JSON written by `dumps`, turning every "NaN"/"Infinity"/"-Infinity" string back into a
+    float: for documents that never hold those words as text, such as benchmark results."""
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, str):
+            return NON_FINITE.get(value, value)
+        if isinstance(value, dict):
+            return {key: decode(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [decode(item) for item in value]
+        return value
+
+    return decode(json.loads(text))
+
+
 def dumps(value: Any, indent: int | None = 1) -> str:
     """Strict JSON text of `value` (non-finite floats as strings; never NaN/Infinity literals)."""
     return json.dumps(encode_non_finite(value), indent=indent, allow_nan=False)
