@@ -85,9 +85,10 @@ def main() -> None:
         print(f"| {r['precision']} | {r['convert_seconds']} | {r['peak_rss_mb']} | {r['size_bytes'] / 1e6:.1f} | {psnr} |")
     suffix = "" if args.model == "T" else f"_{args.model}"
     out = RESULTS / f"convert_{args.target}{suffix}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"target": args.target, "model": args.model, "verify": args.verify, "machine": platform.machine(),
-                               "cores": os.cpu_count(), "load_average": round(load, 1), "results": rows}, indent=1))
+    from mvedge.strict_json import write_atomic
+
+    write_atomic(out, {"target": args.target, "model": args.model, "verify": args.verify, "machine": platform.machine(),
+                       "cores": os.cpu_count(), "load_average": round(load, 1), "results": rows}, indent=1, newline=False)
     print(f"\nwrote {out.relative_to(REPO)}")
 
 

@@ -66,8 +66,8 @@ def run_one(model: str, precision: str, out_dir: str, extra: str, verify: bool) 
         "convert_and_verify_seconds": round(total, 1),
         "size_bytes": artifact.size_bytes,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # this process, whole run
-        "compression": artifact.sidecar["conversion"].get("compression"),
-        "scan_ops_kept_fp32": artifact.sidecar["conversion"].get("scan_ops_kept_fp32"),
+        "compression": artifact.sidecar.conversion.get("compression"),
+        "scan_ops_kept_fp32": artifact.sidecar.conversion.get("scan_ops_kept_fp32"),
         "params": sum(p.numel() for p in bundle.model.parameters()),
         "drift": drift,
     }
@@ -111,8 +111,9 @@ def main() -> None:
         print(f"| {r['precision']} | {r['convert_seconds']} | {r['peak_rss_mb']} | {r['size_bytes'] / 1e6:.2f} | {ratio} | {tensors} | {drift} |")
     parts = ([] if args.model == "T" else [args.model]) + sorted(json.loads(args.extra)) + (["verified"] if args.verify else [])
     name = "_".join(["convert_coreml", *parts]) + ".json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / name).write_text(json.dumps({"model": args.model, "extra": json.loads(args.extra), "verify": args.verify, "machine": platform.machine(), "results": rows}, indent=1))
+    from mvedge.strict_json import write_atomic
+
+    write_atomic(RESULTS / name, {"model": args.model, "extra": json.loads(args.extra), "verify": args.verify, "machine": platform.machine(), "results": rows}, indent=1, newline=False)
     print(f"\nwrote {(RESULTS / name).relative_to(REPO)}")
 
 

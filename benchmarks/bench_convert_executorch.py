@@ -138,9 +138,10 @@ def main() -> None:
         outside = ", ".join(f"{op} x{n}" for op, n in r["non_delegated_ops"].items()) or "none"
         print(f"| {r['precision']} | {r['convert_seconds']} | {r['peak_rss_mb']} | {r['size_bytes'] / 1e6:.1f} | {ratio} | "
               f"{r['delegated_nodes']} / {r['non_delegated_nodes']} | {outside} | {r.get('latency_ms', 'n/a (Apple only)')} |")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"variant": args.variant, "machine": platform.machine(), "cores": os.cpu_count(),
-                                   "load_average": round(load, 1), "threads": args.threads, "results": rows}, indent=1))
+    from mvedge.strict_json import write_atomic
+
+    write_atomic(RESULTS, {"variant": args.variant, "machine": platform.machine(), "cores": os.cpu_count(),
+                           "load_average": round(load, 1), "threads": args.threads, "results": rows}, indent=1, newline=False)
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
 
 

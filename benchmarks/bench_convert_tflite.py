@@ -36,7 +36,7 @@ def _latency_ms(path: Path, threads: int) -> float:
     from mvedge.verify.runners.litert import LiteRTRunner
 
     runner = LiteRTRunner(path, threads=threads)
-    shape = runner.sidecar["input"]["shape"]
+    shape = runner.sidecar.input.shape
     batch, channels, size = shape[0], 3, shape[2]
     x = np.random.default_rng(0).standard_normal((batch, channels, size, size)).astype(np.float32)
     for _ in range(2):
@@ -66,7 +66,7 @@ def run_one(model: str, precision: str, out_dir: str, extra: str, verify: bool, 
     total = time.perf_counter() - start
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # onnx2tf, the XNNPACK probe
-    conversion = artifact.sidecar["conversion"]
+    conversion = artifact.sidecar.conversion
     return {
         "precision": precision,
         "convert_seconds": round(artifact.convert_seconds, 1),
@@ -135,7 +135,9 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     record = {"model": args.model, "extra": extra, "verify": args.verify, "machine": platform.machine(), "cores": os.cpu_count(), "load_average": load, "results": rows}
-    path.write_text(json.dumps(record, indent=1))
+    from mvedge.strict_json import write_atomic
+
+    write_atomic(path, record, indent=1, newline=False)
     print(f"\nwrote {path.relative_to(REPO)}")
 
 

@@ -16,7 +16,6 @@ ExecuTorch's coreml-fp16 .pte needs Apple hardware and is listed as not run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -98,6 +97,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     from mvedge.model.bundle import load_bundle
     from mvedge.verify.data import verification_set
+    from mvedge import strict_json
     from mvedge.verify.reference import t_shaped_bundle
 
     rows: list[dict] = []
@@ -108,7 +108,7 @@ def main() -> None:
             rows += rows_for(name, bundle, images, labels, description, Path(tmp), only)
     load = os.getloadavg()[0]
     if only and RESULTS.exists():  # keep the other rows of the earlier run, in MATRIX order
-        earlier = [r for r in json.loads(RESULTS.read_text())["rows"] if f"{r['target']}:{r['precision'].split(' ')[0]}" not in only]
+        earlier = [r for r in strict_json.loads(RESULTS.read_text())["rows"] if f"{r['target']}:{r['precision'].split(' ')[0]}" not in only]
         for row in rows:
             row["rerun"] = True
         order = {(t, p + "".join(f" --{k.replace('_', '-')}" for k in e)): i for i, (t, p, e) in enumerate(MATRIX)}
@@ -116,8 +116,7 @@ def main() -> None:
         rows = sorted(earlier + rows, key=lambda r: (models.index(r["model"]) if r["model"] in models else 9, order.get((r["target"], r["precision"]), 99)))
     print(f"\nDrift against the float model, {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f}\n")
     print(table(rows))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": platform.machine(), "cores": os.cpu_count(), "load_average": round(load, 1), "rows": rows}, indent=1))
+    strict_json.write_atomic(RESULTS, {"machine": platform.machine(), "cores": os.cpu_count(), "load_average": round(load, 1), "rows": rows}, indent=1, newline=False)
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
 
 

@@ -14,7 +14,6 @@ Prints a markdown table and writes benchmarks/results/executorch_fallbacks.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -86,8 +85,9 @@ def main() -> None:
     for r in rows:
         outside = ", ".join(f"{op} x{n}" for op, n in r["non_delegated_ops"].items()) or "none"
         print(f"| {r['graph']} | {r['delegated_subgraphs']} | {outside} | {r['median_ms']} | {r['min_ms']} | {r['min_ms'] / base - 1:+.1%} |")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"variant": args.variant, "threads": args.threads, "load_average": round(load, 1), "results": rows}, indent=1))
+    from mvedge.strict_json import write_atomic
+
+    write_atomic(RESULTS, {"variant": args.variant, "threads": args.threads, "load_average": round(load, 1), "results": rows}, indent=1, newline=False)
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
 
 

@@ -324,10 +324,9 @@ def main(argv: list[str] | None = None) -> int:
                         "definition": "best torch.mm rate seen (before, during and after the rounds); in_rounds: one mm per round, interleaved with the variants"},
         "rows": rows, "goals": goals, "breakdowns": breakdowns,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.json.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, args.json)
+    from mvedge.strict_json import write_atomic
+
+    write_atomic(args.json, payload, indent=1, newline=False)
 
     print(f"\nMambaVision-T 224, batch 1, {THREADS} threads; {flops / 1e9:.2f} GFLOP/image; fp32 matmul peak {peak:.0f} GFLOP/s "
           f"(median {peak_in_rounds['gflops_median']:.0f} in the rounds); "

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import statistics
@@ -292,8 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         "goal": {"description": "mvedge (default chunk) at least as fast as the official CPU path (median)",
                  "met": rows[default_name]["median_ms"] <= off, "speedup": rows[default_name]["speedup_vs_official"]},
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    from mvedge.strict_json import write_atomic
+
+    write_atomic(args.json, results, indent=2)
 
     print(f"### MambaVision-{args.variant}, {cfg['image_size']} px, batch 1, fp32, {THREADS} threads, no_grad "
           f"(median of {repeats} interleaved rounds)\n")
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                                    for k, r in rows.items() if "ablation" not in k}
         print("\nScan cost per forward (median minus the same model's ablation median): " + "; ".join(
             f"{k}: {v:.0f} ms" for k, v in results["scan_cost_ms"].items()))
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        write_atomic(args.json, results, indent=2)
     pr = results["probe"]
     print(f"\nMachine load: probe (fixed pure-Python loop) median {pr['median_ms']:.3f} ms, min {pr['min_ms']:.3f} ms; "
           f"loadavg {results['loadavg_before']} -> {results['loadavg_after']}.")

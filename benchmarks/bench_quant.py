@@ -68,7 +68,7 @@ def _convert(bundle, target: str, extra: dict, out_dir: Path, images, calibratio
     options = ConvertOptions("int8", bundle.image_size, calibration=calibration, extra=dict(extra))
     start = time.perf_counter()
     artifact = convert(bundle, target, "int8", out_dir, options, force=True, images=images, progress=Progress(quiet=True))
-    conversion = artifact.sidecar["conversion"]
+    conversion = artifact.sidecar.conversion
     return {
         "target": target,
         "extra": extra,
@@ -189,7 +189,7 @@ def job_t224(out_dir: Path, target: str, *options: str) -> dict:
     images, labels, description = verification_set(bundle)
     drift = verify_artifact(artifact.path, bundle, images, labels)
     problems = failures(drift, "int8")
-    conversion = artifact.sidecar["conversion"]
+    conversion = artifact.sidecar.conversion
     return {
         "target": target,
         "extra": extra,
@@ -507,6 +507,8 @@ def main() -> None:
         _quiet()
         print(json.dumps(JOBS[args.job](Path(args.out_dir), *args.args)))
         return
+    from mvedge import strict_json
+
     global ONLY
     ONLY = args.only
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -518,12 +520,12 @@ def main() -> None:
             record["load_average_end"] = os.getloadavg()[0]
         record["jobs"] = [job for job in record["jobs"] if job is not None]
         if ONLY and path.exists():  # replace the earlier jobs under --only by the re-run ones, keep the rest
-            earlier = json.loads(path.read_text())
+            earlier = strict_json.loads(path.read_text())
             fresh = {job["job"]: dict(job, rerun=True) for job in record["jobs"]}
             earlier_jobs = [dict(job, job=job["job"].split(" /")[0]) for job in earlier["jobs"]]
             jobs = [fresh.pop(job["job"], job) for job in earlier_jobs if job["job"] in fresh or not job["job"].startswith(ONLY)]
             record = dict(earlier, jobs=jobs + list(fresh.values()))
-        path.write_text(json.dumps(record, indent=1))
+        strict_json.write_atomic(path, record, indent=1, newline=False)
         print(f"\n## {part}\n\n{_table(part, record)}\n\nwrote {path.relative_to(REPO)}")
 
 

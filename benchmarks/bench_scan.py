@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import os
 import platform
@@ -48,6 +47,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from mvedge.model.scan import DEFAULT_CHUNK_SIZE, chunked_scan_bld, selective_scan_reference, stable_softplus  # noqa: E402
+from mvedge.strict_json import write_atomic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "scan.json"
@@ -664,8 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     results["evaluation"] = evaluate(results, families)
     results["wall_s"] = time.perf_counter() - t_start
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    write_atomic(args.json, results, indent=2)
     print(markdown(results))
     log(f"wrote {args.json} ({results['wall_s']:.0f} s)")
     return 0

@@ -1,31 +1,31 @@
 """convert -> verify -> sidecar -> rename: the one flow every target goes through.
 
 Artifacts are written under a temporary folder next to the destination and renamed into place
-only when everything succeeded, so a failed or refused conversion leaves nothing behind.
+only when everything succeeded, so a failed or refused conversion leaves nothing behind. The
+sidecar is built once in memory, the artifact is verified with it, and it is written once,
+complete and atomically, next to the staged artifact before both are renamed into place.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 import mvedge
 from converters.base import BadRequest, ConversionError, ConversionResult, ConvertOptions
 from converters.registry import get_converter
+from mvedge.artifact import InputSpec, OutputSpec, Sidecar, sha256_of, sidecar_path, size_of, write_sidecar
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
-from mvedge.verify.check import float_reference, verify_artifact  # noqa: F401  (re-exported)
+from mvedge.verify.check import verify_artifact
 from mvedge.verify.metrics import Drift
-from mvedge.verify.runners.base import RuntimeUnavailable, sidecar_path
+from mvedge.verify.runners.base import RuntimeUnavailable
 from mvedge.verify.thresholds import failures
 
 
@@ -43,7 +43,7 @@ class Artifact:
     size_bytes: int
     convert_seconds: float
     drift: Drift | None
-    sidecar: dict[str, Any] = field(default_factory=dict)
+    sidecar: Sidecar
     verify_note: str = ""
 
 
@@ -52,52 +52,27 @@ def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str)
     return f"{bundle.name.lower()}-{target}-{precision}{suffix}"
 
 
-def _size(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
-
-
-def sha256_of(path: Path) -> str:
-    """sha256 of a file, or of a directory's files (sorted relative paths and contents)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: ConvertOptions, result: ConversionResult, versions: dict) -> dict:
-    """The metadata written next to the artifact (apps and `mvedge verify` read it)."""
+def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: ConvertOptions, result: ConversionResult, versions: dict) -> Sidecar:
+    """The metadata written next to the artifact (apps and `mvedge verify` read it); the fields
+    known only after writing and checking the artifact (sha256 ... verification) are left empty."""
     channels = bundle.config["in_channels"]
     size = options.image_size
     shape = [options.batch, size, size, channels] if result.input_layout == "NHWC" else [options.batch, channels, size, size]
-    return {
-        "mvedge_version": mvedge.__version__,
-        "model": bundle.name,
-        "source": bundle.source,
-        "config": bundle.config,
-        "target": target,
-        "precision": precision,
-        "input": {
-            "name": result.input_name,
-            "shape": shape,
-            "layout": result.input_layout,
-            "dtype": result.input_dtype,
-            "batch": options.batch,
-            "quantization": result.input_quantization,
-        },
-        "output": {"shape": [options.batch, mvedge.output_size(bundle.config)], "quantization": result.output_quantization},
-        "preprocessing": bundle.preprocessing.to_dict(),
-        "labels": bundle.labels,
-        "toolchain": versions,
-        "options": {k: v for k, v in options.extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
-        "conversion": result.metadata,
-    }
+    return Sidecar(
+        mvedge_version=mvedge.__version__,
+        model=bundle.name,
+        source=bundle.source,
+        config=bundle.config,
+        target=target,
+        precision=precision,
+        input=InputSpec(result.input_name, shape, result.input_layout, result.input_dtype, options.batch, result.input_quantization),
+        output=OutputSpec([options.batch, mvedge.output_size(bundle.config)], result.output_quantization),
+        preprocessing=bundle.preprocessing.to_dict(),
+        labels=bundle.labels,
+        toolchain=versions,
+        options={k: v for k, v in options.extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
+        conversion=result.metadata,
+    )
 
 
 def _move_into_place(source: Path, destination: Path) -> None:
@@ -147,13 +122,12 @@ def convert(
         if not temp_path.exists():
             raise ConversionError(f"the {target} converter reported success but wrote no artifact")
         sidecar = build_sidecar(bundle, target, precision, options, result, converter.toolchain_versions())
-        sidecar_path(temp_path).write_text(json.dumps(sidecar, indent=1))
         drift, note = None, "not verified (--no-verify)"
         if verify:
             batch, labels, description = images or _default_images(bundle)
             try:
                 with progress.stage(f"verifying on {description}"):
-                    drift = verify_artifact(temp_path, bundle, batch, labels)
+                    drift = verify_artifact(temp_path, bundle, batch, labels, sidecar=sidecar)
             except RuntimeUnavailable as exc:
                 note = f"not verified: {exc}"
                 progress.note(note)
@@ -164,15 +138,15 @@ def convert(
                         f"{target} {precision} artifact drifts past its threshold ({'; '.join(problems)}); nothing was written"
                     )
                 note = "verified"
-        sidecar["sha256"] = sha256_of(temp_path)
-        sidecar["size_bytes"] = _size(temp_path)
-        sidecar["convert_seconds"] = round(seconds, 2)
-        sidecar["drift"] = drift.to_dict() if drift else None
-        sidecar["verification"] = note
-        sidecar_path(temp_path).write_text(json.dumps(sidecar, indent=1))
+        sidecar.sha256 = sha256_of(temp_path)
+        sidecar.size_bytes = size_of(temp_path)
+        sidecar.convert_seconds = round(seconds, 2)
+        sidecar.drift = drift.to_dict() if drift else None
+        sidecar.verification = note
+        write_sidecar(temp_path, sidecar)
         _move_into_place(temp_path, final)
         os.replace(sidecar_path(temp_path), final_sidecar)
-        return Artifact(final, target, precision, sidecar["size_bytes"], seconds, drift, sidecar, note)
+        return Artifact(final, target, precision, sidecar.size_bytes, seconds, drift, sidecar, note)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import mvedge
+from mvedge import strict_json
 from mvedge.apps import contract as contract_vectors
 from mvedge.apps.layout import CONTRACT_NAME, INDEX_NAME, AppLayout, check_app_dir, get_layout
+from mvedge.artifact import Sidecar, checked_artifact, read_sidecar, sha256_of, sidecar_path, size_of
+from mvedge.errors import BadInput
 from mvedge.progress import Progress
 
 INDEX_SCHEMA = "mvedge.bundle/1"
@@ -49,55 +52,36 @@ class BundleResult:
         }
 
 
-def sidecar_of(artifact: Path) -> Path:
-    """'<artifact>.json' next to the artifact (as mvedge convert writes it)."""
-    return artifact.with_name(artifact.name + ".json")
-
-
-def _read_sidecar(artifact: Path) -> dict[str, Any]:
-    path = sidecar_of(artifact)
-    if not path.is_file():
-        raise ValueError(f"{artifact.name} has no sidecar ({path.name}); bundle artifacts written by mvedge convert, with their .json next to them")
-    try:
-        sidecar = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not readable JSON ({exc}); re-run mvedge convert for this artifact") from exc
-    if not isinstance(sidecar, dict) or "input" not in sidecar or "preprocessing" not in sidecar:
-        raise ValueError(f"{path} is not an mvedge sidecar (no input/preprocessing section); re-run mvedge convert")
-    return sidecar
-
-
-def check_artifacts(layout: AppLayout, artifacts: list[str | Path]) -> list[tuple[Path, dict[str, Any], str]]:
-    """(path, sidecar, app runtime) per artifact, or ValueError/FileNotFoundError naming the first problem."""
+def check_artifacts(layout: AppLayout, artifacts: list[str | Path]) -> list[tuple[Path, Sidecar, str]]:
+    """(path, sidecar, app runtime) per artifact, or BadInput naming the first problem."""
     if not artifacts:
-        raise ValueError("no artifact given; pass one or more files written by mvedge convert")
+        raise BadInput("no artifact given; pass one or more files written by mvedge convert")
     checked, names = [], set()
     for item in artifacts:
-        path = Path(item)
-        if not path.exists():
-            raise FileNotFoundError(f"artifact {str(path)!r} does not exist")
+        path = checked_artifact(item)
         runtime = layout.runtime_for(path.suffix)
         if runtime is None:
-            raise ValueError(f"the {layout.app} app cannot run {path.name} ({path.suffix or 'no suffix'}); it runs {', '.join(layout.suffixes)} files")
+            raise BadInput(f"the {layout.app} app cannot run {path.name} ({path.suffix or 'no suffix'}); it runs {', '.join(layout.suffixes)} files")
         if path.name in names:
-            raise ValueError(f"{path.name} is given twice")
+            raise BadInput(f"{path.name} is given twice")
         names.add(path.name)
-        sidecar = _read_sidecar(path)
-        if sidecar.get("precision") == "coreml-fp16" or (sidecar.get("conversion") or {}).get("backend") == "coreml":
-            raise ValueError(f"{path.name} is a Core ML-delegated .pte: it runs only on Apple devices, not in the Android app; bundle an XNNPACK .pte")
-        if (sidecar.get("config") or {}).get("num_classes") is None:
-            raise ValueError(f"{path.name} outputs pooled features (no classifier head); the demo apps show class scores")
-        contract_vectors.input_spec(sidecar)
-        contract_vectors.preprocessing_from_sidecar(sidecar)
+        sidecar = read_sidecar(path)
+        if sidecar.precision == "coreml-fp16" or sidecar.backend == "coreml":
+            raise BadInput(f"{path.name} is a Core ML-delegated .pte: it runs only on Apple devices, not in the Android app; bundle an XNNPACK .pte")
+        if sidecar.config.get("num_classes") is None:
+            raise BadInput(f"{path.name} outputs pooled features (no classifier head); the demo apps show class scores")
+        contract_vectors.input_spec(sidecar.to_dict())
+        contract_vectors.preprocessing_from_sidecar(sidecar.to_dict())
         checked.append((path, sidecar, runtime))
     return checked
 
 
-def _sample_pictures(sidecars: list[dict[str, Any]]) -> list[tuple[str, Any, str | None, str]]:
+def _sample_pictures(sources: list[str]) -> list[tuple[str, Any, str | None, str]]:
     """(file name, picture, label, kind) for the app's sample picker: one held-out digit per class
-    when a digits model is bundled, a few packaged photos when a natural-image model is."""
+    when a digits model is bundled, a few packaged photos when a natural-image model is (`sources`:
+    the sidecars' model sources)."""
     samples = []
-    if any(s.get("source") == "embedded" for s in sidecars):
+    if any(s == "embedded" for s in sources):
         from mvedge.data.digits import digits_split
 
         pictures, labels = digits_split("test")
@@ -108,7 +92,7 @@ def _sample_pictures(sidecars: list[dict[str, Any]]) -> list[tuple[str, Any, str
                 samples.append((f"digit-{int(label)}.png", picture, str(int(label)), "digit"))
             if len(seen) == DIGIT_SAMPLES:
                 break
-    if any(s.get("source") != "embedded" for s in sidecars):
+    if any(s != "embedded" for s in sources):
         from mvedge.data.photos import packaged_photos
 
         for i, photo in enumerate(packaged_photos()[:PHOTO_SAMPLES]):
@@ -118,29 +102,23 @@ def _sample_pictures(sidecars: list[dict[str, Any]]) -> list[tuple[str, Any, str
     return samples
 
 
-def _index_entry(path: Path, sidecar: dict[str, Any], runtime: str, layout: AppLayout) -> dict[str, Any]:
-    spec = sidecar["input"]
+def _index_entry(path: Path, sidecar: Sidecar, runtime: str, layout: AppLayout) -> dict[str, Any]:
+    spec = sidecar.input
     return {
         "file": path.name,
-        "sidecar": path.name + ".json",
+        "sidecar": sidecar_path(path).name,
         "runtime": runtime,
-        "target": sidecar.get("target"),
-        "precision": sidecar.get("precision"),
-        "model": sidecar.get("model"),
-        "source": sidecar.get("source"),
-        "sha256": contract_vectors.artifact_sha256(path),
-        "size_bytes": _size(path),
-        "input": {k: spec.get(k) for k in ("name", "shape", "layout", "dtype", "quantization")},
-        "image_input": contract_vectors.image_input(sidecar),
-        "num_classes": (sidecar.get("config") or {}).get("num_classes"),
-        "digit_canvas": sidecar.get("source") == "embedded",
+        "target": sidecar.target,
+        "precision": sidecar.precision,
+        "model": sidecar.model,
+        "source": sidecar.source,
+        "sha256": sha256_of(path),
+        "size_bytes": size_of(path),
+        "input": {"name": spec.name, "shape": spec.shape, "layout": spec.layout, "dtype": spec.dtype, "quantization": spec.quantization},
+        "image_input": contract_vectors.image_input(sidecar.to_dict()),
+        "num_classes": sidecar.config.get("num_classes"),
+        "digit_canvas": sidecar.source == "embedded",
     }
-
-
-def _size(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
 
 
 def _write(path: Path, data: bytes | str) -> None:
@@ -188,7 +166,7 @@ def bundle(
     progress: Progress | None = None,
 ) -> BundleResult:
     """Copy `artifacts` (+ sidecars) into the app at `app_dir`, add samples, update index.json and
-    write contract vectors. Raises ValueError / FileNotFoundError for bad input, before any write.
+    write contract vectors. Raises BadInput for bad input, before any write.
     Models bundled earlier stay in index.json; their contract entries stay when they used the same
     contract images (contract.json has one image set)."""
     layout = get_layout(app)
@@ -196,13 +174,13 @@ def bundle(
     checked = check_artifacts(layout, artifacts)
     models_dir, samples_dir, contract_dir = root / layout.models, root / layout.samples, root / layout.contract
     if not force:
-        clashes = [str(models_dir / p.name) for p, _, _ in checked if (models_dir / p.name).exists() or (models_dir / (p.name + ".json")).exists()]
+        clashes = [str(models_dir / p.name) for p, _, _ in checked if (models_dir / p.name).exists() or sidecar_path(models_dir / p.name).exists()]
         if clashes:
-            raise ValueError(f"{clashes[0]} already exists; pass --force to replace it")
-    if any((s.get("source") == "embedded") != (checked[0][1].get("source") == "embedded") for _, s, _ in checked):
-        raise ValueError("bundle the digits model and natural-image models separately: their contract images differ")
+            raise BadInput(f"{clashes[0]} already exists; pass --force to replace it")
+    if any((s.source == "embedded") != (checked[0][1].source == "embedded") for _, s, _ in checked):
+        raise BadInput("bundle the digits model and natural-image models separately: their contract images differ")
     progress = progress or Progress("bundle")
-    images = contract_vectors.contract_images(checked[0][1], contract_images)
+    images = contract_vectors.contract_images(checked[0][1].to_dict(), contract_images)
     staging = Path(tempfile.mkdtemp(prefix=".mvedge-bundle-", dir=root))
     try:
         result = BundleResult(app, root, contract_dir=contract_dir, contract_images=len(images))
@@ -210,9 +188,9 @@ def bundle(
         for path, sidecar, runtime in checked:
             with progress.stage(f"copying {path.name}"):
                 _copy(path, staging / "models" / path.name)
-                _copy(sidecar_of(path), staging / "models" / (path.name + ".json"))
+                _copy(sidecar_path(path), sidecar_path(staging / "models" / path.name))
             with progress.stage(f"contract vectors for {path.name} ({len(images)} images, {runtime})"):
-                entry, files = contract_vectors.build_entry(staging / "models" / path.name, sidecar, runtime, images)
+                entry, files = contract_vectors.build_entry(staging / "models" / path.name, sidecar.to_dict(), runtime, images)
             for relative, data in files.items():
                 _write(staging / "contract" / relative, data)
             entries.append(entry)
@@ -222,13 +200,13 @@ def bundle(
             _write(staging / "contract" / "images" / f"{picture.name}.png", contract_vectors.png_bytes(picture.image))
 
         def model_still_there(item: dict[str, Any]) -> bool:
-            return (models_dir / str(item.get("file"))).exists() and (models_dir / (str(item.get("file")) + ".json")).exists()
+            return (models_dir / str(item.get("file"))).exists() and sidecar_path(models_dir / str(item.get("file"))).exists()
 
         merged = _merged(models_dir / INDEX_NAME, "models", index_entries, model_still_there)
         # samples for every model the app will hold: the new ones and those bundled before
-        kept_sidecars = [_read_sidecar(models_dir / str(m["file"])) for m in merged if m["file"] not in {p.name for p, _, _ in checked}]
+        kept_sources = [read_sidecar(models_dir / str(m["file"])).source for m in merged if m["file"] not in {p.name for p, _, _ in checked}]
         samples = []
-        for name, picture, label, kind in _sample_pictures([s for _, s, _ in checked] + kept_sidecars):
+        for name, picture, label, kind in _sample_pictures([s.source for _, s, _ in checked] + kept_sources):
             target = staging / "samples" / name
             target.parent.mkdir(parents=True, exist_ok=True)
             picture.save(target, format="PNG" if name.endswith(".png") else "JPEG", quality=90)
@@ -246,12 +224,12 @@ def bundle(
         uncovered = sorted({m["file"] for m in merged} - {a["file"] for a in document["artifacts"]})
         if uncovered:
             progress.note(f"note: {', '.join(uncovered)} bundled earlier with other contract images; re-bundle to cover them in contract.json")
-        _write(staging / "index.json", json.dumps(index, indent=1))
-        _write(staging / "contract.json", json.dumps(document, indent=1))
+        _write(staging / "index.json", strict_json.dumps(index, indent=1))
+        _write(staging / "contract.json", strict_json.dumps(document, indent=1))
         with progress.stage("moving into place"):
             for path, _, _ in checked:
                 _replace(staging / "models" / path.name, models_dir / path.name)
-                _replace(staging / "models" / (path.name + ".json"), models_dir / (path.name + ".json"))
+                _replace(sidecar_path(staging / "models" / path.name), sidecar_path(models_dir / path.name))
             if samples_dir.exists():
                 shutil.rmtree(samples_dir)
             _replace(staging / "samples", samples_dir)

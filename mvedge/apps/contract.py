@@ -20,7 +20,6 @@ Comparison rule (also written into contract.json for the apps):
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -32,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 import mvedge
+from mvedge.artifact import read_sidecar, sha256_of
 from mvedge.model.preprocessing import Preprocessing
 
 SCHEMA = "mvedge.contract/1"
@@ -255,19 +255,6 @@ def png_bytes(image: Image.Image) -> bytes:
 # ------------------------------------------------------------------ artifacts
 
 
-def artifact_sha256(path: Path) -> str:
-    """sha256 of a file, or of a directory's files (sorted relative paths and contents), as sidecars have it."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def input_spec(sidecar: dict) -> dict[str, Any]:
     """The sidecar's input section, checked for what the apps support (batch 1, NCHW/NHWC, 4-D)."""
     spec = sidecar.get("input") or {}
@@ -335,7 +322,7 @@ def build_entry(artifact: Path, sidecar: dict, runtime: str, images: list[Contra
         cases.append(case)
     entry = {
         "file": artifact.name,
-        "sha256": artifact_sha256(artifact),
+        "sha256": sha256_of(artifact),
         "runtime": runtime,
         "target": sidecar.get("target"),
         "precision": sidecar.get("precision"),
@@ -402,19 +389,18 @@ def check_contract(contract_dir: str | Path, models_dir: str | Path, run: bool =
         if not artifact.exists():
             problems.append(f"{name}: not in {models_dir}")
             continue
-        if artifact_sha256(artifact) != entry["sha256"]:
+        if sha256_of(artifact) != entry["sha256"]:
             problems.append(f"{name}: sha256 differs from the contract's (the contract was written for another file)")
         spec = entry["input"]
         pre = preprocessing_from_sidecar(entry)
         # the app feeds the stored bytes straight into the model's input, whose shape and layout are
         # the artifact's (its sidecar), so that is how they are run here too
-        sidecar_file = artifact.with_name(artifact.name + ".json")
-        actual = input_spec(json.loads(sidecar_file.read_text())) if sidecar_file.is_file() else spec
-        if sidecar_file.is_file():
-            sidecar = json.loads(sidecar_file.read_text())
+        sidecar = read_sidecar(artifact, required=False)  # an app may hold a model without its sidecar
+        actual = input_spec(sidecar.to_dict()) if sidecar is not None else spec
+        if sidecar is not None:
             if [spec.get(k) for k in ("shape", "layout", "dtype")] != [actual.get(k) for k in ("shape", "layout", "dtype")]:
                 problems.append(f"{name}: contract input {spec.get('layout')} {spec.get('shape')} differs from the artifact's sidecar ({actual.get('layout')} {actual.get('shape')})")
-            if preprocessing_from_sidecar(sidecar) != pre:
+            if preprocessing_from_sidecar(sidecar.to_dict()) != pre:
                 problems.append(f"{name}: contract preprocessing differs from the artifact's sidecar")
         runner = _runner(artifact) if run else None
         for case in entry["cases"]:

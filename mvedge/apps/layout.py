@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mvedge
+from mvedge.artifact import BY_SUFFIX
 
 INDEX_NAME = "index.json"
 CONTRACT_NAME = "contract.json"
@@ -24,17 +25,12 @@ class AppLayout:
     models: str
     samples: str
     contract: str
-    runtimes: tuple[tuple[str, str], ...]  # (artifact suffix, runtime name the app uses)
+    suffixes: tuple[str, ...]  # artifact file types the app can run
     folder_name: str
 
     def runtime_for(self, suffix: str) -> str | None:
-        """The app runtime that runs artifacts with this suffix, or None when the app has none."""
-        return dict(self.runtimes).get(suffix)
-
-    @property
-    def suffixes(self) -> tuple[str, ...]:
-        """Artifact suffixes the app can run."""
-        return tuple(s for s, _ in self.runtimes)
+        """The runtime that runs artifacts with this suffix in the app, or None when the app has none."""
+        return BY_SUFFIX[suffix].runtime if suffix in self.suffixes else None
 
 
 LAYOUTS: dict[str, AppLayout] = {
@@ -44,7 +40,7 @@ LAYOUTS: dict[str, AppLayout] = {
         models="app/src/main/assets/models",
         samples="app/src/main/assets/samples",
         contract="app/src/androidTest/assets/contract",
-        runtimes=((".tflite", "litert"), (".pte", "executorch")),
+        suffixes=(".tflite", ".pte"),
         folder_name="android_demo",
     ),
     "ios": AppLayout(
@@ -53,7 +49,7 @@ LAYOUTS: dict[str, AppLayout] = {
         models="MVEdgeDemo/Models",
         samples="MVEdgeDemo/Samples",
         contract="MVEdgeDemoTests/Contract",
-        runtimes=((".mlpackage", "coreml"),),
+        suffixes=(".mlpackage",),
         folder_name="ios_demo",
     ),
 }

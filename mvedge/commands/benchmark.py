@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     from mvedge.profile.host import default_threads
     from mvedge.profile.matrix import format_table
     from mvedge.verify.data import verification_set
-    from mvedge.verify.runners.base import sidecar_path
+    from mvedge.artifact import sidecar_path
 
     if args.runs < 1 or args.warmup < 0:
         raise ValueError("--runs must be >= 1 and --warmup >= 0")

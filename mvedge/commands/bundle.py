@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from mvedge import strict_json
 from mvedge.apps.contract import DEFAULT_IMAGE_COUNT
 from mvedge.apps.layout import LAYOUTS
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     app_dir = Path(args.app_dir) if args.app_dir else default_app_dir(args.app)
     result = bundle(args.app, args.artifacts, app_dir, args.force, args.images, Progress("bundle", quiet=args.json))
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1))
+        print(strict_json.dumps(result.to_dict(), indent=1))
         return 0
     for model in result.models:
         print(f"{model['runtime']:<11} {model['size_bytes'] / 1e6:6.2f} MB  {app_dir / layout.models / model['file']}")

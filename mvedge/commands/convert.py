@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
             bundle.config["image_size"] = args.image_size
     if not args.force:  # refuse before any work, not after minutes of conversion
         from converters.pipeline import artifact_name
-        from mvedge.verify.runners.base import sidecar_path
+        from mvedge.artifact import sidecar_path
 
         for target, precision in pairs:
             final = Path(args.out) / artifact_name(bundle, target, precision, get_converter(target).suffix)

@@ -4,10 +4,10 @@ machine or on a phone, or a table of saved results gathered from many devices.""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from mvedge import strict_json
 from mvedge.progress import Progress
 
 
@@ -37,7 +37,7 @@ def _gather(paths: list[str], json_out: str | None) -> int:
 
     results = [load_result(p) for p in paths]
     if json_out == "-":
-        print(json.dumps([r.to_dict() for r in results], indent=1))
+        print(strict_json.dumps([r.to_dict() for r in results], indent=1))
         return 0
     print(format_results(results))
     if json_out:
@@ -48,7 +48,7 @@ def _gather(paths: list[str], json_out: str | None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Profile each artifact; print its table (and a comparison for several); exit 1 if one failed to run."""
     from mvedge.profile import ProfileFailed, format_result, format_results, profile_host
-    from mvedge.profile.artifact import checked_artifact
+    from mvedge.artifact import checked_artifact
     from mvedge.profile.report import write_json
 
     if all(p.endswith(".json") for p in args.artifacts):
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             print()
     payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
     if quiet:
-        print(json.dumps(payload, indent=1))
+        print(strict_json.dumps(payload, indent=1))
     else:
         if len(results) > 1:
             print(format_results(results))

@@ -120,9 +120,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {out} (QAT for {args.target}, {result.steps} steps, loss per epoch {losses}, {result.seconds:.0f} s)")
             print(f"next: mvedge convert --target {args.target} --precision int8 --weights {out}")
             if args.json:
-                from mvedge.commands.verify import write_json_atomic
+                from mvedge.strict_json import write_atomic
 
-                write_json_atomic(Path(args.json), {"checkpoint": str(out), **info})
+                write_atomic(Path(args.json), {"checkpoint": str(out), **info})
     finally:
         distributed.leave(ranks)
     return 0

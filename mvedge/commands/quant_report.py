@@ -9,7 +9,7 @@ import argparse
 import warnings
 from pathlib import Path
 
-from mvedge.commands.verify import write_json_atomic
+from mvedge.strict_json import write_atomic
 from mvedge.progress import Progress
 
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         )
     print(format_report(report, args.top))
     if args.json:
-        write_json_atomic(Path(args.json), {"model": bundle.name, "images": description, **report.to_dict()})
+        write_atomic(Path(args.json), {"model": bundle.name, "images": description, **report.to_dict()})
     return 0
 
 

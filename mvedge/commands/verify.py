@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
+from mvedge import strict_json
+from mvedge.artifact import checked_artifact, read_sidecar
 from mvedge.model.bundle import load_bundle
 
 
@@ -28,37 +27,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it into place (nothing partial)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle, indent=1)
-    os.replace(tmp, path)
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the metrics table; exit 1 when the artifact is past its precision's threshold."""
     from mvedge.verify.check import verify_artifact
     from mvedge.verify.data import verification_set
-    from mvedge.verify.runners.base import read_sidecar
     from mvedge.verify.thresholds import failures, threshold_for
 
-    artifact = Path(args.artifact)
-    if not artifact.exists():
-        raise FileNotFoundError(f"artifact {str(artifact)!r} does not exist")
+    artifact = checked_artifact(args.artifact)
     if args.localize and artifact.suffix == ".pte":
         raise ValueError("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "
                          "program's intermediate tensors; localize the same model converted with --target onnx or tflite")
     sidecar = read_sidecar(artifact)
-    if not sidecar:
-        raise ValueError(f"{artifact} has no sidecar ({artifact.name}.json); verify artifacts written by mvedge convert")
-    if args.weights is None and sidecar.get("source") != "embedded":
-        raise ValueError(f"{artifact.name} was converted from {sidecar.get('source')!r}; pass that checkpoint with --weights")
+    if args.weights is None and sidecar.source != "embedded":
+        raise ValueError(f"{artifact.name} was converted from {sidecar.source!r}; pass that checkpoint with --weights")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bundle = load_bundle(args.weights, image_size=sidecar["input"]["shape"][-1 if sidecar["input"]["layout"] == "NCHW" else -2])
-    if {k: v for k, v in bundle.config.items() if k != "image_size"} != {k: v for k, v in sidecar["config"].items() if k != "image_size"}:
+        bundle = load_bundle(args.weights, image_size=sidecar.input.shape[-1 if sidecar.input.layout == "NCHW" else -2])
+    if {k: v for k, v in bundle.config.items() if k != "image_size"} != {k: v for k, v in sidecar.config.items() if k != "image_size"}:
         raise ValueError(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
     images, labels, description = verification_set(bundle, args.images, args.limit)
     runner_options = {}
@@ -72,13 +57,13 @@ def run(args: argparse.Namespace) -> int:
         if artifact.suffix == ".mlpackage":
             raise ValueError("--threads does not apply to .mlpackage (Core ML picks its own; the interpreter runs on one thread)")
         runner_options["threads"] = args.threads
-    drift = verify_artifact(artifact, bundle, images, labels, **runner_options)
-    precision = sidecar["precision"]
+    drift = verify_artifact(artifact, bundle, images, labels, sidecar=sidecar, **runner_options)
+    precision = sidecar.precision
     problems = failures(drift, precision)
     limit = threshold_for(precision)
     rows = [
         ("artifact", str(artifact)),
-        ("target / precision", f"{sidecar['target']} / {precision}"),
+        ("target / precision", f"{sidecar.target} / {precision}"),
         ("runtime", _runtime_description(artifact, runner_options)),
         ("images", description),
         ("max abs error", f"{drift.max_abs:.3g}"),
@@ -107,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         payload = {"artifact": str(artifact), "precision": precision, "images": description, "drift": drift.to_dict(), "failures": problems}
         if report is not None:
             payload["localization"] = report.to_dict()
-        write_json_atomic(Path(args.json), payload)
+        strict_json.write_atomic(Path(args.json), payload)
     return 1 if problems else 0
 
 

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mvedge.profile.artifact import checked_artifact, precision_of, runtime_of, sha256_of, target_of
+from mvedge.artifact import checked_artifact, precision_of, runtime_of, sha256_of, target_of
 from mvedge.profile.schema import Device, ProfileResult, latency_stats, throughput
 from mvedge.progress import Progress
 
@@ -71,6 +71,7 @@ def profile_host(
     timed inferences on one random batch, and (with breakdown_runs > 0) time its operators."""
     path = checked_artifact(path)
     check_host_profilable(path)
+    precision = precision_of(path)  # a malformed sidecar is refused before any work
     if runs < 1 or warmup < 0 or breakdown_runs < 0:
         raise ValueError(f"--runs must be >= 1 and --warmup, breakdown runs >= 0 (got runs {runs}, warm-up {warmup})")
     threads = threads or default_threads()
@@ -109,7 +110,7 @@ def profile_host(
         artifact=path.name,
         sha256=sha256_of(path),
         target=target_of(path),
-        precision=precision_of(path),
+        precision=precision,
         runtime=runtime_of(path),
         delegate=payload["delegate"],
         device=host_device(),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+
+from mvedge import strict_json
 
 MATPLOTLIB_MISSING = 'the chart needs matplotlib: pip install "mvedge[profile]" -c constraints.txt'
 
@@ -34,8 +35,7 @@ def write_json(path: str | Path, payload: Any) -> Path:
 
     def write(tmp: str) -> None:
         with open(tmp, "w") as handle:
-            json.dump(payload, handle, indent=1)
-            handle.write("\n")
+            handle.write(strict_json.dumps(payload, indent=1) + "\n")
 
     return _atomic(Path(path), ".json", write)
 

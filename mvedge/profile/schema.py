@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mvedge import strict_json
+
 SCHEMA = "mvedge.profile/1"
 TARGETS = ("tflite", "executorch", "coreml", "onnx")
 RUNTIMES = ("litert", "executorch", "coreml", "onnxruntime")
 PLATFORMS = ("linux", "macos", "android", "ios", "windows")
 SOURCES = ("host", "android_demo", "ios_demo", "benchmark_model", "executorch_benchmark", "qai_hub")
-RUNTIME_OF_TARGET = dict(zip(TARGETS, RUNTIMES))
 
 
 @dataclass
@@ -62,7 +63,8 @@ class ProfileResult:
         return {"schema": data.pop("schema"), **data}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1)
+        """Strict JSON text (no NaN/Infinity literals)."""
+        return strict_json.dumps(self.to_dict(), indent=1)
 
 
 def nearest_rank(sorted_values: list[float], percent: float) -> float:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mvedge.profile.artifact import input_shape, target_of
+from mvedge.artifact import read_sidecar, target_of
 from mvedge.profile.memory import PeakMemory
 from mvedge.progress import Progress
 
@@ -67,7 +67,7 @@ def _delegate(runner) -> str:
 
         backends = required_backends(runner.path, runner.sidecar)
         return ", ".join(b.replace("Backend", "").upper() if b == "XnnpackBackend" else b for b in backends) or "none (portable kernels)"
-    return getattr(runner, "compute_units", "ALL")
+    return "ALL"  # Core ML's default compute units, which the runner is opened with
 
 
 def _threads_used(runner, threads: int) -> int:
@@ -80,19 +80,20 @@ def _threads_used(runner, threads: int) -> int:
 
 def measure(path: Path, threads: int, warmup: int, runs: int, breakdown_runs: int, progress: Progress) -> dict:
     """Everything the host profile needs from inside the subprocess."""
-    from mvedge.verify.runners import open_runner, read_sidecar
+    from mvedge.verify.runners import open_runner
 
     target = target_of(path)
     with progress.stage(f"importing the {target} runtime"):
         _import_runtime(target)
-    sidecar_shape = input_shape(read_sidecar(path))
+    sidecar = read_sidecar(path, required=False)  # a bare artifact: the runtime gives the input shape
+    sidecar_shape = sidecar.input_shape() if sidecar is not None else None
     memory = PeakMemory()
     memory.start()
     start = time.perf_counter()
     options = {"threads": threads}
     if target == "coreml":
         options["backend"] = "coreml"
-    runner = open_runner(path, **options)
+    runner = open_runner(path, sidecar=sidecar, **options)
     load_ms = (time.perf_counter() - start) * 1000.0
     shape = sidecar_shape or _shape_from_runner(runner)
     batch = np.random.default_rng(0).standard_normal(shape).astype(np.float32)

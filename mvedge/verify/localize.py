@@ -188,7 +188,7 @@ def _coreml_blocks(path: Path, images: np.ndarray, blocks: list[str], model: nn.
     from mvedge.verify.runners.coreml import CoreMLRunner
 
     runner = CoreMLRunner(path, backend="interpreter")
-    nodes = (runner.sidecar.get("conversion") or {}).get("block_outputs")
+    nodes = runner.sidecar.conversion.get("block_outputs") if runner.sidecar is not None else None
     if not nodes:
         raise LocalizationUnavailable(f"{path.name}'s sidecar has no block map (conversion.block_outputs); convert it again with this mvedge")
     produced = [o.name for op in runner.model.function.operations if op.op_type != "const" for o in op.outputs]

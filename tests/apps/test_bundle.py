@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mvedge.apps.contract import artifact_sha256
+from mvedge.artifact import sha256_of
 from mvedge.apps.layout import LAYOUTS
 from mvedge.cli import main
 from tests.apps.conftest import ANDROID, copy_app, need
@@ -41,7 +41,7 @@ def test_android_layout_index_and_samples(android_bundled: Path, artifacts) -> N
     assert entries[tflite.name]["input"]["layout"] == "NHWC" and entries[tflite.name]["input"]["shape"] == [1, 128, 128, 3]
     for name, entry in entries.items():
         assert entry["sidecar"] == name + ".json"
-        assert entry["sha256"] == json.loads((models / entry["sidecar"]).read_text())["sha256"] == artifact_sha256(models / name)
+        assert entry["sha256"] == json.loads((models / entry["sidecar"]).read_text())["sha256"] == sha256_of(models / name)
         assert entry["digit_canvas"] is True and entry["num_classes"] == 10
     samples = android_bundled / ANDROID_LAYOUT.samples
     assert sorted(s["label"] for s in index["samples"]) == [str(i) for i in range(10)]
@@ -65,7 +65,7 @@ def test_ios_layout(ios_bundled: Path, artifacts) -> None:
     (package,) = need(artifacts, "coreml")
     models = ios_bundled / IOS_LAYOUT.models
     copied = models / package.name
-    assert copied.is_dir() and artifact_sha256(copied) == artifact_sha256(package)
+    assert copied.is_dir() and sha256_of(copied) == sha256_of(package)
     index = json.loads((models / "index.json").read_text())
     (entry,) = index["models"]
     assert entry["file"] == package.name and entry["runtime"] == "coreml" and entry["image_input"] is True
@@ -142,3 +142,17 @@ def test_a_failure_while_building_leaves_the_app_untouched(artifacts, tmp_path: 
     _refused(capsys, ["bundle", "--app", "android", "--app-dir", str(app), str(tflite)], "runtime exploded")
     assert _tree(app) == before
     assert not list(app.glob(".mvedge-bundle-*"))
+
+
+def test_an_incomplete_sidecar_is_refused_naming_the_field(artifacts, tmp_path: Path, capsys) -> None:
+    (tflite,) = need(artifacts, "tflite")
+    app = copy_app(ANDROID, tmp_path / "android_demo")
+    before = _tree(app)
+    partial = tmp_path / "partial" / tflite.name
+    partial.parent.mkdir()
+    shutil.copy(tflite, partial)
+    data = json.loads(Path(str(tflite) + ".json").read_text())
+    del data["input"]["layout"]
+    Path(str(partial) + ".json").write_text(json.dumps(data))
+    _refused(capsys, ["bundle", "--app", "android", "--app-dir", str(app), str(partial)], "field 'input.layout' is missing")
+    assert _tree(app) == before

@@ -15,7 +15,8 @@ ct = pytest.importorskip("coremltools")
 
 from converters.base import ConversionError, ConvertOptions  # noqa: E402
 from converters.coreml import CoreMLConverter, ExportModule, ImageNormalisation, fold_input_ratio, is_scan_op  # noqa: E402
-from converters.pipeline import VerificationFailed, convert, sha256_of  # noqa: E402
+from converters.pipeline import VerificationFailed, convert  # noqa: E402
+from mvedge.artifact import sha256_of  # noqa: E402
 from mvedge.verify.coreml_interpreter import MILInterpreter  # noqa: E402
 from mvedge.verify.runners import open_runner  # noqa: E402
 from mvedge.verify.thresholds import threshold_for  # noqa: E402
@@ -100,7 +101,7 @@ def test_tensor_input_ios18_w8(small_bundle, tmp_path: Path) -> None:
     options = ConvertOptions("w8", 64, extra={"tensor_input": True, "minimum_target": "iOS18"})
     artifact = convert(small_bundle, "coreml", "w8", tmp_path, options=options)
     assert artifact.verify_note == "verified"
-    assert artifact.sidecar["input"]["dtype"] == "float32" and artifact.sidecar["conversion"]["input_kind"] == "tensor"
+    assert artifact.sidecar.input.dtype == "float32" and artifact.sidecar.conversion["input_kind"] == "tensor"
     spec = ct.utils.load_spec(str(artifact.path))
     assert spec.specificationVersion == 9 and spec.description.input[0].type.WhichOneof("Type") == "multiArrayType"
     assert _main_ops(artifact.path).get("constexpr_blockwise_shift_scale", 0) >= 20
@@ -178,7 +179,7 @@ def test_embedded_model_as_an_image_classifier_with_the_scan_in_fp32(tmp_path: P
     artifact = convert(bundle, "coreml", "fp16", tmp_path, options=options)
     assert artifact.verify_note == "verified" and artifact.drift.top1_agreement == 1.0 and artifact.drift.psnr_db >= 35
     assert artifact.drift.accuracy == artifact.drift.reference_accuracy >= 0.9
-    meta = artifact.sidecar["conversion"]
+    meta = artifact.sidecar.conversion
     assert meta["classifier"] and meta["input_kind"] == "image" and not meta["image"]["channel_factor_folded_into_first_conv"]
     assert meta["scan_ops_kept_fp32"] >= 20
     spec = ct.utils.load_spec(str(artifact.path))

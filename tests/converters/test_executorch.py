@@ -24,7 +24,8 @@ from converters.executorch import (  # noqa: E402
     float_module_quantizer,
     quant_nodes_in_scan,
 )
-from converters.pipeline import convert, sha256_of  # noqa: E402
+from converters.pipeline import convert  # noqa: E402
+from mvedge.artifact import sha256_of  # noqa: E402
 from mvedge.data.calibration import calibration_set  # noqa: E402
 from mvedge.model.bundle import ModelBundle, load_bundle  # noqa: E402
 from mvedge.model.mambavision import MambaVisionMixer  # noqa: E402

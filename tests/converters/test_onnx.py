@@ -12,7 +12,8 @@ import torch
 pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from converters.pipeline import convert, sha256_of  # noqa: E402
+from converters.pipeline import convert  # noqa: E402
+from mvedge.artifact import sha256_of  # noqa: E402
 from mvedge.verify.runners import open_runner  # noqa: E402
 
 

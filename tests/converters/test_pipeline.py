@@ -62,3 +62,30 @@ def test_a_drifting_artifact_is_refused_and_nothing_is_written(small_bundle, tmp
 
 def test_registry_lists_every_target() -> None:
     assert registry.TARGETS == ("coreml", "tflite", "executorch", "onnx")
+
+
+def test_verification_runs_on_the_sidecar_in_memory_and_the_sidecar_is_written_once(small_bundle, tmp_path: Path, monkeypatch) -> None:
+    """No partial sidecar on disk while verifying; the runner gets the pipeline's own sidecar; the
+    sidecar is written once, complete, before the rename."""
+    import converters.pipeline as pipeline
+    from mvedge.artifact import read_sidecar, sidecar_path
+
+    seen, writes = {}, []
+    real_verify, real_write = pipeline.verify_artifact, pipeline.write_sidecar
+
+    def verify(path, bundle, images, labels, sidecar=None, **options):
+        seen["file during verify"] = sidecar_path(path).exists()
+        seen["sidecar"] = sidecar
+        return real_verify(path, bundle, images, labels, sidecar=sidecar, **options)
+
+    def write(artifact, sidecar):
+        writes.append((Path(artifact).parent != tmp_path, sidecar.sha256, sidecar.verification))
+        return real_write(artifact, sidecar)
+
+    monkeypatch.setattr(pipeline, "verify_artifact", verify)
+    monkeypatch.setattr(pipeline, "write_sidecar", write)
+    artifact = convert(small_bundle, "onnx", "fp32", tmp_path)
+    assert seen["file during verify"] is False and seen["sidecar"] is artifact.sidecar
+    assert writes == [(True, artifact.sidecar.sha256, "verified")]  # once, in the staging folder, complete
+    assert read_sidecar(artifact.path).sha256 == artifact.sidecar.sha256
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([artifact.path.name, artifact.path.name + ".json"])

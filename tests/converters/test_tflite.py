@@ -79,7 +79,7 @@ def test_fp32_litert_torch(fp32_artifact) -> None:
     assert {"FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D", "EXP"} <= set(conversion["ops"])
     assert "CUMSUM" not in conversion["ops"]  # the scan is the log-step form, no cumsum
     assert conversion["xnnpack"]["runs"] and conversion["xnnpack"]["partitions"] >= 1
-    size = artifact.sidecar["config"]["image_size"]
+    size = artifact.sidecar.config["image_size"]
     assert sidecar["input"]["layout"] == "NCHW" and sidecar["input"]["shape"] == [1, 3, size, size]
     assert sidecar["input"]["dtype"] == "float32" and sidecar["input"]["quantization"] is None
     assert sidecar["toolchain"]["litert-torch"] and sidecar["toolchain"]["ai-edge-litert"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from mvedge.verify.runners.base import sidecar_path
+from tests.sidecars import write_test_sidecar
 
 
 class Tiny(torch.nn.Module):
@@ -25,11 +24,8 @@ class Tiny(torch.nn.Module):
 
 
 def _sidecar(path: Path, target: str, precision: str = "fp32") -> Path:
-    sidecar = {"target": target, "precision": precision, "input": {"shape": [1, 3, 16, 16], "layout": "NCHW", "dtype": "float32", "batch": 1}}
-    if target == "executorch":
-        sidecar["conversion"] = {"backend": "XnnpackBackend"}
-    sidecar_path(path).write_text(json.dumps(sidecar))
-    return path
+    conversion = {"backend": "XnnpackBackend"} if target == "executorch" else {}
+    return write_test_sidecar(path, target=target, precision=precision, conversion=conversion)
 
 
 @pytest.fixture(scope="session")

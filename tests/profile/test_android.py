@@ -17,6 +17,8 @@ from mvedge.profile.devices.executorch_benchmark import parse_minibench, profile
 from mvedge.profile.host import ProfileFailed
 from mvedge.profile.schema import Device
 
+from tests.sidecars import write_test_sidecar
+
 from .fakes import FakeRunner
 from .test_schema import APP_RESULT
 
@@ -45,8 +47,7 @@ def phone(extra=None, devices="List of devices attached\nABC123\tdevice\n\n"):
 def artifact(tmp_path: Path) -> Path:
     path = tmp_path / "mambavision-t-tflite-fp32.tflite"
     path.write_bytes(b"TFL3 model bytes")
-    (tmp_path / (path.name + ".json")).write_text(json.dumps({"precision": "fp32"}))
-    return path
+    return write_test_sidecar(path, target="tflite", precision="fp32")
 
 
 def test_device_values() -> None:

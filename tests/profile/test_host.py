@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mvedge.errors import BadInput
 from mvedge.profile import ProfileFailed, profile_host
 from mvedge.profile.host import check_host_profilable
 from mvedge.profile.memory import PeakMemory
@@ -76,7 +77,7 @@ def test_core_ml_is_refused_on_linux(tmp_path: Path) -> None:
 
 
 def test_bad_arguments(tiny_onnx: Path, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(BadInput, match="does not exist"):
         profile_host(tmp_path / "missing.onnx")
     with pytest.raises(ValueError, match="unknown artifact type"):
         profile_host(tiny_onnx.with_name(tiny_onnx.name + ".json"))
@@ -108,3 +109,13 @@ def test_without_a_sidecar_the_runtime_gives_the_input_shape(tiny_onnx: Path, tm
     shutil.copy(tiny_onnx, bare)  # no bare.onnx.json next to it
     result = profile_host(bare, threads=1, warmup=0, runs=2, breakdown_runs=0)
     assert result.precision is None and len(result.samples_ms) == 2
+
+
+def test_a_broken_sidecar_is_refused_before_profiling(tiny_onnx: Path, tmp_path: Path) -> None:
+    import shutil
+
+    artifact = tmp_path / "broken.onnx"
+    shutil.copy(tiny_onnx, artifact)
+    (tmp_path / "broken.onnx.json").write_text('{"precision": "fp32"}')  # not what mvedge convert writes
+    with pytest.raises(BadInput, match=r"broken\.onnx\.json: field 'target' is missing"):
+        profile_host(artifact, threads=1, warmup=0, runs=1, breakdown_runs=0)

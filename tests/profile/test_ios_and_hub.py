@@ -17,6 +17,8 @@ from mvedge.profile.devices.qai_hub import hub_device, load_client, parse_profil
 from mvedge.profile.host import ProfileFailed
 from mvedge.profile.schema import Device, from_dict
 
+from tests.sidecars import write_test_sidecar
+
 from .fakes import FakeRunner
 from .test_schema import APP_RESULT
 
@@ -36,8 +38,7 @@ def mlpackage(tmp_path: Path) -> Path:
     package = tmp_path / "m.mlpackage"
     (package / "Data").mkdir(parents=True)
     (package / "Manifest.json").write_text("{}")
-    (tmp_path / "m.mlpackage.json").write_text(json.dumps({"precision": "fp16"}))
-    return package
+    return write_test_sidecar(package, target="coreml", precision="fp16")
 
 
 def test_ios_needs_a_mac_and_xcrun() -> None:

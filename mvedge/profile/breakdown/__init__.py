@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mvedge.profile.artifact import target_of
+from mvedge.artifact import target_of
 
 Breakdown = tuple[list[dict[str, Any]] | None, list[str]]
 

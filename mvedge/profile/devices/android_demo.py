@@ -18,12 +18,11 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from mvedge.profile.artifact import sha256_of, target_of
+from mvedge.artifact import sha256_of, sidecar_path, target_of
 from mvedge.profile.devices.adb import Adb
 from mvedge.profile.devices.commands import DeviceError, poll
 from mvedge.profile.host import ProfileFailed
 from mvedge.profile.schema import ProfileResult, consistency_notes, from_dict
-from mvedge.verify.runners.base import sidecar_path
 
 PACKAGE = "dev.mvedge.demo"
 ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"

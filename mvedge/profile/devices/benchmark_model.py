@@ -21,7 +21,7 @@ import re
 import shlex
 from pathlib import Path
 
-from mvedge.profile.artifact import precision_of, sha256_of
+from mvedge.artifact import precision_of, sha256_of
 from mvedge.profile.devices.adb import Adb
 from mvedge.profile.devices.commands import DeviceError
 from mvedge.profile.host import ProfileFailed

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from mvedge.profile.artifact import precision_of, sha256_of
+from mvedge.artifact import precision_of, sha256_of
 from mvedge.profile.devices.adb import Adb
 from mvedge.profile.devices.commands import DeviceError, poll
 from mvedge.profile.host import ProfileFailed

@@ -23,11 +23,10 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from mvedge.profile.artifact import sha256_of
+from mvedge.artifact import sha256_of, sidecar_path
 from mvedge.profile.devices.commands import CommandRunner, DeviceError, poll
 from mvedge.profile.host import ProfileFailed
 from mvedge.profile.schema import ProfileResult, consistency_notes, from_dict
-from mvedge.verify.runners.base import sidecar_path
 
 BUNDLE_ID = "dev.mvedge.demo"
 COMPUTE_UNITS = ("all", "cpuOnly", "cpuAndGPU", "cpuAndNeuralEngine")

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mvedge.profile.artifact import precision_of, sha256_of, target_of
+from mvedge.artifact import precision_of, sha256_of, target_of
 from mvedge.profile.devices.commands import DeviceError
 from mvedge.profile.host import ProfileFailed
 from mvedge.profile.schema import Device, ProfileResult, latency_stats, operator_shares, throughput

@@ -5,27 +5,28 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from mvedge.verify.runners.base import Runner, RuntimeUnavailable, read_sidecar
+from mvedge.artifact import Sidecar, artifact_type, checked_artifact
+from mvedge.errors import BadInput
+from mvedge.verify.runners.base import Runner, RuntimeUnavailable
 
-_BY_SUFFIX = {
-    ".onnx": "mvedge.verify.runners.onnx:OnnxRunner",
-    ".pte": "mvedge.verify.runners.executorch:ExecuTorchRunner",
-    ".tflite": "mvedge.verify.runners.litert:LiteRTRunner",
-    ".mlpackage": "mvedge.verify.runners.coreml:CoreMLRunner",
+_BY_TARGET = {
+    "onnx": "mvedge.verify.runners.onnx:OnnxRunner",
+    "executorch": "mvedge.verify.runners.executorch:ExecuTorchRunner",
+    "tflite": "mvedge.verify.runners.litert:LiteRTRunner",
+    "coreml": "mvedge.verify.runners.coreml:CoreMLRunner",
 }
 
 
-def open_runner(path: str | Path, **options) -> Runner:
-    """A runner for the artifact at `path` (.onnx, .pte, .tflite, .mlpackage)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"artifact {str(path)!r} does not exist")
-    spec = _BY_SUFFIX.get(path.suffix)
-    if spec is None:
-        raise ValueError(f"unknown artifact type {path.suffix!r} for {str(path)!r}; expected one of {', '.join(_BY_SUFFIX)}")
-    module_name, class_name = spec.split(":")
+def open_runner(path: str | Path, sidecar: Sidecar | None = None, **options) -> Runner:
+    """A runner for the artifact at `path` (.onnx, .pte, .tflite, .mlpackage); `sidecar` as in
+    `Runner`. BadInput for a missing file or a type that cannot run here."""
+    path = checked_artifact(path)
+    kind = artifact_type(path)
+    if not kind.runs_on_host:
+        raise BadInput(f"{path.name} is a compiled {kind.target} model ({kind.suffix}) that runs only on the device; pass the artifact mvedge convert wrote")
+    module_name, class_name = _BY_TARGET[kind.target].split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(path, **options)
+    return cls(path, sidecar=sidecar, **options)
 
 
-__all__ = ["Runner", "RuntimeUnavailable", "open_runner", "read_sidecar"]
+__all__ = ["Runner", "RuntimeUnavailable", "open_runner"]

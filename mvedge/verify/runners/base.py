@@ -2,41 +2,37 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
+
+from mvedge.artifact import Sidecar, read_sidecar
 
 
 class RuntimeUnavailable(RuntimeError):
     """The runtime an artifact needs is not installed or cannot run on this machine."""
 
 
-def sidecar_path(artifact: str | Path) -> Path:
-    """Where an artifact's sidecar JSON lives: next to it, '<artifact name>.json'."""
-    artifact = Path(artifact)
-    return artifact.with_name(artifact.name + ".json")
-
-
-def read_sidecar(artifact: str | Path) -> dict:
-    """The artifact's sidecar metadata, or {} when there is none."""
-    path = sidecar_path(artifact)
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text())
-
-
 class Runner(ABC):
     """Runs one artifact. `run` takes preprocessed NCHW float32 images and returns (N, K) outputs;
-    layout and dtype conversions the artifact needs (NHWC, int8 I/O) happen inside."""
+    layout and dtype conversions the artifact needs (NHWC, int8 I/O) happen inside.
+
+    `sidecar`: the artifact's sidecar when the caller has it in hand (the convert pipeline verifies
+    before writing it); otherwise the one next to the artifact is read, and a bare artifact without
+    one runs on what the runtime itself reports (`self.sidecar` is then None)."""
 
     target: str = ""
 
-    def __init__(self, path: str | Path, **options) -> None:
+    def __init__(self, path: str | Path, sidecar: Sidecar | None = None, **options) -> None:
         self.path = Path(path)
-        self.sidecar = read_sidecar(self.path)
+        self.sidecar = sidecar if sidecar is not None else read_sidecar(self.path, required=False)
         self.options = options
+
+    @property
+    def sidecar_batch(self) -> int:
+        """The artifact's fixed batch per its sidecar (1 without a sidecar)."""
+        return self.sidecar.input.batch if self.sidecar is not None and self.sidecar.input.batch else 1
 
     @abstractmethod
     def run(self, batch: np.ndarray) -> np.ndarray:
@@ -44,6 +40,6 @@ class Runner(ABC):
 
     def run_all(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Outputs for many images, in batches of the artifact's fixed batch size (default 1)."""
-        size = batch_size or int(self.sidecar.get("input", {}).get("batch", 1) or 1)
+        size = batch_size or self.sidecar_batch
         outs = [self.run(np.ascontiguousarray(images[i : i + size])) for i in range(0, len(images), size)]
         return np.concatenate(outs, axis=0)

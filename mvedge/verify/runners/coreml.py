@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from mvedge.artifact import Sidecar
 from mvedge.verify.runners.base import Runner, RuntimeUnavailable
 
 BACKENDS = ("coreml", "interpreter")
@@ -26,8 +27,8 @@ class CoreMLRunner(Runner):
 
     target = "coreml"
 
-    def __init__(self, path, backend: str | None = None, compute_units: str = "ALL", threads: int | None = 1, **options) -> None:
-        super().__init__(path, **options)
+    def __init__(self, path, backend: str | None = None, compute_units: str = "ALL", threads: int | None = 1, sidecar: Sidecar | None = None, **options) -> None:
+        super().__init__(path, sidecar, **options)
         try:
             import coremltools as ct
         except ImportError as exc:
@@ -53,11 +54,11 @@ class CoreMLRunner(Runner):
         self.output_name = next((n for n, o in self.io.outputs.items() if o["kind"] == "tensor"), None)
         if self.output_name is None and not self.io.predicted_probabilities:
             raise ValueError(f"{self.path.name}: no tensor output and no classifier probabilities to compare")
-        self.labels = self.sidecar.get("labels") or _metadata_json(self.io.metadata, "mvedge.labels")
+        self.labels = (self.sidecar.labels if self.sidecar else None) or _metadata_json(self.io.metadata, "mvedge.labels")
         if self.output_name is None and not self.labels:  # a classifier from elsewhere: its own class order
             interpreter = self.model if isinstance(self.model, MILInterpreter) else MILInterpreter(self.path)
             self.labels = interpreter.classifier_classes()
-        pre = self.sidecar.get("preprocessing") or _metadata_json(self.io.metadata, "mvedge.preprocessing") or {}
+        pre = (self.sidecar.preprocessing if self.sidecar else None) or _metadata_json(self.io.metadata, "mvedge.preprocessing") or {}
         self.mean = np.asarray(pre.get("mean", (0.0, 0.0, 0.0)), dtype=np.float64).reshape(1, -1, 1, 1)
         self.std = np.asarray(pre.get("std", (1.0, 1.0, 1.0)), dtype=np.float64).reshape(1, -1, 1, 1)
         if self.image_input and not pre:

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
+from mvedge.artifact import Sidecar
 from mvedge.verify.runners.base import Runner, RuntimeUnavailable
 
 APPLE_ONLY_BACKENDS = ("CoreMLBackend", "MPSBackend")
 
 
-def required_backends(path: str | Path, sidecar: dict) -> list[str]:
+def required_backends(path: str | Path, sidecar: Sidecar | None) -> list[str]:
     """Delegate backends a .pte needs: from the sidecar, else by their ids in the flatbuffer."""
-    backend = (sidecar.get("conversion") or {}).get("backend")
+    backend = sidecar.backend if sidecar is not None else None
     if backend:
         return [backend]
     blob = Path(path).read_bytes()
@@ -40,8 +41,8 @@ class ExecuTorchRunner(Runner):
 
     target = "executorch"
 
-    def __init__(self, path, threads: int | None = None, **options) -> None:
-        super().__init__(path, **options)
+    def __init__(self, path, threads: int | None = None, sidecar: Sidecar | None = None, **options) -> None:
+        super().__init__(path, sidecar, **options)
         try:
             from executorch.runtime import Runtime
         except ImportError as exc:
@@ -62,7 +63,7 @@ class ExecuTorchRunner(Runner):
             self.method = self.program.load_method("forward")
         except RuntimeError as exc:
             raise RuntimeError(f"ExecuTorch could not load {self.path.name}: {exc}") from exc
-        self.input_dtype = str(self.sidecar.get("input", {}).get("dtype", "float32"))
+        self.input_dtype = self.sidecar.input.dtype if self.sidecar is not None else "float32"
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -74,7 +75,7 @@ class ExecuTorchRunner(Runner):
 
     def run_all(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """The .pte has a static batch: run in its batch size, padding the last short batch."""
-        size = batch_size or int(self.sidecar.get("input", {}).get("batch", 1) or 1)
+        size = batch_size or self.sidecar_batch
         outs = []
         for start in range(0, len(images), size):
             chunk = images[start : start + size]

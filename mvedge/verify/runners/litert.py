@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mvedge.artifact import Sidecar
 from mvedge.verify.runners.base import Runner, RuntimeUnavailable
 
 
@@ -36,8 +37,8 @@ class LiteRTRunner(Runner):
 
     target = "tflite"
 
-    def __init__(self, path, threads: int | None = None, xnnpack: bool = True, preserve_all_tensors: bool = False, **options) -> None:
-        super().__init__(path, **options)
+    def __init__(self, path, threads: int | None = None, xnnpack: bool = True, preserve_all_tensors: bool = False, sidecar: Sidecar | None = None, **options) -> None:
+        super().__init__(path, sidecar, **options)
         interpreter_cls, resolver, self.runtime = _interpreter_module()
         resolver_type = resolver.AUTO if xnnpack else resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         kwargs = {"model_path": str(self.path), "experimental_op_resolver_type": resolver_type}
@@ -69,9 +70,8 @@ class LiteRTRunner(Runner):
 
     def _layout(self) -> str:
         """NCHW or NHWC: the sidecar says; without one, guess from the input shape (channels 1 or 3)."""
-        layout = self.sidecar.get("input", {}).get("layout")
-        if layout in ("NCHW", "NHWC"):
-            return layout
+        if self.sidecar is not None:
+            return self.sidecar.input.layout
         shape = list(self.input["shape"])
         return "NHWC" if len(shape) == 4 and shape[-1] in (1, 3) and shape[1] not in (1, 3) else "NCHW"
 

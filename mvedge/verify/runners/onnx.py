@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mvedge.artifact import Sidecar
 from mvedge.verify.runners.base import Runner, RuntimeUnavailable
 
 
@@ -12,8 +13,8 @@ class OnnxRunner(Runner):
 
     target = "onnx"
 
-    def __init__(self, path, threads: int | None = None, **options) -> None:
-        super().__init__(path, **options)
+    def __init__(self, path, threads: int | None = None, sidecar: Sidecar | None = None, **options) -> None:
+        super().__init__(path, sidecar, **options)
         try:
             import onnxruntime as ort
         except ImportError as exc:

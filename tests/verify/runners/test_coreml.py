@@ -3,7 +3,6 @@ classifier's probabilities in label order, and knows where Core ML itself cannot
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from mvedge.model.preprocessing import Preprocessing  # noqa: E402
 from mvedge.progress import Progress  # noqa: E402
 from mvedge.verify.runners import RuntimeUnavailable, open_runner  # noqa: E402
 from mvedge.verify.runners.coreml import CoreMLRunner  # noqa: E402
+from tests.sidecars import write_test_sidecar  # noqa: E402
 
 TINY = dict(dim=8, in_dim=8, depths=[1, 1, 2, 2], num_heads=[1, 1, 2, 2], window_size=[8, 8, 4, 2], num_classes=4, image_size=32, scan_chunk_size=4)
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
@@ -63,7 +63,8 @@ def test_sidecar_preprocessing_wins_over_metadata(image_model, tmp_path: Path) -
 
     copy = tmp_path / "image.mlpackage"
     shutil.copytree(image_model, copy)
-    (tmp_path / "image.mlpackage.json").write_text(json.dumps({"preprocessing": {"mean": [0.0] * 3, "std": [1.0] * 3}}))
+    preprocessing = Preprocessing(input_size=32, mean=(0.0,) * 3, std=(1.0,) * 3).to_dict()
+    write_test_sidecar(copy, target="coreml", shape=(1, 3, 32, 32), dtype="uint8", classes=4, preprocessing=preprocessing)
     pixels, x = _batch(1)
     assert not np.array_equal(open_runner(copy).pixels(x), pixels)
 
@@ -71,7 +72,7 @@ def test_sidecar_preprocessing_wins_over_metadata(image_model, tmp_path: Path) -
 def test_tensor_input_is_fed_as_is(tiny, tmp_path: Path) -> None:
     path = tmp_path / "tensor.mlpackage"
     CoreMLConverter().convert(tiny, ConvertOptions("fp32", 32, batch=2, extra={"tensor_input": True}), path, Progress(quiet=True))
-    (tmp_path / "tensor.mlpackage.json").write_text(json.dumps({"input": {"batch": 2}}))
+    write_test_sidecar(path, target="coreml", shape=(2, 3, 32, 32), classes=4, conversion={"input_kind": "tensor"})
     runner = open_runner(path)
     assert not runner.image_input
     x = np.random.default_rng(3).standard_normal((4, 3, 32, 32)).astype(np.float32)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch
 pytest.importorskip("executorch")
 
 from mvedge.verify.runners import RuntimeUnavailable, open_runner  # noqa: E402
-from mvedge.verify.runners.base import sidecar_path  # noqa: E402
+from tests.sidecars import write_test_sidecar  # noqa: E402
 from mvedge.verify.runners.executorch import ExecuTorchRunner, required_backends  # noqa: E402
 
 
@@ -43,9 +42,7 @@ def pte(model: Small, tmp_path_factory: pytest.TempPathFactory) -> Path:
     program = torch.export.export(model, (torch.randn(2, 3, 16, 16),))
     path = tmp_path_factory.mktemp("pte") / "small.pte"
     path.write_bytes(to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer)
-    sidecar = {"input": {"batch": 2, "dtype": "float32", "layout": "NCHW"}, "conversion": {"backend": "XnnpackBackend"}}
-    sidecar_path(path).write_text(json.dumps(sidecar))
-    return path
+    return write_test_sidecar(path, target="executorch", shape=(2, 3, 16, 16), conversion={"backend": "XnnpackBackend"})
 
 
 def test_runs_in_the_static_batch_padding_the_last_one(model: Small, pte: Path) -> None:
@@ -75,10 +72,10 @@ def test_threads_resize_the_runtime_pool(pte: Path) -> None:
 def test_a_coreml_delegated_pte_is_refused_on_linux(pte: Path, tmp_path: Path) -> None:
     fake = tmp_path / "apple.pte"
     fake.write_bytes(pte.read_bytes() + b"CoreMLBackend")  # the delegate id as a .pte stores it
-    assert "CoreMLBackend" in required_backends(fake, {})
+    assert "CoreMLBackend" in required_backends(fake, None)
     with pytest.raises(RuntimeUnavailable, match="runs only on Apple devices"):
         open_runner(fake)
-    sidecar_path(fake).write_text(json.dumps({"conversion": {"backend": "CoreMLBackend"}}))
+    write_test_sidecar(fake, target="executorch", precision="coreml-fp16", conversion={"backend": "CoreMLBackend"})
     with pytest.raises(RuntimeUnavailable, match="CoreMLBackend, which runs only on Apple devices"):
         open_runner(fake)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,9 @@ pytest.importorskip("ai_edge_litert.interpreter")
 litert_torch = pytest.importorskip("litert_torch")
 
 from mvedge.verify.runners import open_runner  # noqa: E402
-from mvedge.verify.runners.base import RuntimeUnavailable, sidecar_path  # noqa: E402
+from mvedge.artifact import sidecar_path  # noqa: E402
+from mvedge.verify.runners.base import RuntimeUnavailable  # noqa: E402
+from tests.sidecars import make_sidecar, write_test_sidecar  # noqa: E402
 from mvedge.verify.runners.litert import LiteRTRunner  # noqa: E402
 
 
@@ -76,11 +77,13 @@ def test_nhwc_from_sidecar_and_from_shape(models) -> None:
     runner = LiteRTRunner(models["nhwc"])  # no sidecar: the (1, 8, 8, 3) shape says NHWC
     assert runner.layout == "NHWC"
     assert np.abs(runner.run(x) - _reference(x)).max() < 1e-5
-    sidecar_path(models["nhwc"]).write_text(json.dumps({"input": {"layout": "NHWC", "batch": 1}}))
+    write_test_sidecar(models["nhwc"], target="tflite", shape=(1, 8, 8, 3), layout="NHWC")
     try:
         assert LiteRTRunner(models["nhwc"]).layout == "NHWC"
     finally:
         sidecar_path(models["nhwc"]).unlink()
+    # a sidecar in hand (the convert pipeline's, before it is written) wins over the shape's guess
+    assert LiteRTRunner(models["nhwc"], sidecar=make_sidecar(target="tflite", shape=(1, 3, 8, 8))).layout == "NCHW"
 
 
 def test_fixed_batch_is_topped_up(models) -> None:

@@ -1,0 +1,356 @@
+"""What an artifact is and what its sidecar says: the one table of artifact types (suffix, target,
+runtime), the artifact's sha256 and size, and the typed sidecar mvedge convert writes next to it.
+
+The sidecar is '<artifact name>.json' next to the artifact. It is strict JSON: a non-finite float
+(PSNR of identical outputs is +inf) is written as the string "NaN", "Infinity" or "-Infinity"
+(see mvedge.strict_json), and `read_sidecar` reads those back as floats. Its "schema" field is
+"mvedge.sidecar/1"; sidecars written before the field existed carry the same keys and are read as
+that version. The keys are read by `mvedge verify`, `profile` and `bundle` and by the demo apps
+(android_demo, ios_demo), so they only ever grow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mvedge import strict_json
+from mvedge.errors import BadInput
+
+SCHEMA = "mvedge.sidecar/1"
+
+
+@dataclass(frozen=True)
+class ArtifactType:
+    """One kind of artifact file: its suffix, the convert target that writes it, the runtime that
+    runs it, and whether mvedge can run it on this machine (a compiled .mlmodelc runs only on Apple
+    devices)."""
+
+    suffix: str
+    target: str
+    runtime: str
+    runs_on_host: bool = True
+
+
+ARTIFACT_TYPES: tuple[ArtifactType, ...] = (
+    ArtifactType(".onnx", "onnx", "onnxruntime"),
+    ArtifactType(".pte", "executorch", "executorch"),
+    ArtifactType(".tflite", "tflite", "litert"),
+    ArtifactType(".mlpackage", "coreml", "coreml"),
+    ArtifactType(".mlmodelc", "coreml", "coreml", runs_on_host=False),
+)
+BY_SUFFIX: dict[str, ArtifactType] = {t.suffix: t for t in ARTIFACT_TYPES}
+RUNTIME_OF_TARGET: dict[str, str] = {t.target: t.runtime for t in ARTIFACT_TYPES}
+
+
+def artifact_type(path: str | Path) -> ArtifactType:
+    """The type of the artifact at `path`, from its suffix; BadInput for an unknown file type."""
+    path = Path(path)
+    kind = BY_SUFFIX.get(path.suffix)
+    if kind is None:
+        raise BadInput(
+            f"unknown artifact type {path.suffix!r} for {str(path)!r}; expected one of {', '.join(BY_SUFFIX)} (a file written by mvedge convert)"
+        )
+    return kind
+
+
+def target_of(path: str | Path) -> str:
+    """The convert target an artifact file belongs to (onnx, executorch, tflite, coreml)."""
+    return artifact_type(path).target
+
+
+def runtime_of(path: str | Path) -> str:
+    """The runtime that runs an artifact (onnxruntime, executorch, litert, coreml)."""
+    return artifact_type(path).runtime
+
+
+def checked_artifact(path: str | Path) -> Path:
+    """The artifact's path after checking it exists and has a known type (BadInput otherwise)."""
+    path = Path(path)
+    if not path.exists():
+        raise BadInput(f"artifact {str(path)!r} does not exist; check the path (mvedge convert writes artifacts to --out)")
+    artifact_type(path)
+    return path
+
+
+def _files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def sha256_of(path: str | Path) -> str:
+    """sha256 of a file, or of a folder (an .mlpackage): each file's path relative to the folder and
+    then its contents, files in sorted path order."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    for file in _files(path):
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def size_of(path: str | Path) -> int:
+    """Bytes of a file, or of all files in a folder."""
+    path = Path(path)
+    return sum(file.stat().st_size for file in _files(path))
+
+
+def sidecar_path(artifact: str | Path) -> Path:
+    """Where an artifact's sidecar lives: next to it, '<artifact name>.json'."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json")
+
+
+# ------------------------------------------------------------------ the sidecar
+
+
+class _Fields:
+    """Typed reads from one JSON object of a sidecar; BadInput names the field and the fix."""
+
+    def __init__(self, data: Any, where: str, prefix: str = "") -> None:
+        self.where, self.prefix = where, prefix
+        if not isinstance(data, dict):
+            raise self.error(prefix.rstrip(".") or "the document", "must be a JSON object")
+        self.data = data
+
+    def error(self, name: str, problem: str) -> BadInput:
+        return BadInput(f"{self.where}: field {name!r} {problem}; re-run mvedge convert to write a complete sidecar")
+
+    def get(self, key: str, kinds: tuple[type, ...], optional: bool = False) -> Any:
+        name = self.prefix + key
+        if key not in self.data:
+            raise self.error(name, "is missing")
+        value = self.data[key]
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            expected = " or ".join({dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}[k] for k in kinds)
+            raise self.error(name, f"must be {expected}{' or null' if optional else ''}, got {value!r}"[:300])
+        return value
+
+    def ints(self, key: str) -> list[int]:
+        values = self.get(key, (list,))
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise self.error(self.prefix + key, f"must be a list of integers, got {values!r}")
+        return list(values)
+
+    def number(self, key: str) -> float | None:
+        if key not in self.data:
+            raise self.error(self.prefix + key, "is missing")
+        try:
+            return strict_json.decode_float(self.data[key])
+        except ValueError:
+            raise self.error(self.prefix + key, f"must be a number, null, or \"NaN\"/\"Infinity\"/\"-Infinity\", got {self.data[key]!r}") from None
+
+    def sub(self, key: str) -> _Fields:
+        return _Fields(self.get(key, (dict,)), self.where, f"{self.prefix}{key}.")
+
+
+@dataclass
+class InputSpec:
+    """The artifact's input tensor: name, shape in its layout (NCHW or NHWC), element type, the
+    fixed batch, and scale/zero_point for an integer input."""
+
+    name: str
+    shape: list[int]
+    layout: str
+    dtype: str
+    batch: int
+    quantization: dict[str, float] | None = None
+
+    def nchw(self) -> tuple[int, int, int, int] | None:
+        """(batch, channels, height, width), or None when the input is not a 4-D image tensor."""
+        if len(self.shape) != 4:
+            return None
+        if self.layout == "NHWC":
+            batch, height, width, channels = self.shape
+        else:
+            batch, channels, height, width = self.shape
+        return int(batch), int(channels), int(height), int(width)
+
+    @classmethod
+    def from_fields(cls, f: _Fields) -> InputSpec:
+        layout = f.get("layout", (str,))
+        if layout not in ("NCHW", "NHWC"):
+            raise f.error(f.prefix + "layout", f"must be NCHW or NHWC, got {layout!r}")
+        return cls(f.get("name", (str,)), f.ints("shape"), layout, f.get("dtype", (str,)), f.get("batch", (int,)), f.get("quantization", (dict,), optional=True))
+
+
+@dataclass
+class OutputSpec:
+    """The artifact's output: shape (batch, classes or features) and scale/zero_point when integer."""
+
+    shape: list[int]
+    quantization: dict[str, float] | None = None
+
+    @classmethod
+    def from_fields(cls, f: _Fields) -> OutputSpec:
+        return cls(f.ints("shape"), f.get("quantization", (dict,), optional=True))
+
+
+DRIFT_NUMBERS = ("max_abs", "mean_abs", "cosine", "psnr_db", "top1_agreement", "top5_overlap", "accuracy", "reference_accuracy")
+
+
+@dataclass
+class Sidecar:
+    """Everything mvedge convert records about an artifact. `config`, `preprocessing`, `toolchain`,
+    `options` and `conversion` are free-form objects owned by the model, converter and quantizer;
+    `sha256` to `verification` are filled in once the artifact is written and checked."""
+
+    mvedge_version: str
+    model: str
+    source: str
+    config: dict[str, Any]
+    target: str
+    precision: str
+    input: InputSpec
+    output: OutputSpec
+    preprocessing: dict[str, Any]
+    labels: list[str] | None
+    toolchain: dict[str, str]
+    options: dict[str, Any]
+    conversion: dict[str, Any]
+    sha256: str | None = None
+    size_bytes: int | None = None
+    convert_seconds: float | None = None
+    drift: dict[str, Any] | None = None
+    verification: str | None = None
+    schema: str = SCHEMA
+    extra: dict[str, Any] = field(default_factory=dict)  # keys a newer mvedge wrote; kept on rewrite
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, keys in the order mvedge has always written them (schema first)."""
+        return {
+            "schema": self.schema,
+            "mvedge_version": self.mvedge_version,
+            "model": self.model,
+            "source": self.source,
+            "config": self.config,
+            "target": self.target,
+            "precision": self.precision,
+            "input": {
+                "name": self.input.name,
+                "shape": list(self.input.shape),
+                "layout": self.input.layout,
+                "dtype": self.input.dtype,
+                "batch": self.input.batch,
+                "quantization": self.input.quantization,
+            },
+            "output": {"shape": list(self.output.shape), "quantization": self.output.quantization},
+            "preprocessing": self.preprocessing,
+            "labels": self.labels,
+            "toolchain": self.toolchain,
+            "options": self.options,
+            "conversion": self.conversion,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "convert_seconds": self.convert_seconds,
+            "drift": self.drift,
+            "verification": self.verification,
+            **self.extra,
+        }
+
+    def to_json(self) -> str:
+        """Strict JSON text (non-finite floats as "NaN"/"Infinity"/"-Infinity" strings)."""
+        return strict_json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "sidecar") -> Sidecar:
+        """A sidecar from its JSON object; BadInput naming the first missing or malformed field."""
+        f = _Fields(data, where)
+        schema = data.get("schema", SCHEMA)
+        if schema != SCHEMA:
+            raise BadInput(f"{where}: schema {schema!r} is not {SCHEMA!r}; convert the artifact again with this mvedge, or use the mvedge that wrote it")
+        target = f.get("target", (str,))
+        if target not in RUNTIME_OF_TARGET:
+            raise f.error("target", f"must be one of {', '.join(RUNTIME_OF_TARGET)}, got {target!r}")
+        labels = f.get("labels", (list,), optional=True)
+        if labels is not None and not all(isinstance(label, str) for label in labels):
+            raise f.error("labels", "must be a list of strings")
+        drift = f.get("drift", (dict,), optional=True)
+        if drift is not None:
+            d = f.sub("drift")
+            drift = {**drift, **{key: d.number(key) for key in DRIFT_NUMBERS if key in drift}}
+        size = f.get("size_bytes", (int,), optional=True)
+        seconds = f.number("convert_seconds")
+        known = {"schema", *(name for name in cls.__dataclass_fields__ if name not in ("schema", "extra"))}
+        return cls(
+            mvedge_version=f.get("mvedge_version", (str,)),
+            model=f.get("model", (str,)),
+            source=f.get("source", (str,)),
+            config=f.get("config", (dict,)),
+            target=target,
+            precision=f.get("precision", (str,)),
+            input=InputSpec.from_fields(f.sub("input")),
+            output=OutputSpec.from_fields(f.sub("output")),
+            preprocessing=f.get("preprocessing", (dict,)),
+            labels=labels,
+            toolchain=f.get("toolchain", (dict,)),
+            options=f.get("options", (dict,)),
+            conversion=f.get("conversion", (dict,)),
+            sha256=f.get("sha256", (str,), optional=True),
+            size_bytes=size,
+            convert_seconds=seconds,
+            drift=drift,
+            verification=f.get("verification", (str,), optional=True),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+    def input_shape(self) -> tuple[int, int, int, int] | None:
+        """(batch, channels, height, width) of the input, or None when it is not a 4-D image."""
+        return self.input.nchw()
+
+    @property
+    def backend(self) -> str | None:
+        """The delegate backend a .pte was lowered to (conversion.backend), if the converter said."""
+        return self.conversion.get("backend")
+
+
+def write_sidecar(artifact: str | Path, sidecar: Sidecar) -> Path:
+    """Write `sidecar` next to `artifact` atomically (temporary file, then rename); nothing is
+    written when it cannot be serialised."""
+    return strict_json.write_atomic(sidecar_path(artifact), sidecar.to_dict(), indent=1, newline=False)
+
+
+def read_sidecar(artifact: str | Path, required: bool = True) -> Sidecar | None:
+    """The sidecar next to `artifact`. A missing sidecar is BadInput (with `required=False`: None,
+    for callers that work on a bare artifact); unreadable JSON or a missing or malformed field is
+    BadInput naming the file and the field."""
+    artifact = Path(artifact)
+    path = sidecar_path(artifact)
+    if not path.is_file():
+        if not required:
+            return None
+        raise BadInput(
+            f"{artifact.name} has no sidecar ({path}); re-run mvedge convert to write it, or put the {path.name} it was converted with next to it"
+        )
+    try:
+        data = json.loads(path.read_text(), parse_constant=_legacy_constant)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(f"{path} is not readable JSON ({exc}); re-run mvedge convert for this artifact") from exc
+    return Sidecar.from_dict(data, str(path))
+
+
+def precision_of(artifact: str | Path) -> str | None:
+    """The precision the artifact's sidecar records; None for a bare artifact without a sidecar."""
+    sidecar = read_sidecar(artifact, required=False)
+    return sidecar.precision if sidecar is not None else None
+
+
+def _legacy_constant(name: str) -> float:
+    """Sidecars written before mvedge wrote strict JSON may hold NaN/Infinity literals: read them as
+    the numbers they meant."""
+    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
+
+
+__all__ = [
+    "ARTIFACT_TYPES", "ArtifactType", "InputSpec", "OutputSpec", "RUNTIME_OF_TARGET", "SCHEMA", "Sidecar",
+    "artifact_type", "checked_artifact", "precision_of", "read_sidecar", "runtime_of", "sha256_of", "sidecar_path", "size_of",
+    "target_of", "write_sidecar",
+]
