@@ -19,6 +19,7 @@ from typing import Any
 import mvedge
 from mvedge.apps import contract as contract_vectors
 from mvedge.apps.layout import CONTRACT_NAME, INDEX_NAME, AppLayout, check_app_dir, get_layout
+from mvedge.model.bundle import DIGITS, sidecar_domain
 from mvedge.progress import Progress
 
 INDEX_SCHEMA = "mvedge.bundle/1"
@@ -97,7 +98,7 @@ def _sample_pictures(sidecars: list[dict[str, Any]]) -> list[tuple[str, Any, str
     """(file name, picture, label, kind) for the app's sample picker: one held-out digit per class
     when a digits model is bundled, a few packaged photos when a natural-image model is."""
     samples = []
-    if any(s.get("source") == "embedded" for s in sidecars):
+    if any(sidecar_domain(s) == DIGITS for s in sidecars):
         from mvedge.data.digits import digits_split
 
         pictures, labels = digits_split("test")
@@ -108,7 +109,7 @@ def _sample_pictures(sidecars: list[dict[str, Any]]) -> list[tuple[str, Any, str
                 samples.append((f"digit-{int(label)}.png", picture, str(int(label)), "digit"))
             if len(seen) == DIGIT_SAMPLES:
                 break
-    if any(s.get("source") != "embedded" for s in sidecars):
+    if any(sidecar_domain(s) != DIGITS for s in sidecars):
         from mvedge.data.photos import packaged_photos
 
         for i, photo in enumerate(packaged_photos()[:PHOTO_SAMPLES]):
@@ -133,7 +134,7 @@ def _index_entry(path: Path, sidecar: dict[str, Any], runtime: str, layout: AppL
         "input": {k: spec.get(k) for k in ("name", "shape", "layout", "dtype", "quantization")},
         "image_input": contract_vectors.image_input(sidecar),
         "num_classes": (sidecar.get("config") or {}).get("num_classes"),
-        "digit_canvas": sidecar.get("source") == "embedded",
+        "digit_canvas": sidecar_domain(sidecar) == DIGITS,
     }
 
 
@@ -199,7 +200,7 @@ def bundle(
         clashes = [str(models_dir / p.name) for p, _, _ in checked if (models_dir / p.name).exists() or (models_dir / (p.name + ".json")).exists()]
         if clashes:
             raise ValueError(f"{clashes[0]} already exists; pass --force to replace it")
-    if any((s.get("source") == "embedded") != (checked[0][1].get("source") == "embedded") for _, s, _ in checked):
+    if any(sidecar_domain(s) != sidecar_domain(checked[0][1]) for _, s, _ in checked):
         raise ValueError("bundle the digits model and natural-image models separately: their contract images differ")
     progress = progress or Progress("bundle")
     images = contract_vectors.contract_images(checked[0][1], contract_images)
