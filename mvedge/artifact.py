@@ -22,6 +22,7 @@ from mvedge import strict_json
 from mvedge.errors import BadInput
 
 SCHEMA = "mvedge.sidecar/1"
+DIGITS, PHOTOS = "digits", "photos"  # the data domains of mvedge.model.bundle, as sidecars spell them
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ class Sidecar:
     convert_seconds: float | None = None
     drift: dict[str, Any] | None = None
     verification: str | None = None
+    domain: str = PHOTOS  # which bundled images fit the model: "digits" or "photos"
     schema: str = SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer mvedge wrote; kept on rewrite
 
@@ -231,6 +233,7 @@ class Sidecar:
             "mvedge_version": self.mvedge_version,
             "model": self.model,
             "source": self.source,
+            "domain": self.domain,
             "config": self.config,
             "target": self.target,
             "precision": self.precision,
@@ -299,8 +302,20 @@ class Sidecar:
             convert_seconds=seconds,
             drift=drift,
             verification=f.get("verification", (str,), optional=True),
+            domain=cls.domain_of(data, f),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+    @staticmethod
+    def domain_of(data: dict[str, Any], fields: _Fields | None = None) -> str:
+        """The data domain a sidecar's JSON object records; sidecars written before the field
+        existed are "digits" when they came from the embedded model, else "photos"."""
+        domain = data.get("domain")
+        if domain is None:
+            return DIGITS if data.get("source") == "embedded" else PHOTOS
+        if domain not in (DIGITS, PHOTOS):
+            raise (fields or _Fields(data, "sidecar")).error("domain", f"must be {DIGITS!r} or {PHOTOS!r}, got {domain!r}")
+        return domain
 
     def input_shape(self) -> tuple[int, int, int, int] | None:
         """(batch, channels, height, width) of the input, or None when it is not a 4-D image."""

@@ -15,27 +15,12 @@ from typing import Sequence
 import torch
 
 from mvedge import __version__
-from mvedge.model import VARIANTS, CheckpointError, build, canonical_variant, config, load_checkpoint, output_size
+from mvedge.commands.resolve import model_from_options
+from mvedge.model import VARIANTS, CheckpointError, output_size
 
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
-
-
-def _resolve_model(variant: str | None, weights: str | None, image_size: int | None) -> tuple[torch.nn.Module, dict, str]:
-    """The model a command works on: a checkpoint, else a named variant with random weights."""
-    if weights:
-        model = load_checkpoint(weights, variant=variant)
-        name = getattr(model, "variant", None) or "custom"
-    else:
-        name = canonical_variant(variant or "T")
-        model = build(**config(name)).eval()
-    cfg = dict(model.config)
-    if image_size is not None:
-        if image_size < 1:
-            raise UsageError(f"--image-size must be a positive integer, got {image_size}")
-        cfg["image_size"] = image_size
-    return model, cfg, name
 
 
 def _save_state_dict_atomic(model: torch.nn.Module, out: Path, force: bool) -> None:
@@ -49,7 +34,9 @@ def _save_state_dict_atomic(model: torch.nn.Module, out: Path, force: bool) -> N
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build (or load) a model, run one forward pass on a random image and print a summary."""
-    model, cfg, name = _resolve_model(args.variant, args.weights, args.image_size)
+    bundle = model_from_options(args.weights, args.variant or (None if args.weights else "T"), args.image_size)
+    model, cfg = bundle.model, bundle.config
+    name = getattr(model, "variant", None) or (bundle.name if bundle.random_weights else "custom")
     size = cfg["image_size"]
     params = sum(p.numel() for p in model.parameters())
     print(f"variant      {name}")

@@ -200,3 +200,23 @@ def test_a_converted_sidecar_round_trips_and_is_strict_json(small_bundle, tmp_pa
     assert isinstance(sidecar, Sidecar) and sidecar.drift["psnr_db"] == math.inf
     assert _strict_loads(sidecar.to_json()) == data == _strict_loads(artifact.sidecar.to_json())
     assert sidecar.sha256 == sha256_of(artifact.path) and sidecar.size_bytes == size_of(artifact.path)
+
+
+def test_the_data_domain_is_recorded_and_derived_for_older_sidecars(tmp_path: Path) -> None:
+    """The domain picks contract images and app samples: a QAT-tuned digits model is "digits"
+    although its source is a checkpoint path; sidecars without the field derive it from the source."""
+    assert read_sidecar(_written(tmp_path, lambda d: d.update(source="tuned.safetensors", domain="digits"))).domain == "digits"
+    assert read_sidecar(_written(tmp_path, lambda d: (d.pop("domain"), d.update(source="embedded")))).domain == "digits"
+    assert read_sidecar(_written(tmp_path, lambda d: (d.pop("domain"), d.update(source="random")))).domain == "photos"
+    with pytest.raises(BadInput, match="domain"):
+        read_sidecar(_written(tmp_path, lambda d: d.update(domain="faces")))
+
+
+def test_the_pipeline_writes_the_bundles_domain(small_bundle, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    import converters.pipeline as pipeline
+    from mvedge.progress import Progress
+
+    small_bundle.domain = "digits"
+    artifact = pipeline.convert(small_bundle, "onnx", "fp32", tmp_path, verify=False, progress=Progress(quiet=True))
+    assert read_sidecar(artifact.path).domain == "digits"

@@ -22,6 +22,7 @@ from mvedge.apps import contract as contract_vectors
 from mvedge.apps.layout import CONTRACT_NAME, INDEX_NAME, AppLayout, check_app_dir, get_layout
 from mvedge.artifact import Sidecar, checked_artifact, read_sidecar, sha256_of, sidecar_path, size_of
 from mvedge.errors import BadInput
+from mvedge.model.bundle import DIGITS
 from mvedge.progress import Progress
 
 INDEX_SCHEMA = "mvedge.bundle/1"
@@ -76,12 +77,12 @@ def check_artifacts(layout: AppLayout, artifacts: list[str | Path]) -> list[tupl
     return checked
 
 
-def _sample_pictures(sources: list[str]) -> list[tuple[str, Any, str | None, str]]:
+def _sample_pictures(domains: list[str]) -> list[tuple[str, Any, str | None, str]]:
     """(file name, picture, label, kind) for the app's sample picker: one held-out digit per class
-    when a digits model is bundled, a few packaged photos when a natural-image model is (`sources`:
-    the sidecars' model sources)."""
+    when a digits model is bundled, a few packaged photos when a natural-image model is (`domains`:
+    the sidecars' data domains)."""
     samples = []
-    if any(s == "embedded" for s in sources):
+    if any(d == DIGITS for d in domains):
         from mvedge.data.digits import digits_split
 
         pictures, labels = digits_split("test")
@@ -92,7 +93,7 @@ def _sample_pictures(sources: list[str]) -> list[tuple[str, Any, str | None, str
                 samples.append((f"digit-{int(label)}.png", picture, str(int(label)), "digit"))
             if len(seen) == DIGIT_SAMPLES:
                 break
-    if any(s != "embedded" for s in sources):
+    if any(d != DIGITS for d in domains):
         from mvedge.data.photos import packaged_photos
 
         for i, photo in enumerate(packaged_photos()[:PHOTO_SAMPLES]):
@@ -117,7 +118,7 @@ def _index_entry(path: Path, sidecar: Sidecar, runtime: str, layout: AppLayout) 
         "input": {"name": spec.name, "shape": spec.shape, "layout": spec.layout, "dtype": spec.dtype, "quantization": spec.quantization},
         "image_input": contract_vectors.image_input(sidecar.to_dict()),
         "num_classes": sidecar.config.get("num_classes"),
-        "digit_canvas": sidecar.source == "embedded",
+        "digit_canvas": sidecar.domain == DIGITS,
     }
 
 
@@ -177,7 +178,7 @@ def bundle(
         clashes = [str(models_dir / p.name) for p, _, _ in checked if (models_dir / p.name).exists() or sidecar_path(models_dir / p.name).exists()]
         if clashes:
             raise BadInput(f"{clashes[0]} already exists; pass --force to replace it")
-    if any((s.source == "embedded") != (checked[0][1].source == "embedded") for _, s, _ in checked):
+    if any(s.domain != checked[0][1].domain for _, s, _ in checked):
         raise BadInput("bundle the digits model and natural-image models separately: their contract images differ")
     progress = progress or Progress("bundle")
     images = contract_vectors.contract_images(checked[0][1].to_dict(), contract_images)
@@ -204,9 +205,9 @@ def bundle(
 
         merged = _merged(models_dir / INDEX_NAME, "models", index_entries, model_still_there)
         # samples for every model the app will hold: the new ones and those bundled before
-        kept_sources = [read_sidecar(models_dir / str(m["file"])).source for m in merged if m["file"] not in {p.name for p, _, _ in checked}]
+        kept_domains = [read_sidecar(models_dir / str(m["file"])).domain for m in merged if m["file"] not in {p.name for p, _, _ in checked}]
         samples = []
-        for name, picture, label, kind in _sample_pictures([s.source for _, s, _ in checked] + kept_sources):
+        for name, picture, label, kind in _sample_pictures([s.domain for _, s, _ in checked] + kept_domains):
             target = staging / "samples" / name
             target.parent.mkdir(parents=True, exist_ok=True)
             picture.save(target, format="PNG" if name.endswith(".png") else "JPEG", quality=90)

@@ -5,10 +5,10 @@ For each image and artifact mvedge stores the source picture (PNG, lossless), th
 after resize and crop (`pixels.bin`, S x S x 3), the input tensor built from them in the
 artifact's layout (`input.bin`, float32 little-endian; `input_q.bin` as well for integer inputs),
 the logits the artifact gives for exactly that tensor in its own runtime here (`logits.bin`), and
-the top-5 (softmax scores). The preprocessing is the sidecar's, implemented as
-`mvedge.data.images.preprocess` does (Pillow's resampling, torchvision's centre-crop offsets, float32
-normalisation), so an app that follows the sidecar can match the pixels exactly and the tensor to
-float rounding.
+the top-5 (softmax scores). The preprocessing is the sidecar's, computed by mvedge's one
+implementation (`mvedge.data.images`: Pillow's resampling, torchvision's centre-crop offsets, 8-bit
+pixels, then float32 normalisation), so an app that follows the sidecar can match the pixels exactly
+and the tensor to float rounding.
 
 Comparison rule (also written into contract.json for the apps):
 - pixels: equal; input: max |app - expected| <= tolerance.input_abs;
@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,10 @@ import numpy as np
 from PIL import Image
 
 import mvedge
-from mvedge.artifact import read_sidecar, sha256_of
+from mvedge.artifact import Sidecar, read_sidecar, sha256_of
+from mvedge.data.images import adapt_channels, normalise
+from mvedge.data.images import pixels as pixels_for
+from mvedge.model.bundle import DIGITS
 from mvedge.model.preprocessing import Preprocessing
 
 SCHEMA = "mvedge.contract/1"
@@ -68,67 +71,17 @@ def tolerance_for(precision: str | None) -> dict[str, float]:
 
 
 def preprocessing_from_sidecar(sidecar: dict) -> Preprocessing:
-    """The sidecar's preprocessing dict as a `Preprocessing` (derived keys such as resize_size dropped)."""
+    """The sidecar's (or a contract entry's) preprocessing section as a `Preprocessing`."""
     spec = sidecar.get("preprocessing")
     if not isinstance(spec, dict):
         raise ValueError("the sidecar has no preprocessing section; re-run mvedge convert to get a complete sidecar")
-    known = {f.name for f in fields(Preprocessing)}
-    values = {k: v for k, v in spec.items() if k in known}
-    for key in ("mean", "std"):
-        if key in values:
-            values[key] = tuple(float(v) for v in values[key])
-    return Preprocessing(**values)
-
-
-_RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.NEAREST}
-
-
-def resized_size(width: int, height: int, pre: Preprocessing) -> tuple[int, int]:
-    """(width, height) before the centre crop: 'squash' resizes both sides to floor(S / crop_pct);
-    'center' resizes the shorter side to it and keeps the aspect (torchvision's Resize(int))."""
-    side = math.floor(pre.input_size / pre.crop_pct)
-    if side < 1:
-        raise ValueError(f"input_size {pre.input_size} with crop_pct {pre.crop_pct} gives an empty resize")
-    if pre.crop_mode == "squash":
-        return side, side
-    if pre.crop_mode == "center":
-        if width <= height:
-            return side, max(1, int(side * height / width))
-        return max(1, int(side * width / height)), side
-    raise ValueError(f"crop_mode must be 'center' or 'squash', got {pre.crop_mode!r}")
-
-
-def pixels_for(image: Image.Image, pre: Preprocessing) -> np.ndarray:
-    """The 8-bit RGB pixels (S, S, 3) an app feeds or normalises: Pillow resize, then the centre
-    crop with torchvision's offsets round((side - S) / 2) (round half to even) and zero padding."""
-    if pre.interpolation not in _RESAMPLE:
-        raise ValueError(f"interpolation must be one of {', '.join(_RESAMPLE)}, got {pre.interpolation!r}")
-    image = image.convert("RGB")
-    size = resized_size(image.width, image.height, pre)
-    if size != image.size:
-        image = image.resize(size, resample=_RESAMPLE[pre.interpolation])
-    array = np.asarray(image, dtype=np.uint8)
-    side = pre.input_size
-    h, w = array.shape[:2]
-    if h < side or w < side:
-        ph, pw = max(side - h, 0), max(side - w, 0)
-        array = np.pad(array, ((ph // 2, (ph + 1) // 2), (pw // 2, (pw + 1) // 2), (0, 0)))
-        h, w = array.shape[:2]
-    top, left = int(round((h - side) / 2.0)), int(round((w - side) / 2.0))
-    return np.ascontiguousarray(array[top : top + side, left : left + side])
+    return Preprocessing.from_dict(spec, "the sidecar's preprocessing")
 
 
 def tensor_from_pixels(pixels: np.ndarray, pre: Preprocessing, channels: int = 3) -> np.ndarray:
     """(pixels / 255 - mean) / std in float32, channels first (C, S, S); for a model with another
     channel count than 3, the normalised RGB planes are averaged and repeated."""
-    if len(pre.mean) != 3 or len(pre.std) != 3:
-        raise ValueError(f"mean and std need 3 values (RGB), got {pre.mean!r} and {pre.std!r}")
-    array = pixels.astype(np.float32) / np.float32(255.0)
-    array = (array - np.asarray(pre.mean, dtype=np.float32)) / np.asarray(pre.std, dtype=np.float32)
-    chw = np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
-    if channels != 3:
-        chw = np.repeat(chw.mean(axis=0, keepdims=True, dtype=np.float32), channels, axis=0)
-    return chw
+    return adapt_channels(normalise(pixels, pre), channels)
 
 
 def to_layout(chw: np.ndarray, layout: str) -> np.ndarray:
@@ -207,11 +160,11 @@ class ContractImage:
 
 
 def contract_images(sidecar: dict, count: int = DEFAULT_IMAGE_COUNT) -> list[ContractImage]:
-    """`count` real pictures: held-out digits of distinct classes for the embedded digits model,
+    """`count` real pictures: held-out digits of distinct classes for a digits-domain model,
     else downscaled crops of the photos that ship with scikit-learn / scikit-image."""
     if count < 1:
         raise ValueError(f"the contract needs at least one image, got {count}")
-    if sidecar.get("source") == "embedded":
+    if Sidecar.domain_of(sidecar) == DIGITS:
         from mvedge.data.digits import digits_split, split_indices
 
         pictures, labels = digits_split("test")

@@ -4,11 +4,9 @@ machine, in one table (and CSV, JSON and a PNG chart of latency against accuracy
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from pathlib import Path
 
-from mvedge.model.bundle import load_bundle
+from mvedge.commands.resolve import model_from_options
 from mvedge.progress import Progress
 
 
@@ -146,9 +144,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads must be a positive integer, got {args.threads}")
     pairs = plan(args.targets, args.precisions)
     out = Path(args.out)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bundle = load_bundle(args.weights, args.variant, args.image_size)
+    bundle = model_from_options(args.weights, args.variant, args.image_size)
     if not args.force:  # refuse before any work
         existing = [out / "artifacts" / artifact_name(bundle, t, p, get_converter(t).suffix) for t, p in pairs]
         existing = [p for p in existing if p.exists() or sidecar_path(p).exists()] + [p for p in (out / "benchmark.json",) if p.exists()]

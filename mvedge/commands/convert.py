@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import sys
-import warnings
 from pathlib import Path
 
-from mvedge.model.bundle import load_bundle
+from mvedge.commands.resolve import model_from_options
 from mvedge.progress import Progress
 
 DEFAULT_PRECISION = {"coreml": "fp16", "tflite": "fp32", "executorch": "fp32", "onnx": "fp32"}
@@ -149,19 +146,8 @@ def run(args: argparse.Namespace) -> int:
         converter.check_precision(precision)
         if args.target != "all":
             converter.check_available()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bundle = load_bundle(args.weights, args.variant, args.image_size)
-    if args.weights is None and args.variant:
-        print(f"note: no --weights: MambaVision-{bundle.name} with random weights (fine for timing, not accuracy)", file=sys.stderr)
-    from mvedge.quant.checkpoint import apply_qat_info, data_bundle, read_qat_info
-
-    qat = read_qat_info(args.weights)
-    if qat:
-        apply_qat_info(bundle, qat)
-        if args.image_size:  # the command line wins over the checkpoint's input size
-            bundle.preprocessing = dataclasses.replace(bundle.preprocessing, input_size=args.image_size)
-            bundle.config["image_size"] = args.image_size
+    bundle = model_from_options(args.weights, args.variant, args.image_size)
+    qat = bundle.extra.get("qat")
     if not args.force:  # refuse before any work, not after minutes of conversion
         from converters.pipeline import artifact_name
         from mvedge.artifact import sidecar_path
@@ -181,11 +167,11 @@ def run(args: argparse.Namespace) -> int:
     calibration = None
     if any(p in get_converter(t).calibrated for t, p in pairs):
         with progress.stage("loading calibration images"):
-            calibration = calibration_set(data_bundle(bundle), args.calibration, args.calibration_limit)
+            calibration = calibration_set(bundle, args.calibration, args.calibration_limit)
     images = None
     if not args.no_verify:
         with progress.stage("loading verification images"):
-            images = verification_set(data_bundle(bundle), args.images)
+            images = verification_set(bundle, args.images)
     rows, failed = [], False
     for target, precision in pairs:
         extra = int8_options(target_options(args), target, precision, qat)

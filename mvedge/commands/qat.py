@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import warnings
 from pathlib import Path
 
 import mvedge
+from mvedge.commands.resolve import model_from_options
 from mvedge.progress import Progress
 
 
@@ -53,19 +53,14 @@ def _version(name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Fine-tune under the target's fake quantization and write the checkpoint (rank 0)."""
-    from mvedge.model.bundle import load_bundle
-    from mvedge.quant.checkpoint import apply_qat_info, read_qat_info
     from mvedge.quant.data import image_folder
     from mvedge.quant.recipes import recipe_for
     from mvedge.quant.regions import resolve_exclusions
 
     recipe = recipe_for(args.target)  # ValueError for a target without int8 (onnx)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bundle = load_bundle(args.weights, args.variant)
-    previous = read_qat_info(args.weights)
-    if previous:
-        apply_qat_info(bundle, previous)
+    bundle = model_from_options(args.weights, args.variant)
+    previous = bundle.extra.get("qat")
+    if previous:  # tuning a QAT checkpoint again: named after its base model
         bundle.name = previous.get("base_name") or bundle.name
     out = _output_path(args, bundle.name)
     excluded = resolve_exclusions(bundle.model, (args.exclude or "").split(","))
@@ -107,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             "quantized": result.quantized,
             "base_name": bundle.name,
             "base_source": (previous or {}).get("base_source") or bundle.source,
+            "domain": bundle.domain,
             "preprocessing": bundle.preprocessing.to_dict(),
             "labels": bundle.labels,
             "mvedge_version": mvedge.__version__,

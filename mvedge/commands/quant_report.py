@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 import argparse
-import warnings
 from pathlib import Path
 
+from mvedge.commands.resolve import model_from_options
 from mvedge.strict_json import write_atomic
 from mvedge.progress import Progress
 
@@ -39,8 +39,6 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from mvedge.data.calibration import calibration_set
-    from mvedge.model.bundle import load_bundle
-    from mvedge.quant.checkpoint import apply_qat_info, data_bundle, read_qat_info
     from mvedge.quant.recipes import recipe_for
     from mvedge.quant.sensitivity import format_report
     from mvedge.verify.data import verification_set
@@ -50,17 +48,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
     if args.all_integer and args.target != "tflite":
         raise ValueError(f"--all-integer applies to --target tflite only ({args.target}'s recipe keeps its float parts)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bundle = load_bundle(args.weights, args.variant, args.image_size)
-    info = read_qat_info(args.weights)
-    if info:
-        apply_qat_info(bundle, info)
-    data = data_bundle(bundle)
+    bundle = model_from_options(args.weights, args.variant, args.image_size)
     progress = Progress()
     with progress.stage("loading images"):
-        calibration = calibration_set(data, args.calibration, args.calibration_limit)
-        images, labels, description = verification_set(data, args.images, args.limit)
+        calibration = calibration_set(bundle, args.calibration, args.calibration_limit)
+        images, labels, description = verification_set(bundle, args.images, args.limit)
     progress.note(f"model {bundle.name}; drift measured on {description}")
     if args.target == "tflite":
         report = _tflite_report(bundle, calibration, images, labels, args.observer, args.all_integer, progress)

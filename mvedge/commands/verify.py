@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 from mvedge import strict_json
 from mvedge.artifact import checked_artifact, read_sidecar
-from mvedge.model.bundle import load_bundle
+from mvedge.commands.resolve import model_from_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +39,7 @@ def run(args: argparse.Namespace) -> int:
     sidecar = read_sidecar(artifact)
     if args.weights is None and sidecar.source != "embedded":
         raise ValueError(f"{artifact.name} was converted from {sidecar.source!r}; pass that checkpoint with --weights")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bundle = load_bundle(args.weights, image_size=sidecar.input.shape[-1 if sidecar.input.layout == "NCHW" else -2])
+    bundle = model_from_options(args.weights, image_size=sidecar.input.shape[-1 if sidecar.input.layout == "NCHW" else -2])
     if {k: v for k, v in bundle.config.items() if k != "image_size"} != {k: v for k, v in sidecar.config.items() if k != "image_size"}:
         raise ValueError(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
     images, labels, description = verification_set(bundle, args.images, args.limit)

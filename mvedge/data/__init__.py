@@ -4,6 +4,15 @@ Pillow + numpy only (no torchvision), so the same code runs wherever mvedge runs
 reference preprocessing that converters fold into artifacts and demo apps reimplement.
 """
 
-from mvedge.data.images import IMAGE_EXTENSIONS, list_images, load_image, preprocess
+from mvedge.data.images import (
+    IMAGE_EXTENSIONS,
+    adapt_channels,
+    denormalise,
+    list_images,
+    load_image,
+    normalise,
+    pixels,
+    preprocess,
+)
 
-__all__ = ["IMAGE_EXTENSIONS", "list_images", "load_image", "preprocess"]
+__all__ = ["IMAGE_EXTENSIONS", "adapt_channels", "denormalise", "list_images", "load_image", "normalise", "pixels", "preprocess"]

@@ -6,35 +6,32 @@ from pathlib import Path
 
 import numpy as np
 
-from mvedge.model.bundle import ModelBundle
+from mvedge.data.images import list_images, load_image, preprocess
+from mvedge.model.bundle import DIGITS, ModelBundle
 
 DEFAULT_CALIBRATION_LIMIT = 64
 
 
 def calibration_set(bundle: ModelBundle, folder: str | Path | None = None, limit: int = DEFAULT_CALIBRATION_LIMIT) -> np.ndarray:
-    """Preprocessed NCHW float32 images: up to `limit` from `folder` (ValueError when it is missing
-    or holds no images); by default the digits training split for the embedded model, crops of
-    packaged photos for other models. Never the images drift checks use for the embedded model."""
-    from mvedge.data.images import list_images, load_image, preprocess
-
+    """Preprocessed NCHW float32 images for the model's input channels: up to `limit` from `folder`
+    (ValueError when it is missing or holds no images); by default the digits training split for
+    a digits-domain model, crops of packaged photos for other models. Never the images drift
+    checks use for the digits."""
     if limit < 1:
         raise ValueError(f"the calibration image limit must be >= 1, got {limit}")
-    pre = bundle.preprocessing
+    pre, channels = bundle.preprocessing, bundle.config["in_channels"]
     if folder is not None:
-        paths = list_images(folder)[:limit]
-        return np.stack([preprocess(load_image(p), pre) for p in paths]).astype(np.float32)
-    if bundle.source == "embedded":
+        pictures = [load_image(p) for p in list_images(folder)[:limit]]
+    elif bundle.domain == DIGITS:
         from mvedge.data.digits import digits_split
 
-        pictures, _ = digits_split("train")
-        step = max(1, len(pictures) // limit)
-        return np.stack([preprocess(p, pre) for p in pictures[::step][:limit]]).astype(np.float32)
-    from mvedge.data.photos import crops, packaged_photos
+        train, _ = digits_split("train")
+        pictures = train[:: max(1, len(train) // limit)][:limit]
+    else:
+        from mvedge.data.photos import crops, packaged_photos
 
-    photos = packaged_photos()
-    per_photo = max(1, -(-limit // len(photos)))
-    # a different crop sequence from the drift set's: offset the crop generator by one photo's worth
-    pictures = [crop for photo in photos for crop in crops(photo, 2 * per_photo)[per_photo:]][:limit]
-    batch = np.stack([preprocess(p, pre) for p in pictures]).astype(np.float32)
-    channels = bundle.config["in_channels"]
-    return batch if channels == 3 else np.repeat(batch.mean(axis=1, keepdims=True), channels, axis=1)
+        photos = packaged_photos()
+        per_photo = max(1, -(-limit // len(photos)))
+        # a different crop sequence from the drift set's: offset the crop generator by one photo's worth
+        pictures = [crop for photo in photos for crop in crops(photo, 2 * per_photo)[per_photo:]][:limit]
+    return np.stack([preprocess(p, pre, channels) for p in pictures])

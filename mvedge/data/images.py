@@ -7,7 +7,13 @@ numbers match what the official models were evaluated with:
 - crop_mode "center": resize the shorter side to floor(S / crop_pct), the longer side to
   int(that * long / short) (aspect kept), then centre-crop S x S;
 - crop_mode "squash": resize both sides to floor(S / crop_pct), then centre-crop S x S;
-- scale to [0, 1], normalise with mean/std, channels first: float32 (3, S, S).
+- scale to [0, 1], normalise with mean/std, channels first: float32 (3, S, S);
+- for a model with another input channel count than 3, average the RGB planes and repeat them.
+
+The steps are separate functions because apps and verification need them one by one: `pixels`
+gives the 8-bit RGB pixels an app feeds (contract vectors store them), `normalise` turns pixels
+into the model input, `denormalise` turns model input back into pixels, `adapt_channels` is the
+one rule for models without 3 input channels, and `preprocess` is all of them for one picture.
 
 The centre crop offsets are round((side - S) / 2) (torchvision's); a crop larger than the image
 (crop_pct > 1) pads with zeros, as torchvision does.
@@ -68,13 +74,15 @@ def _resample(name: str) -> Image.Resampling:
 
 
 def resized_size(width: int, height: int, pre: Preprocessing) -> tuple[int, int]:
-    """(width, height) an image of this size is resized to before the centre crop."""
+    """(width, height) an image of this size is resized to before the centre crop: 'squash' resizes
+    both sides to floor(S / crop_pct); 'center' resizes the shorter side to it and keeps the aspect
+    (torchvision's Resize(int))."""
     side = pre.resize_size()
     if side < 1:
         raise ValueError(f"input_size {pre.input_size} with crop_pct {pre.crop_pct} gives an empty resize")
     if pre.crop_mode == "squash":
         return side, side
-    if pre.crop_mode == "center":  # torchvision Resize(int): shorter side -> side, aspect kept
+    if pre.crop_mode == "center":
         if width <= height:
             return side, max(1, int(side * height / width))
         return max(1, int(side * width / height)), side
@@ -93,23 +101,61 @@ def _center_crop(array: np.ndarray, size: int) -> np.ndarray:
     return array[top : top + size, left : left + size]
 
 
-def preprocess(image: Image.Image, pre: Preprocessing) -> np.ndarray:
-    """An image as the model input: float32 array (3, S, S) with S = pre.input_size (see module doc)."""
-    if pre.channels != "RGB" or pre.layout != "NCHW":
-        raise ValueError(f"only RGB / NCHW preprocessing is supported, got {pre.channels} / {pre.layout}")
-    if len(pre.mean) != 3 or len(pre.std) != 3:
-        raise ValueError(f"mean and std need 3 values (RGB), got {pre.mean!r} and {pre.std!r}")
+def pixels(image: Image.Image, pre: Preprocessing) -> np.ndarray:
+    """The 8-bit RGB pixels (S, S, 3) an app feeds or normalises: Pillow resize, then the centre
+    crop with torchvision's offsets round((side - S) / 2) (round half to even) and zero padding."""
     resample = _resample(pre.interpolation)
     if image.mode != "RGB":
         image = image.convert("RGB")
     size = resized_size(image.width, image.height, pre)
     if size != image.size:
         image = image.resize(size, resample=resample)
-    array = _center_crop(np.asarray(image, dtype=np.float32), pre.input_size) / np.float32(255.0)
-    mean = np.asarray(pre.mean, dtype=np.float32)
-    std = np.asarray(pre.std, dtype=np.float32)
+    return np.ascontiguousarray(_center_crop(np.asarray(image, dtype=np.uint8), pre.input_size))
+
+
+def _statistics(pre: Preprocessing) -> tuple[np.ndarray, np.ndarray]:
+    if len(pre.mean) != 3 or len(pre.std) != 3:
+        raise ValueError(f"mean and std need 3 values (RGB), got {pre.mean!r} and {pre.std!r}")
+    return np.asarray(pre.mean, dtype=np.float32), np.asarray(pre.std, dtype=np.float32)
+
+
+def normalise(pixels: np.ndarray, pre: Preprocessing) -> np.ndarray:
+    """8-bit RGB pixels (S, S, 3), or a batch (N, S, S, 3), as the model input: (pixels / 255 -
+    mean) / std in float32, channels first: (3, S, S) or (N, 3, S, S)."""
+    mean, std = _statistics(pre)
+    array = pixels.astype(np.float32) / np.float32(255.0)
     array = (array - mean) / std
-    return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
+    return np.ascontiguousarray(np.moveaxis(array, -1, -3), dtype=np.float32)
+
+
+def denormalise(images: np.ndarray, pre: Preprocessing) -> np.ndarray:
+    """Normalised channels-first images ((C, S, S) or (N, C, S, S)) back to pixel values in [0, 1]
+    (float64, the same shape): images * std + mean, per channel."""
+    mean = np.asarray(pre.mean, dtype=np.float64).reshape(-1, 1, 1)
+    std = np.asarray(pre.std, dtype=np.float64).reshape(-1, 1, 1)
+    if images.ndim < 3 or mean.shape[0] != images.shape[-3]:
+        raise ValueError(f"preprocessing has {mean.shape[0]} channel statistics, the images have shape {images.shape}")
+    return images.astype(np.float64) * std + mean
+
+
+def adapt_channels(images: np.ndarray, channels: int) -> np.ndarray:
+    """Normalised RGB images ((3, S, S) or (N, 3, S, S)) for a model with `channels` input
+    channels: unchanged for 3, else the RGB planes averaged and repeated `channels` times."""
+    have = images.shape[-3]
+    if have == channels:
+        return images
+    if have != 3 or channels < 1:
+        raise ValueError(f"cannot adapt {have}-channel images to {channels} channels; the adapter takes RGB images")
+    return np.repeat(images.mean(axis=-3, keepdims=True, dtype=np.float32), channels, axis=-3)
+
+
+def preprocess(image: Image.Image, pre: Preprocessing, channels: int = 3) -> np.ndarray:
+    """An image as the model input: float32 array (channels, S, S) with S = pre.input_size (see
+    module doc): `pixels`, then `normalise`, then `adapt_channels` for a model without 3 channels."""
+    if pre.channels != "RGB" or pre.layout != "NCHW":
+        raise ValueError(f"only RGB / NCHW preprocessing is supported, got {pre.channels} / {pre.layout}")
+    _statistics(pre)  # bad mean/std: refused before any resizing
+    return adapt_channels(normalise(pixels(image, pre), pre), channels)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -1,16 +1,30 @@
-"""A model together with what converters and apps need to ship it: name, config, preprocessing, labels."""
+"""The model a command works on, resolved in one place: a checkpoint (QAT metadata applied), a
+named variant with random weights, or the embedded digits model, with what converters and apps
+need to ship it (name, config, preprocessing, labels) and the domain of images that fit it."""
 
 from __future__ import annotations
 
 import dataclasses
-import warnings
+import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from mvedge.model.checkpoints import load_checkpoint
-from mvedge.model.configs import canonical_variant, config
+from mvedge.errors import BadInput
+from mvedge.model.checkpoints import CheckpointError, load_checkpoint, read_safetensors_metadata
+from mvedge.model.configs import VARIANTS, canonical_variant, config
 from mvedge.model.mambavision import MambaVision, build
 from mvedge.model.preprocessing import Preprocessing, preprocessing
+
+DIGITS = "digits"
+"""Domain of the embedded digits model and of checkpoints fine-tuned from it: checked and
+calibrated on scikit-learn's handwritten digits."""
+
+PHOTOS = "photos"
+"""Domain of every other model: checked and calibrated on crops of packaged natural photos."""
+
+QAT_KEY = "mvedge_qat"
+"""The safetensors metadata entry of a QAT checkpoint (written by mvedge.quant.checkpoint)."""
 
 
 @dataclass
@@ -24,41 +38,78 @@ class ModelBundle:
     labels: list[str] | None = None
     source: str = ""  # checkpoint path, "embedded" or "random"
     extra: dict[str, Any] = field(default_factory=dict)
+    domain: str = PHOTOS  # DIGITS or PHOTOS: which bundled images fit the model
 
     @property
     def image_size(self) -> int:
         """The input side the model is converted at."""
         return self.preprocessing.input_size
 
+    @property
+    def random_weights(self) -> bool:
+        """Whether the weights are a random initialisation (fine for timing, not for accuracy)."""
+        return self.source == "random"
+
 
 def load_bundle(weights: str | None = None, variant: str | None = None, image_size: int | None = None) -> ModelBundle:
-    """The model a command works on: a checkpoint, else a named variant with random weights (a
-    warning says so), else the embedded default digits model."""
+    """The model a command works on: a checkpoint (a QAT checkpoint with its base model's
+    preprocessing, labels and domain), else a named variant with random weights (`random_weights`
+    says so), else the embedded digits model. `image_size` (the --image-size option) overrides the
+    input side of any of them; BadInput when it is below 1."""
+    if image_size is not None and image_size < 1:
+        raise BadInput(f"--image-size must be a positive integer, got {image_size}")
     if weights:
-        model = load_checkpoint(weights, variant=variant)
-        name = getattr(model, "variant", None) or "custom"
-        pre = preprocessing(name) if name in _known_variants() else Preprocessing(input_size=model.config["image_size"])
-        bundle = ModelBundle(model, name, dict(model.config), pre, None, str(weights))
+        bundle = _from_checkpoint(str(weights), variant)
     elif variant:
         name = canonical_variant(variant)
-        warnings.warn(f"no --weights given: MambaVision-{name} with random weights (fine for timing, not for accuracy)", stacklevel=2)
         model = build(**config(name)).eval()
         bundle = ModelBundle(model, name, dict(model.config), preprocessing(name), None, "random")
     else:
         from mvedge.model.embedded import DEFAULT_MODEL_NAME, default_model_info, default_preprocessing, load_default_model
 
         model = load_default_model()
-        info = default_model_info()
-        bundle = ModelBundle(model, DEFAULT_MODEL_NAME, dict(model.config), default_preprocessing(), list(info["labels"]), "embedded")
+        labels = list(default_model_info()["labels"])
+        bundle = ModelBundle(model, DEFAULT_MODEL_NAME, dict(model.config), default_preprocessing(), labels, "embedded", domain=DIGITS)
     if image_size is not None:
-        if image_size < 1:
-            raise ValueError(f"--image-size must be a positive integer, got {image_size}")
         bundle.preprocessing = dataclasses.replace(bundle.preprocessing, input_size=image_size)
         bundle.config["image_size"] = image_size
     return bundle
 
 
-def _known_variants() -> tuple[str, ...]:
-    from mvedge.model.configs import VARIANTS
+def _from_checkpoint(weights: str, variant: str | None) -> ModelBundle:
+    """A checkpoint file: an official variant's preprocessing, ImageNet's for a custom model, and
+    for a QAT checkpoint what its metadata records of the base model."""
+    model = load_checkpoint(weights, variant=variant)
+    name = getattr(model, "variant", None) or "custom"
+    pre = preprocessing(name) if name in VARIANTS else Preprocessing(input_size=model.config["image_size"])
+    bundle = ModelBundle(model, name, dict(model.config), pre, None, weights)
+    info = read_qat_info(weights)
+    return _with_qat_info(bundle, info, weights) if info else bundle
 
-    return VARIANTS
+
+def read_qat_info(path: str | os.PathLike | None) -> dict[str, Any] | None:
+    """The QAT metadata of a .safetensors checkpoint, or None for any other checkpoint."""
+    metadata = read_safetensors_metadata(path)
+    if metadata is None or QAT_KEY not in metadata:
+        return None
+    try:
+        info = json.loads(metadata[QAT_KEY])
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} has an unreadable {QAT_KEY} metadata entry ({exc})") from exc
+    if not isinstance(info, dict):
+        raise CheckpointError(f"checkpoint {str(path)!r} has a {QAT_KEY} metadata entry that is not a JSON object")
+    return info
+
+
+def _with_qat_info(bundle: ModelBundle, info: dict[str, Any], path: str) -> ModelBundle:
+    """The bundle with the base model's preprocessing, labels and domain, named as QAT-tuned."""
+    if info.get("preprocessing"):
+        bundle.preprocessing = Preprocessing.from_dict(info["preprocessing"], f"the {QAT_KEY} preprocessing of checkpoint {path!r}")
+        bundle.config["image_size"] = bundle.preprocessing.input_size
+    if info.get("labels"):
+        bundle.labels = list(info["labels"])
+    bundle.name = f"{info.get('base_name') or bundle.name}-qat-{info.get('target', 'int8')}"
+    bundle.extra["qat"] = info
+    recorded = info.get("domain")  # checkpoints from before the field: the base model's source says it
+    bundle.domain = recorded if recorded in (DIGITS, PHOTOS) else DIGITS if info.get("base_source") == "embedded" else PHOTOS
+    return bundle

@@ -47,11 +47,7 @@ def default_model_info() -> dict[str, Any]:
 
 def default_preprocessing() -> Preprocessing:
     """How an image becomes the embedded model's input (128x128, squash, bilinear, mean/std 0.5)."""
-    pre = dict(default_model_info()["preprocessing"])
-    pre.pop("resize_size", None)  # derived, not a field
-    for key in ("mean", "std"):
-        pre[key] = tuple(pre[key])
-    return Preprocessing(**pre)
+    return Preprocessing.from_dict(default_model_info()["preprocessing"], f"mvedge/assets/{ASSET_JSON}")
 
 
 def load_default_model() -> MambaVision:

@@ -6,8 +6,11 @@ Exposed as data so converters can fold it into artifacts and apps can embed it i
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from numbers import Real
+from typing import Any, Mapping
 
+from mvedge.errors import BadInput
 from mvedge.model.configs import canonical_variant
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -37,6 +40,56 @@ class Preprocessing:
         out = asdict(self)
         out["resize_size"] = self.resize_size()
         return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = "preprocessing") -> Preprocessing:
+        """The inverse of `to_dict` (a sidecar's or a QAT checkpoint's section): derived keys such as
+        resize_size are dropped, lists become tuples, missing keys take the defaults. BadInput names
+        an unknown key or a value of the wrong kind; `where` says whose section it is."""
+        if not isinstance(values, Mapping):
+            raise BadInput(f"{where} must be a JSON object of preprocessing settings, got {type(values).__name__}")
+        known = {f.name for f in fields(cls)}
+        checked = {}
+        for key, value in values.items():
+            if key in DERIVED_KEYS:
+                continue
+            if key not in known:
+                raise BadInput(f"{where} has an unknown key {key!r}; the keys are {', '.join(sorted(known))}")
+            checked[key] = _checked_value(key, value, where)
+        return cls(**checked)
+
+
+DERIVED_KEYS = ("resize_size",)
+"""Keys `Preprocessing.to_dict` adds that follow from the fields (ignored when reading one back)."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _checked_value(key: str, value: Any, where: str) -> Any:
+    """A `to_dict` value as the field holds it, or BadInput naming the key."""
+    if key == "input_size":
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        raise BadInput(f"{where}: input_size must be a positive integer, got {value!r}")
+    if key in ("mean", "std"):
+        if isinstance(value, (list, tuple)) and value and all(_is_number(v) for v in value):
+            if key == "std" and any(v == 0 for v in value):
+                raise BadInput(f"{where}: std must not contain 0, got {list(value)!r}")
+            return tuple(float(v) for v in value)
+        raise BadInput(f"{where}: {key} must be a list of numbers (one per channel), got {value!r}")
+    if key == "crop_pct":
+        if _is_number(value) and value > 0:
+            return float(value)
+        raise BadInput(f"{where}: crop_pct must be a number above 0, got {value!r}")
+    if key == "extra":
+        if isinstance(value, Mapping):
+            return dict(value)
+        raise BadInput(f"{where}: extra must be a JSON object, got {value!r}")
+    if isinstance(value, str):  # interpolation, crop_mode, channels, layout
+        return value
+    raise BadInput(f"{where}: {key} must be a string, got {value!r}")
 
 
 _CROP = {

@@ -101,13 +101,11 @@ def shard(count: int, epoch: int, seed: int, rank: int = 0, world: int = 1) -> n
 def batches(
     folder: ImageFolder, pre: Preprocessing, batch_size: int, indices: np.ndarray, channels: int = 3
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """Preprocessed (images NCHW float32, labels or None) batches over `indices`, in order; the last
-    batch may be smaller."""
+    """Preprocessed (images NCHW float32 with `channels` channels, labels or None) batches over
+    `indices`, in order; the last batch may be smaller."""
     for start in range(0, len(indices), batch_size):
         chunk = indices[start : start + batch_size]
-        arrays = np.stack([preprocess(load_image(folder.paths[i]), pre) for i in chunk]).astype(np.float32)
-        if channels != arrays.shape[1]:
-            arrays = np.repeat(arrays.mean(axis=1, keepdims=True), channels, axis=1)
+        arrays = np.stack([preprocess(load_image(folder.paths[i]), pre, channels) for i in chunk])
         labels = torch.tensor([folder.labels[i] for i in chunk], dtype=torch.long) if folder.labels is not None else None
         yield torch.from_numpy(arrays), labels
 

@@ -1,5 +1,4 @@
-"""Real images for drift checks, with no download: the held-out digits for the embedded model,
-photos that ship inside installed packages for natural-image models, or the user's folder."""
+"""Images to check an artifact on: the user's folder, or a bundled default for the model's domain."""
 
 from __future__ import annotations
 
@@ -7,35 +6,35 @@ from pathlib import Path
 
 import numpy as np
 
-from mvedge.data.images import list_images, load_image, preprocess
+from mvedge.data.images import denormalise, list_images, load_image, preprocess
 from mvedge.data.photos import crops, packaged_photos
-from mvedge.model.bundle import ModelBundle
+from mvedge.model.bundle import DIGITS, ModelBundle
+from mvedge.model.preprocessing import Preprocessing
 
 DEFAULT_LIMIT = 64
 
 
 def verification_set(bundle: ModelBundle, images: str | Path | None = None, limit: int = DEFAULT_LIMIT) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """(preprocessed NCHW float32 images, labels or None, description) for checking `bundle`."""
-    pre = bundle.preprocessing
+    """(preprocessed NCHW float32 images for the model's input channels, labels or None,
+    description) for checking `bundle`: the folder `images`, else the held-out digits for a
+    digits-domain model, else crops of packaged photos."""
+    pre, channels = bundle.preprocessing, bundle.config["in_channels"]
+    labels = None
     if images is not None:
         paths = list_images(images)[:limit]
-        batch = np.stack([preprocess(load_image(p), pre) for p in paths])
-        return batch, None, f"{len(paths)} images from {images}"
-    if bundle.source == "embedded":
+        pictures, description = [load_image(p) for p in paths], f"{len(paths)} images from {images}"
+    elif bundle.domain == DIGITS:
         from mvedge.data.digits import digits_split
 
         pictures, labels = digits_split("test")
         pictures, labels = pictures[:limit], np.asarray(labels[:limit])
-        batch = np.stack([preprocess(p, pre) for p in pictures])
-        return batch, labels, f"{len(pictures)} held-out digits"
-    photos = packaged_photos()
-    per_photo = max(1, -(-limit // len(photos)))
-    pictures = [crop for photo in photos for crop in crops(photo, per_photo)][:limit]
-    batch = np.stack([preprocess(p, pre) for p in pictures])
-    channels = bundle.config["in_channels"]
-    if channels != 3:  # grayscale or other channel counts: average / repeat the RGB planes
-        batch = np.repeat(batch.mean(axis=1, keepdims=True), channels, axis=1)
-    return batch.astype(np.float32), None, f"{len(pictures)} crops of {len(photos)} packaged photos"
+        description = f"{len(pictures)} held-out digits"
+    else:
+        photos = packaged_photos()
+        per_photo = max(1, -(-limit // len(photos)))
+        pictures = [crop for photo in photos for crop in crops(photo, per_photo)][:limit]
+        description = f"{len(pictures)} crops of {len(photos)} packaged photos"
+    return np.stack([preprocess(p, pre, channels) for p in pictures]), labels, description
 
 
 def as_the_app_feeds(images: np.ndarray, reference: dict, artifact: dict | None) -> np.ndarray:
@@ -47,12 +46,12 @@ def as_the_app_feeds(images: np.ndarray, reference: dict, artifact: dict | None)
     (Resize and crop settings cannot be replayed from preprocessed images; they are not checked.)"""
     if not artifact:
         return images
-    ref_mean, ref_std = _column(reference["mean"]), _column(reference["std"])
-    art_mean, art_std = _column(artifact.get("mean", reference["mean"])), _column(artifact.get("std", reference["std"]))
-    if ref_mean.shape[1] != images.shape[1] or art_mean.shape[1] not in (1, images.shape[1]):
+    ref = Preprocessing.from_dict(reference, "the reference preprocessing")
+    art_mean, art_std = _column(artifact.get("mean", ref.mean)), _column(artifact.get("std", ref.std))
+    if len(ref.mean) != images.shape[1] or art_mean.shape[1] not in (1, images.shape[1]):
         raise ValueError(f"preprocessing has {art_mean.shape[1]} channel statistics, the images have {images.shape[1]} channels")
-    pixels = images.astype(np.float64) * ref_std + ref_mean  # back to [0, 1] pixel values
-    if artifact.get("channels", reference.get("channels", "RGB")) != reference.get("channels", "RGB"):
+    pixels = denormalise(images, ref)  # back to [0, 1] pixel values
+    if artifact.get("channels", ref.channels) != ref.channels:
         pixels = pixels[:, ::-1]
     return ((pixels - art_mean) / art_std).astype(np.float32)
 

@@ -16,8 +16,11 @@ import numpy as np
 import torch
 
 import mvedge
+from mvedge.data.images import denormalise
+from mvedge.data.images import normalise as normalise_pixels
 from mvedge.model.bundle import ModelBundle, load_bundle
 from mvedge.model.checkpoints import save_checkpoint
+from mvedge.model.preprocessing import Preprocessing
 
 SEED = 0
 
@@ -53,15 +56,13 @@ def t_shaped_bundle(directory: str | Path) -> ModelBundle:
 
 def pixels_of(images: np.ndarray, mean, std) -> np.ndarray:
     """Preprocessed (N, 3, S, S) float32 images back to their 8-bit pixels (N, S, S, 3)."""
-    values = (images.astype(np.float64) * np.reshape(std, (1, -1, 1, 1)) + np.reshape(mean, (1, -1, 1, 1))) * 255.0
+    values = denormalise(images, Preprocessing(mean=tuple(mean), std=tuple(std))) * 255.0
     return np.clip(np.rint(values), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
 
 def normalise(pixels: np.ndarray, mean, std) -> np.ndarray:
     """8-bit pixels (N, S, S, 3) to the model input (N, 3, S, S), float32 as preprocess() computes it."""
-    array = pixels.astype(np.float32) / np.float32(255.0)
-    array = (array - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
-    return np.ascontiguousarray(array.transpose(0, 3, 1, 2), dtype=np.float32)
+    return normalise_pixels(pixels, Preprocessing(mean=tuple(mean), std=tuple(std)))
 
 
 @dataclass

@@ -135,3 +135,79 @@ def test_list_images_errors(tmp_path: Path) -> None:
         list_images(tmp_path)
     with pytest.raises(ValueError, match="does not exist"):
         list_images(tmp_path / "nowhere")
+
+
+# --- the steps one by one: pixels, normalise, denormalise, adapt_channels -----------------------
+
+STEP_CASES = [
+    Preprocessing(input_size=128, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), interpolation="bilinear", crop_mode="squash"),
+    Preprocessing(input_size=56, interpolation="bicubic", crop_pct=0.875, crop_mode="center"),
+    Preprocessing(input_size=33, interpolation="nearest", crop_pct=0.93, crop_mode="center"),
+    Preprocessing(input_size=40, interpolation="bilinear", crop_pct=1.3, crop_mode="center"),  # crop larger than the picture: padding
+]
+
+
+def _float_path(image: Image.Image, pre: Preprocessing) -> np.ndarray:
+    """timm's eval transform written out on float32 values: resize, pad, crop, /255, normalise."""
+    from mvedge.data.images import resized_size
+
+    resample = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.NEAREST}
+    image = image.resize(resized_size(image.width, image.height, pre), resample[pre.interpolation])
+    array = np.asarray(image, dtype=np.float32)
+    side = pre.input_size
+    ph, pw = max(side - array.shape[0], 0), max(side - array.shape[1], 0)
+    array = np.pad(array, ((ph // 2, (ph + 1) // 2), (pw // 2, (pw + 1) // 2), (0, 0)))
+    top, left = int(round((array.shape[0] - side) / 2.0)), int(round((array.shape[1] - side) / 2.0))
+    array = array[top : top + side, left : left + side] / np.float32(255.0)
+    array = (array - np.asarray(pre.mean, dtype=np.float32)) / np.asarray(pre.std, dtype=np.float32)
+    return array.transpose(2, 0, 1)
+
+
+@pytest.mark.parametrize("pre", STEP_CASES)
+def test_pixels_then_normalise_is_the_float_path_bit_for_bit(pre: Preprocessing) -> None:
+    from mvedge.data.images import normalise, pixels
+
+    rng = np.random.default_rng(3)
+    for size in [(8, 8), (97, 61), (40, 73)]:
+        picture = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8), "RGB")
+        fed = pixels(picture, pre)
+        assert fed.dtype == np.uint8 and fed.shape == (pre.input_size, pre.input_size, 3) and fed.flags.c_contiguous
+        assert np.array_equal(normalise(fed, pre), _float_path(picture, pre))
+        assert np.array_equal(preprocess(picture, pre), _float_path(picture, pre))
+
+
+def test_normalise_takes_batches_and_denormalise_gives_the_pixels_back() -> None:
+    from mvedge.data.images import denormalise, normalise
+
+    pre = Preprocessing(input_size=6)
+    batch = np.random.default_rng(0).integers(0, 256, (4, 6, 6, 3), dtype=np.uint8)
+    normalised = normalise(batch, pre)
+    assert normalised.shape == (4, 3, 6, 6) and normalised.dtype == np.float32 and normalised.flags.c_contiguous
+    assert np.array_equal(normalised[2], normalise(batch[2], pre))
+    back = denormalise(normalised, pre)
+    assert back.dtype == np.float64 and back.min() >= -1e-6 and back.max() <= 1 + 1e-6
+    assert np.array_equal(np.rint(back * 255).astype(np.uint8).transpose(0, 2, 3, 1), batch)
+    assert np.array_equal(denormalise(normalised[1], pre), back[1])
+    with pytest.raises(ValueError, match="3 channel statistics"):
+        denormalise(normalised[:, :1], pre)
+
+
+def test_adapt_channels_averages_and_repeats_the_rgb_planes() -> None:
+    from mvedge.data.images import adapt_channels
+
+    rgb = np.random.default_rng(1).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    assert adapt_channels(rgb, 3) is rgb
+    gray = adapt_channels(rgb, 1)
+    assert gray.shape == (2, 1, 4, 4) and gray.dtype == np.float32
+    np.testing.assert_allclose(gray[:, 0], (rgb[:, 0] + rgb[:, 1] + rgb[:, 2]) / 3, rtol=1e-6)
+    four = adapt_channels(rgb[0], 4)  # one image, channels first
+    assert four.shape == (4, 4, 4) and all(np.array_equal(four[c], gray[0, 0]) for c in range(4))
+    with pytest.raises(ValueError, match="cannot adapt 1-channel images"):
+        adapt_channels(gray, 3)
+
+
+def test_preprocess_adapts_channels() -> None:
+    pre = Preprocessing(input_size=8, interpolation="nearest")
+    image = Image.fromarray(np.random.default_rng(2).integers(0, 256, (8, 8, 3), dtype=np.uint8), "RGB")
+    rgb = preprocess(image, pre)
+    assert np.array_equal(preprocess(image, pre, 2), np.repeat(rgb.mean(axis=0, keepdims=True), 2, axis=0))
