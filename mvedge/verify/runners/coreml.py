@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from mvedge.artifact import Sidecar
+from mvedge.data.images import denormalise
+from mvedge.model.preprocessing import Preprocessing
 from mvedge.verify.runners.base import Runner, RuntimeUnavailable
 
 BACKENDS = ("coreml", "interpreter")
@@ -59,14 +61,13 @@ class CoreMLRunner(Runner):
             interpreter = self.model if isinstance(self.model, MILInterpreter) else MILInterpreter(self.path)
             self.labels = interpreter.classifier_classes()
         pre = (self.sidecar.preprocessing if self.sidecar else None) or _metadata_json(self.io.metadata, "mvedge.preprocessing") or {}
-        self.mean = np.asarray(pre.get("mean", (0.0, 0.0, 0.0)), dtype=np.float64).reshape(1, -1, 1, 1)
-        self.std = np.asarray(pre.get("std", (1.0, 1.0, 1.0)), dtype=np.float64).reshape(1, -1, 1, 1)
+        self.preprocessing = Preprocessing.from_dict(pre, f"the preprocessing of {self.path.name}") if pre else Preprocessing(mean=(0.0,) * 3, std=(1.0,) * 3)
         if self.image_input and not pre:
             raise ValueError(f"{self.path.name} takes images but neither its sidecar nor its metadata says how images were normalised")
 
     def pixels(self, batch: np.ndarray) -> np.ndarray:
         """Preprocessed (N, 3, H, W) float32 -> the 8-bit RGB pictures (N, H, W, 3) they came from."""
-        values = (batch.astype(np.float64) * self.std + self.mean) * 255.0
+        values = denormalise(batch, self.preprocessing) * 255.0
         return np.clip(np.rint(values), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
     def feeds(self, batch: np.ndarray) -> list[dict[str, Any]]:
