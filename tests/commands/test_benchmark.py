@@ -87,6 +87,7 @@ def test_a_failed_conversion_is_a_row_and_exit_1(tmp_path: Path, monkeypatch, ca
         raise VerificationFailed(f"{target} {precision} artifact drifts past its threshold (PSNR 12.0 dB < 60 dB); nothing was written")
 
     monkeypatch.setattr(converters.pipeline, "convert", refuse)
+    monkeypatch.setattr(Converter, "check_available", lambda self: None)
     assert main(["benchmark", "--targets", "onnx", "--out", str(tmp_path / "b"), "--no-verify"]) == 1
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("onnx"))

@@ -121,6 +121,6 @@ def test_a_named_target_without_its_toolchain_is_refused_before_any_work(monkeyp
     from converters.tflite import TFLiteConverter
 
     monkeypatch.setattr(TFLiteConverter, "modules", ("mvedge_no_such_module",))
-    assert main(["convert", "--target", "onnx,tflite", "--precision", "fp32", "--out", str(tmp_path / "out")]) == 2
+    assert main(["convert", "--target", "tflite,onnx", "--precision", "fp32", "--out", str(tmp_path / "out")]) == 2
     assert 'pip install "mvedge[tflite]"' in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
