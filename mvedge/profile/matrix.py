@@ -15,7 +15,7 @@ class BenchmarkRow:
 
     target: str
     precision: str
-    status: str  # converted | verified | failed
+    status: str  # converted | verified | failed | skipped (its toolchain is not installed)
     note: str = ""
     size_mb: float | None = None
     convert_s: float | None = None

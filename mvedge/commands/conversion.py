@@ -1,0 +1,243 @@
+"""The conversion loop `mvedge convert` and `mvedge benchmark` share: their common options, the
+plan of (target, precision) pairs, the checks made before any work, and one converted (and
+verified) artifact per pair through converters.pipeline."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+import mvedge.data.calibration
+import mvedge.verify.data
+from converters import pipeline
+from converters.base import ConversionError, ConvertOptions, MissingExtra
+from converters.registry import TARGETS, get_converter
+from mvedge.artifact import sidecar_path
+from mvedge.commands.resolve import model_from_options
+from mvedge.errors import BadInput
+from mvedge.model.bundle import ModelBundle
+from mvedge.progress import Progress
+
+DEFAULT_PRECISION = {"coreml": "fp16", "tflite": "fp32", "executorch": "fp32", "onnx": "fp32"}
+INT8_ONLY = ("observer", "exclude", "all_integer")
+
+
+def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: str | None = None,
+                             precision_default: str | None = None, out_default: str = "mvedge-out",
+                             out_help: str | None = None) -> None:
+    """The model, plan, image, output and target options both commands take. No `target_default`
+    makes --target required; no `precision_default` means each target's default precision."""
+    parser.add_argument(
+        "--target", required=target_default is None, default=target_default,
+        help=f"target runtime ({', '.join(TARGETS)}), a comma-separated list, or all"
+        + (f" (default {target_default})" if target_default else ""),
+    )
+    parser.add_argument("--variant", help="official variant (T, S, B, ...); with --weights, overrides detection")
+    parser.add_argument("--weights", help="checkpoint (.pth.tar, .pth, .pt, .safetensors); default: the embedded digits model")
+    default = (
+        f"default: {precision_default}" if precision_default
+        else f"default: {', '.join(f'{t} {p}' for t, p in DEFAULT_PRECISION.items())}"
+    )
+    parser.add_argument(
+        "--precision", default=precision_default,
+        help="fp32, fp16, int8, int8-dynamic, w8, palette6, palette4, coreml-fp16 (per target), a comma-separated list, "
+        f"or all: every precision of each target; {default}",
+    )
+    parser.add_argument("--image-size", type=int, help="input side in pixels (default: the model's)")
+    parser.add_argument("--calibration", help="folder of images for static int8 calibration (default: bundled images)")
+    parser.add_argument("--calibration-limit", type=int, default=64, help="at most this many calibration images (default 64)")
+    parser.add_argument(
+        "--observer", choices=["minmax", "histogram", "percentile"],
+        help="int8 calibration: how activation ranges are chosen (default: the target recipe's; see README)",
+    )
+    parser.add_argument("--exclude", help="int8: comma-separated blocks kept float (names from mvedge quant-report)")
+    parser.add_argument("--images", help="folder of images for the drift check (default: bundled images)")
+    parser.add_argument("--out", default=out_default, help=out_help or f"output folder (default ./{out_default})")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--no-verify", action="store_true", help="skip the drift check in the target's runtime")
+    parser.add_argument("--nhwc", action="store_true", help="tflite: NHWC (channels-last) input")
+    parser.add_argument("--io-dtype", choices=["float32", "int8"], help="tflite int8: input/output dtype (default float32)")
+    parser.add_argument("--via", choices=["litert-torch", "onnx2tf"], help="tflite: conversion route (default litert-torch)")
+    parser.add_argument("--minimum-target", help="coreml: minimum deployment target (default iOS17)")
+    parser.add_argument(
+        "--scan-fp32", action="store_true",
+        help="coreml fp16: keep the selective scan in fp32; tflite int8 with --all-integer: keep the scan float32",
+    )
+    parser.add_argument(
+        "--all-integer", action="store_true",
+        help="tflite int8: quantize the scan, norms and softmax too (integer-only accelerators; less accurate)",
+    )
+    parser.add_argument("--tensor-input", action="store_true", help="coreml: plain tensor input instead of an image input")
+
+
+def _names(value: str) -> list[str]:
+    """The names of a comma-separated list, in order, without blanks or repeats."""
+    return list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+
+
+def plan(target: str, precision: str | None) -> list[tuple[str, str]]:
+    """(target, precision) pairs to build. `target`: a name, a comma-separated list or all;
+    `precision`: None (each target's default), a name, a comma-separated list, or all (every
+    precision of each target). A listed precision goes to the targets that support it; one that no
+    chosen target supports is an error (for a single named target, whatever it does not support)."""
+    names = list(TARGETS) if target == "all" else _names(target)
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown or not names:
+        raise BadInput(f"unknown target {(unknown or [target])[0]!r}; choose one of {', '.join(TARGETS)} or all")
+    supported = {n: list(get_converter(n).precisions) for n in names}
+    if precision is None:
+        return [(n, DEFAULT_PRECISION[n]) for n in names]
+    if precision == "all":
+        return [(n, p) for n in names for p in supported[n]]
+    wanted = _names(precision)
+    known = list(dict.fromkeys(p for n in names for p in supported[n]))
+    missing = [p for p in wanted if p not in known] or ([] if wanted else [precision])
+    if missing and len(names) == 1:
+        raise BadInput(f"target {names[0]} does not support precision {missing[0]!r}; choose one of {', '.join(known)}")
+    if missing:
+        chosen = "no target" if target == "all" else f"no chosen target ({', '.join(names)})"
+        raise BadInput(f"{chosen} supports precision {', '.join(map(repr, missing))}; choose from {', '.join(known)}")
+    return [(n, p) for n in names for p in supported[n] if p in wanted]
+
+
+def target_options(args: argparse.Namespace) -> dict:
+    """Target-specific options from the command line (only those given)."""
+    extra = {
+        "nhwc": args.nhwc or None,
+        "io_dtype": args.io_dtype,
+        "via": args.via,
+        "minimum_target": args.minimum_target,
+        "scan_fp32": args.scan_fp32 or None,
+        "all_integer": args.all_integer or None,
+        "tensor_input": args.tensor_input or None,
+        "observer": args.observer,
+        "exclude": args.exclude,
+    }
+    return {k: v for k, v in extra.items() if v is not None}
+
+
+def int8_options(extra: dict, target: str, precision: str, qat: dict | None) -> dict:
+    """The target options of one (target, precision): observer / exclude only for int8, and for
+    a QAT checkpoint tuned for this target, its recorded observer, exclusions and recipe options
+    where the command line gives none."""
+    extra = dict(extra)
+    if precision != "int8":
+        for key in INT8_ONLY:
+            extra.pop(key, None)
+        return extra
+    if qat and qat.get("target") == target:
+        extra.setdefault("observer", qat.get("observer"))
+        if qat.get("exclude"):
+            extra.setdefault("exclude", ",".join(qat["exclude"]))
+        for key, value in (qat.get("convert_options") or {}).items():
+            extra.setdefault(key, value)
+    return {k: v for k, v in extra.items() if v is not None}
+
+
+def check_request(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> None:
+    """Refuse a bad request before any work: int8-only options without int8 in the plan, and (for
+    named targets) a toolchain that is not installed."""
+    if (args.observer or args.exclude) and not any(p == "int8" for _, p in pairs):
+        raise BadInput("--observer and --exclude apply to --precision int8 (static calibration) only")
+    if args.all_integer and ("tflite", "int8") not in pairs:
+        raise BadInput("--all-integer applies to --target tflite --precision int8 only")
+    if args.target != "all":  # with all, a missing toolchain skips its target instead
+        for target in dict.fromkeys(t for t, _ in pairs):
+            get_converter(target).check_available()
+
+
+def artifact_paths(bundle: ModelBundle, pairs: list[tuple[str, str]], out: Path) -> list[Path]:
+    """Where each pair's artifact goes."""
+    return [out / pipeline.artifact_name(bundle, t, p, get_converter(t).suffix) for t, p in pairs]
+
+
+def refuse_existing(bundle: ModelBundle, pairs: list[tuple[str, str]], out: Path, reports: Sequence[Path] = ()) -> None:
+    """Without --force, an artifact, sidecar or report already there is refused before any work,
+    not after minutes of conversion."""
+    existing = [p for p in artifact_paths(bundle, pairs, out) if p.exists() or sidecar_path(p).exists()]
+    existing += [p for p in reports if p.exists()]
+    if existing:
+        raise BadInput(f"{existing[0]} already exists; pass --force to overwrite it or --out to choose another folder")
+
+
+@dataclass
+class Job:
+    """A checked request: the model, the pairs to build, and where the artifacts go."""
+
+    bundle: ModelBundle
+    pairs: list[tuple[str, str]]
+    out: Path
+    progress: Progress = field(default_factory=Progress)
+    calibration: np.ndarray | None = None
+    images: tuple[np.ndarray, np.ndarray | None, str] | None = None
+
+    @property
+    def qat(self) -> dict | None:
+        """What `mvedge qat` recorded in the checkpoint, if it is one."""
+        return self.bundle.extra.get("qat")
+
+
+def prepare(args: argparse.Namespace, out: Path, reports: Sequence[Path] = ()) -> Job:
+    """The plan, its checks, the model, and the refusal of existing outputs: everything that can
+    fail on bad input, before any conversion."""
+    pairs = plan(args.target, args.precision)
+    check_request(args, pairs)
+    bundle = model_from_options(args.weights, args.variant, args.image_size)
+    if not args.force:
+        refuse_existing(bundle, pairs, out, reports)
+    return Job(bundle, pairs, out)
+
+
+def load_images(job: Job, args: argparse.Namespace) -> None:
+    """Say what a QAT checkpoint means for the plan, then load the calibration images (when a pair
+    needs them) and the verification images (unless --no-verify), once for every pair."""
+    if job.qat:
+        other = sorted({t for t, p in job.pairs if p == "int8" and t != job.qat.get("target")})
+        job.progress.note(
+            f"QAT checkpoint tuned for {job.qat.get('target')} int8"
+            + (f"; {', '.join(other)} int8 use their own recipe without QAT's benefit" if other else "")
+        )
+    if any(p in get_converter(t).calibrated for t, p in job.pairs):
+        with job.progress.stage("loading calibration images"):
+            job.calibration = mvedge.data.calibration.calibration_set(job.bundle, args.calibration, args.calibration_limit)
+    if not args.no_verify:
+        with job.progress.stage("loading verification images"):
+            job.images = mvedge.verify.data.verification_set(job.bundle, args.images)
+
+
+@dataclass
+class Outcome:
+    """What happened to one pair: verified / converted (with the artifact), failed or skipped
+    (with the reason, and the error for a caller that reports a lone failure as such)."""
+
+    target: str
+    precision: str
+    status: str
+    artifact: pipeline.Artifact | None = None
+    reason: str = ""
+    error: ConversionError | None = None
+
+
+def convert_each(job: Job, args: argparse.Namespace) -> Iterator[Outcome]:
+    """Convert (and verify) each pair through converters.pipeline.convert, one outcome per pair;
+    a failure is an outcome, not the end of the run."""
+    extra = target_options(args)
+    for target, precision in job.pairs:
+        options = ConvertOptions(
+            precision, job.bundle.image_size, calibration=job.calibration, extra=int8_options(extra, target, precision, job.qat)
+        )
+        try:
+            artifact = pipeline.convert(
+                job.bundle, target, precision, job.out, options, args.force, not args.no_verify, job.images, job.progress
+            )
+        except MissingExtra as exc:
+            yield Outcome(target, precision, "skipped", reason=str(exc), error=exc)
+        except ConversionError as exc:
+            yield Outcome(target, precision, "failed", reason=str(exc), error=exc)
+        else:
+            status = "verified" if artifact.drift is not None else "converted"
+            yield Outcome(target, precision, status, artifact, reason="" if artifact.drift is not None else artifact.verify_note)
