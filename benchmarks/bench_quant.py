@@ -114,7 +114,7 @@ def job_qat(out_dir: Path, target: str, data: str, epochs: int) -> dict:
     """`mvedge qat` (a subprocess of its own), then convert its checkpoint like `mvedge convert` does."""
     import numpy as np
 
-    from mvedge.commands.convert import int8_options
+    from mvedge.commands.conversion import int8_options
     from mvedge.model.bundle import load_bundle
     from mvedge.quant.checkpoint import read_qat_info
     from mvedge.verify.metrics import compare
