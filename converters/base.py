@@ -12,20 +12,24 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from mvedge.errors import BadInput, Failed
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
 
 
-class ConversionError(RuntimeError):
-    """A conversion failed or was refused; the message says why and what to do."""
+class ConversionError(Failed):
+    """A conversion failed or was refused; the message says why and what to do (exit code 1)."""
 
 
-class BadRequest(ConversionError):
-    """The request itself is wrong (unsupported precision, existing output, unknown target)."""
+class BadRequest(BadInput, ConversionError):
+    """The request itself is wrong (unsupported precision or option, existing output, unknown
+    target): exit code 2. Still a ConversionError, so callers that collect failed pairs see it."""
+
+    exit_code = 2
 
 
 class MissingExtra(BadRequest):
-    """The target's toolchain is not installed; the message names the pip extra."""
+    """The target's toolchain is not installed; the message names the pip extra (exit code 2)."""
 
 
 @dataclass
@@ -80,7 +84,7 @@ class Converter(ABC):
                 ) from exc
 
     def check_precision(self, precision: str) -> None:
-        """Raise ConversionError when the target does not support the precision."""
+        """Raise BadRequest when the target does not support the precision."""
         if precision not in self.precisions:
             raise BadRequest(
                 f"target {self.target} does not support precision {precision!r}; choose one of {', '.join(self.precisions)}"

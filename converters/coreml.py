@@ -80,10 +80,10 @@ class CoreMLOptions:
         """Read and check the CoreML keys of `extra` (other keys belong to other targets)."""
         target = str(extra.get("minimum_target") or DEFAULT_TARGET)
         if target not in TARGETS:
-            raise ConversionError(f"unknown CoreML minimum_target {target!r}; choose one of {', '.join(TARGETS)}")
+            raise BadRequest(f"unknown CoreML minimum_target {target!r}; choose one of {', '.join(TARGETS)}")
         threshold = extra.get("weight_threshold", WEIGHT_THRESHOLD)
         if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
-            raise ConversionError(f"weight_threshold must be a non-negative integer (elements), got {threshold!r}")
+            raise BadRequest(f"weight_threshold must be a non-negative integer (elements), got {threshold!r}")
         classifier = extra.get("classifier")
         return cls(
             minimum_target=target,
@@ -101,7 +101,7 @@ def _flag(extra: dict[str, Any], key: str) -> bool:
             return True
         if value.lower() in ("0", "false", "no", "off", ""):
             return False
-        raise ConversionError(f"option {key} must be true or false, got {value!r}")
+        raise BadRequest(f"option {key} must be true or false, got {value!r}")
     return bool(value)
 
 
@@ -328,26 +328,26 @@ def _plan(bundle: ModelBundle, options: ConvertOptions, opts: CoreMLOptions) -> 
     precision = options.precision
     channels = bundle.config["in_channels"]
     if precision in COMPRESSED and opts.minimum_target in ("iOS15", "macOS12"):
-        raise ConversionError(f"precision {precision} needs compressed-weight ops from {COMPRESSED_NEEDS}; pass minimum_target=iOS16 or later")
+        raise BadRequest(f"precision {precision} needs compressed-weight ops from {COMPRESSED_NEEDS}; pass minimum_target=iOS16 or later")
     if precision.startswith("palette"):
         _require_sklearn()
     if precision == "int8" and opts.minimum_target not in ACTIVATION_QUANT_NEEDS:
-        raise ConversionError(f"precision int8 (activation quantization) needs iOS17 / macOS14 or later; got minimum_target={opts.minimum_target}")
+        raise BadRequest(f"precision int8 (activation quantization) needs iOS17 / macOS14 or later; got minimum_target={opts.minimum_target}")
     image_input = not opts.tensor_input
     if image_input and channels != 3:
-        raise ConversionError(f"an image input needs 3 (RGB) channels, the model has {channels}; pass tensor_input=true")
+        raise BadRequest(f"an image input needs 3 (RGB) channels, the model has {channels}; pass tensor_input=true")
     if image_input and options.batch != 1:
-        raise ConversionError(f"Core ML image inputs take one image (batch 1), got batch {options.batch}; pass tensor_input=true")
+        raise BadRequest(f"Core ML image inputs take one image (batch 1), got batch {options.batch}; pass tensor_input=true")
     num_classes = bundle.config.get("num_classes")
     labels = list(bundle.labels) if bundle.labels and num_classes else None
     if labels is not None and len(labels) != num_classes:
-        raise ConversionError(f"the model has {num_classes} classes but {len(labels)} labels")
+        raise BadRequest(f"the model has {num_classes} classes but {len(labels)} labels")
     # default: a classifier when there are labels and one image per call (Core ML's classify takes one)
     classifier = (labels is not None and options.batch == 1) if opts.classifier is None else opts.classifier
     if classifier and labels is None:
-        raise ConversionError("classifier=true needs a model with labels (and classes); this one has none")
+        raise BadRequest("classifier=true needs a model with labels (and classes); this one has none")
     if classifier and options.batch != 1:
-        raise ConversionError(f"a Core ML classifier output takes one image (batch 1), got batch {options.batch}; pass classifier=false")
+        raise BadRequest(f"a Core ML classifier output takes one image (batch 1), got batch {options.batch}; pass classifier=false")
     model, norm, folded, ratio = bundle.model.eval(), None, False, None
     if image_input:
         norm = ImageNormalisation.from_mean_std(tuple(bundle.preprocessing.mean), tuple(bundle.preprocessing.std))
@@ -375,7 +375,7 @@ def _quantize_w8a8(plan: _Plan, bundle: ModelBundle, options: ConvertOptions, pr
             'install them with: pip install "mvedge[executorch,coreml]" -c constraints.txt'
         ) from exc
     if options.calibration is None or len(options.calibration) == 0:
-        raise ConversionError("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
+        raise BadRequest("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
     try:
         observer, exclude = quant_options(options.extra)
         excluded = tuple(f"model.{path}" for path in resolve_exclusions(bundle.model, exclude))
@@ -385,7 +385,7 @@ def _quantize_w8a8(plan: _Plan, bundle: ModelBundle, options: ConvertOptions, pr
     observer = recipe.observer(observer)
     images = torch.from_numpy(np.ascontiguousarray(np.asarray(options.calibration, dtype=np.float32)))
     if tuple(images.shape[1:]) != (plan.channels, options.image_size, options.image_size):
-        raise ConversionError(f"calibration images have shape {tuple(images.shape[1:])}, the model needs {(plan.channels, options.image_size, options.image_size)}")
+        raise BadRequest(f"calibration images have shape {tuple(images.shape[1:])}, the model needs {(plan.channels, options.image_size, options.image_size)}")
     if plan.image_input and not plan.norm.uniform:  # the module sees (x_norm / ratio): the ImageType part only
         images = images / torch.tensor(plan.norm.ratio, dtype=images.dtype).reshape(1, -1, 1, 1)
     example = options.example_input(plan.channels)

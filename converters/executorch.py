@@ -252,10 +252,10 @@ CALIBRATION_BATCH = 16  # images per calibration forward (mvedge.quant.pt2e.CALI
 def calibration_tensor(calibration: np.ndarray | None, channels: int, size: int) -> Tensor:
     """The calibration images as one NCHW float32 tensor, checked against the conversion size."""
     if calibration is None or len(calibration) == 0:
-        raise ConversionError("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
+        raise BadRequest("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
     data = np.asarray(calibration, dtype=np.float32)
     if data.ndim != 4 or data.shape[1:] != (channels, size, size):
-        raise ConversionError(
+        raise BadRequest(
             f"calibration images have shape {data.shape[1:]}, the model needs {(channels, size, size)}; preprocess them at the conversion size"
         )
     return torch.from_numpy(np.ascontiguousarray(data))

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from converters.base import ConversionError, ConversionResult, Converter, ConvertOptions
+from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
 
@@ -81,7 +81,7 @@ class TFLiteConverter(Converter):
                     calibration = None
                     if options.precision == "int8":
                         if options.calibration is None or len(options.calibration) == 0:
-                            raise ConversionError("int8 needs calibration images; pass --calibration FOLDER (or use int8-dynamic)")
+                            raise BadRequest("int8 needs calibration images; pass --calibration FOLDER (or use int8-dynamic)")
                         calibration = _batches(options.calibration, options.batch, nhwc)
                         metadata["calibration_images"] = int(len(options.calibration))
                     model_bytes, recipe_meta = tq.quantize(
@@ -127,21 +127,21 @@ def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, tuple[str, ...
     extra = options.extra
     route = str(extra.get("via") or "litert-torch")
     if route not in ROUTES:
-        raise ConversionError(f"unknown tflite route via={route!r}; choose one of {', '.join(ROUTES)}")
+        raise BadRequest(f"unknown tflite route via={route!r}; choose one of {', '.join(ROUTES)}")
     nhwc, scan_fp32, all_integer = _flag(extra, "nhwc"), _flag(extra, "scan_fp32"), _flag(extra, "all_integer")
     if scan_fp32 and options.precision != "int8":
-        raise ConversionError(f"scan_fp32 applies to int8 only (a {options.precision} model keeps the scan as it is)")
+        raise BadRequest(f"scan_fp32 applies to int8 only (a {options.precision} model keeps the scan as it is)")
     if all_integer and options.precision != "int8":
-        raise ConversionError(f"all_integer applies to int8 only (a {options.precision} model is not integer); drop it or use precision int8")
+        raise BadRequest(f"all_integer applies to int8 only (a {options.precision} model is not integer); drop it or use precision int8")
     io_dtype = str(extra.get("io_dtype") or "float32")
     if io_dtype not in IO_DTYPES:
-        raise ConversionError(f"unknown io_dtype {io_dtype!r}; choose one of {', '.join(IO_DTYPES)}")
+        raise BadRequest(f"unknown io_dtype {io_dtype!r}; choose one of {', '.join(IO_DTYPES)}")
     if io_dtype != "float32" and options.precision != "int8":
-        raise ConversionError(f"io_dtype={io_dtype} needs precision int8 (a {options.precision} model has float input and output)")
+        raise BadRequest(f"io_dtype={io_dtype} needs precision int8 (a {options.precision} model has float input and output)")
     if route == "onnx2tf" and options.precision == "int8":
         # onnx2tf's own full-integer file fails at run time (int8 DIV zero-point check in its
         # pseudo-Erf) and its float file has no signature, which ai-edge-quantizer calibrates through.
-        raise ConversionError("static int8 is not available via=onnx2tf; use via=litert-torch (the default) or int8-dynamic")
+        raise BadRequest("static int8 is not available via=onnx2tf; use via=litert-torch (the default) or int8-dynamic")
     from converters.tflite_quantize import float_parts
 
     return route, nhwc, io_dtype, float_parts(all_integer, scan_fp32) if options.precision == "int8" else ()
@@ -150,7 +150,6 @@ def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, tuple[str, ...
 def _quant_choices(bundle: ModelBundle, options: ConvertOptions) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
     """(observer, float scopes, excluded module paths) for int8 from the `observer` / `exclude`
     target options (mvedge.quant); BadRequest when they are given for another precision."""
-    from converters.base import BadRequest
     from converters.tflite_quantize import module_scope
     from mvedge.quant.recipes import quant_options, recipe_for
     from mvedge.quant.regions import resolve_exclusions

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from converters.base import ConversionError
+from converters.base import BadRequest, ConversionError
 
 RECIPES = {
     "fp16": "float16 weights (ai-edge-quantizer float casting)",
@@ -73,7 +73,7 @@ def recipe_for(precision: str, io_dtype: str = "float32", keep_float: tuple[str,
 
     unknown = set(keep_float) - set(FLOAT_PARTS)
     if unknown:
-        raise ValueError(f"unknown float parts {sorted(unknown)}; choose from {', '.join(FLOAT_PARTS)}")
+        raise BadRequest(f"unknown float parts {sorted(unknown)}; choose from {', '.join(FLOAT_PARTS)}")
     manager = recipe_manager.RecipeManager()
     if precision == "fp16":
         manager.add_weight_only_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, 16, algorithm_key=AlgorithmName.FLOAT_CASTING)

@@ -1,6 +1,8 @@
 """The `mvedge` command line: a thin layer over the library functions.
 
-Every subcommand turns bad input into one line on stderr ("mvedge: error: ...") and exit code 2.
+A user-facing failure (`mvedge.errors.MvedgeError`) becomes one line on stderr ("mvedge: error:
+...") and its exit code (2 for bad input, 1 for work that did not succeed); Ctrl-C becomes one line
+and exit code 130. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,11 +17,8 @@ from typing import Sequence
 import torch
 
 from mvedge import __version__
-from mvedge.model import VARIANTS, CheckpointError, build, canonical_variant, config, load_checkpoint, output_size
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2."""
+from mvedge.errors import INTERRUPTED_EXIT_CODE, BadInput, MvedgeError
+from mvedge.model import VARIANTS, build, canonical_variant, config, load_checkpoint, output_size
 
 
 def _resolve_model(variant: str | None, weights: str | None, image_size: int | None) -> tuple[torch.nn.Module, dict, str]:
@@ -33,7 +32,7 @@ def _resolve_model(variant: str | None, weights: str | None, image_size: int | N
     cfg = dict(model.config)
     if image_size is not None:
         if image_size < 1:
-            raise UsageError(f"--image-size must be a positive integer, got {image_size}")
+            raise BadInput(f"--image-size must be a positive integer, got {image_size}")
         cfg["image_size"] = image_size
     return model, cfg, name
 
@@ -43,7 +42,7 @@ def _save_state_dict_atomic(model: torch.nn.Module, out: Path, force: bool) -> N
     from mvedge.model.checkpoints import save_checkpoint_atomic
 
     if out.exists() and not force:
-        raise UsageError(f"{out} already exists; pass --force to overwrite it")
+        raise BadInput(f"{out} already exists; pass --force to overwrite it")
     save_checkpoint_atomic(model, out)
 
 
@@ -62,7 +61,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         y = model(x)
     elapsed = time.perf_counter() - start
     if tuple(y.shape) != (1, output_size(cfg)) or not torch.isfinite(y).all():
-        raise UsageError(f"forward pass gave shape {tuple(y.shape)} or non-finite values; the model is broken")
+        raise BadInput(f"forward pass gave shape {tuple(y.shape)} or non-finite values; the model is broken")
     print(f"output       {tuple(y.shape)} (first forward {elapsed * 1000:.0f} ms)")
     print(f"scan chunk   {cfg['scan_chunk_size']} tokens")
     if args.out:
@@ -109,19 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, CheckpointError, ValueError, FileNotFoundError) as exc:
+    except MvedgeError as exc:
         print(f"mvedge: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        from converters.base import BadRequest, ConversionError
-
-        if isinstance(exc, BadRequest):
-            print(f"mvedge: error: {exc}", file=sys.stderr)
-            return 2
-        if isinstance(exc, ConversionError):
-            print(f"mvedge: error: {exc}", file=sys.stderr)
-            return 1
-        raise
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mvedge: interrupted; nothing written", file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from mvedge.errors import BadInput
 from mvedge.model.bundle import load_bundle
 from mvedge.progress import Progress
 
@@ -141,9 +142,9 @@ def run(args: argparse.Namespace) -> int:
     from mvedge.verify.runners.base import sidecar_path
 
     if args.runs < 1 or args.warmup < 0:
-        raise ValueError("--runs must be >= 1 and --warmup >= 0")
+        raise BadInput("--runs must be >= 1 and --warmup >= 0")
     if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+        raise BadInput(f"--threads must be a positive integer, got {args.threads}")
     pairs = plan(args.targets, args.precisions)
     out = Path(args.out)
     with warnings.catch_warnings():

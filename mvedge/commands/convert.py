@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from mvedge.errors import BadInput
 from mvedge.model.bundle import load_bundle
 from mvedge.progress import Progress
 
@@ -103,7 +104,7 @@ def plan(target: str, precision: str | None) -> list[tuple[str, str]]:
         else:
             pairs.append((name, precision))
     if not pairs:
-        raise ValueError(f"no target supports precision {precision!r}")
+        raise BadInput(f"no target supports precision {precision!r}")
     return pairs
 
 
@@ -141,9 +142,9 @@ def run(args: argparse.Namespace) -> int:
 
     pairs = plan(args.target, args.precision)
     if (getattr(args, "observer", None) or getattr(args, "exclude", None)) and not any(p == "int8" for _, p in pairs):
-        raise ValueError("--observer and --exclude apply to --precision int8 (static calibration) only")
+        raise BadInput("--observer and --exclude apply to --precision int8 (static calibration) only")
     if getattr(args, "all_integer", False) and ("tflite", "int8") not in pairs:
-        raise ValueError("--all-integer applies to --target tflite --precision int8 only")
+        raise BadInput("--all-integer applies to --target tflite --precision int8 only")
     for target, precision in pairs:  # refuse bad requests before any work
         converter = get_converter(target)
         converter.check_precision(precision)

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from mvedge.commands.verify import write_json_atomic
+from mvedge.errors import BadInput
 from mvedge.progress import Progress
 
 
@@ -45,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
     from mvedge.quant.sensitivity import format_report
     from mvedge.verify.data import verification_set
 
-    recipe_for(args.target)  # ValueError for a target without int8
+    recipe_for(args.target)  # BadInput for a target without int8
     if args.limit < 1:
-        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+        raise BadInput(f"--limit must be >= 1, got {args.limit}")
     if args.all_integer and args.target != "tflite":
-        raise ValueError(f"--all-integer applies to --target tflite only ({args.target}'s recipe keeps its float parts)")
+        raise BadInput(f"--all-integer applies to --target tflite only ({args.target}'s recipe keeps its float parts)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bundle = load_bundle(args.weights, args.variant, args.image_size)

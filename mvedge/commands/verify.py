@@ -10,6 +10,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from mvedge.errors import BadInput, NotFound
 from mvedge.model.bundle import load_bundle
 
 
@@ -46,31 +47,31 @@ def run(args: argparse.Namespace) -> int:
 
     artifact = Path(args.artifact)
     if not artifact.exists():
-        raise FileNotFoundError(f"artifact {str(artifact)!r} does not exist")
+        raise NotFound(f"artifact {str(artifact)!r} does not exist")
     if args.localize and artifact.suffix == ".pte":
-        raise ValueError("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "
+        raise BadInput("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "
                          "program's intermediate tensors; localize the same model converted with --target onnx or tflite")
     sidecar = read_sidecar(artifact)
     if not sidecar:
-        raise ValueError(f"{artifact} has no sidecar ({artifact.name}.json); verify artifacts written by mvedge convert")
+        raise BadInput(f"{artifact} has no sidecar ({artifact.name}.json); verify artifacts written by mvedge convert")
     if args.weights is None and sidecar.get("source") != "embedded":
-        raise ValueError(f"{artifact.name} was converted from {sidecar.get('source')!r}; pass that checkpoint with --weights")
+        raise BadInput(f"{artifact.name} was converted from {sidecar.get('source')!r}; pass that checkpoint with --weights")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bundle = load_bundle(args.weights, image_size=sidecar["input"]["shape"][-1 if sidecar["input"]["layout"] == "NCHW" else -2])
     if {k: v for k, v in bundle.config.items() if k != "image_size"} != {k: v for k, v in sidecar["config"].items() if k != "image_size"}:
-        raise ValueError(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
+        raise BadInput(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
     images, labels, description = verification_set(bundle, args.images, args.limit)
     runner_options = {}
     if args.no_xnnpack:
         if artifact.suffix != ".tflite":
-            raise ValueError("--no-xnnpack applies to .tflite artifacts only")
+            raise BadInput("--no-xnnpack applies to .tflite artifacts only")
         runner_options["xnnpack"] = False
     if args.threads is not None:
         if args.threads < 1:
-            raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+            raise BadInput(f"--threads must be a positive integer, got {args.threads}")
         if artifact.suffix == ".mlpackage":
-            raise ValueError("--threads does not apply to .mlpackage (Core ML picks its own; the interpreter runs on one thread)")
+            raise BadInput("--threads does not apply to .mlpackage (Core ML picks its own; the interpreter runs on one thread)")
         runner_options["threads"] = args.threads
     drift = verify_artifact(artifact, bundle, images, labels, **runner_options)
     precision = sidecar["precision"]
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             report = localize(artifact, bundle, images, precision)
         except LocalizationUnavailable as exc:
-            raise ValueError(f"--localize: {exc}") from exc
+            raise BadInput(f"--localize: {exc}") from exc
         print()
         print(format_localization(report))
     if args.json:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mvedge.errors import Failed
 from mvedge.profile.artifact import checked_artifact, precision_of, runtime_of, sha256_of, target_of
 from mvedge.profile.schema import Device, ProfileResult, latency_stats, throughput
 from mvedge.progress import Progress
@@ -26,7 +27,7 @@ CORE_ML_ON_LINUX = (
 )
 
 
-class ProfileFailed(RuntimeError):
+class ProfileFailed(Failed):
     """The artifact loaded or ran wrongly in its runtime (exit code 1)."""
 
 

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from torchao.quantization.pt2e.quantizer import QuantizationSpec, Quantizer
 
+from mvedge.errors import BadInput
 from mvedge.progress import Progress
 from mvedge.quant.recipes import recipe_for
 from mvedge.quant.observers import observer_class
@@ -30,7 +31,7 @@ COREML_ACTIVATION_DTYPE = torch.quint8
 """Core ML W8A8 activations: uint8 with the symmetric scheme (CoreMLQuantizer's default dtype)."""
 
 
-class ToolchainMissing(ValueError):
+class ToolchainMissing(BadInput):
     """A target's quantizer cannot be imported; the message names the pip extra."""
 
 

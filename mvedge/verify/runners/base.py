@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mvedge.errors import Failed
 
-class RuntimeUnavailable(RuntimeError):
+
+class RuntimeUnavailable(Failed):
     """The runtime an artifact needs is not installed or cannot run on this machine."""
 
 
