@@ -15,6 +15,7 @@ import torch
 from mvedge.errors import BadInput, Failed
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
+from mvedge.quiet import silenced_imports
 
 
 class ConversionError(Failed):
@@ -76,7 +77,8 @@ class Converter(ABC):
         """Raise MissingExtra naming the pip extra when the toolchain cannot be imported."""
         for module in self.modules:
             try:
-                importlib.import_module(module)
+                with silenced_imports():  # toolchains print version warnings and C++ logging on import
+                    importlib.import_module(module)
             except Exception as exc:  # ImportError, or a broken install raising something else
                 raise MissingExtra(
                     f"the {self.target} toolchain is not installed ({module}: {type(exc).__name__}); "

@@ -18,16 +18,12 @@ its float model against PyTorch (onnx2tf can mis-lay-out tensors with two equal 
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -38,6 +34,8 @@ import torch
 from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
+from mvedge.quiet import ENVIRONMENT as QUIET_ENVIRONMENT
+from mvedge.quiet import silenced, silenced_imports
 
 ROUTES = ("litert-torch", "onnx2tf")
 IO_DTYPES = ("float32", "int8")
@@ -180,36 +178,16 @@ def _batches(images: np.ndarray, batch: int, nhwc: bool) -> list[np.ndarray]:
     return out
 
 
-@contextlib.contextmanager
-def _quiet():
-    """Silence litert-torch's progress console, absl/TF logging and Python warnings."""
-    import litert_torch
-
-    old_progress = getattr(litert_torch.config, "show_progress", None)
-    with contextlib.suppress(Exception):
-        litert_torch.config.show_progress = False
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(previous)
-        if old_progress is not None:
-            with contextlib.suppress(Exception):
-                litert_torch.config.show_progress = old_progress
-
-
 def _litert_torch_float32(model: torch.nn.Module, example: torch.Tensor, nhwc: bool, progress: Progress) -> bytes:
     """The float32 flatbuffer from litert-torch (torch.export -> StableHLO -> TFLite)."""
-    import litert_torch
+    with silenced_imports():  # loads TensorFlow's C++ libraries, which log to stderr
+        import litert_torch
 
     model = model.eval()
     if nhwc:
         model = litert_torch.to_channel_last_io(model, args=[0]).eval()
         example = example.permute(0, 2, 3, 1).contiguous()
-    with progress.stage("converting with litert-torch"), _quiet():
+    with progress.stage("converting with litert-torch"), silenced():
         try:
             edge_model = litert_torch.convert(model, (example,))
             return bytes(edge_model.model_content())
@@ -241,7 +219,7 @@ def _onnx2tf_float32(bundle: ModelBundle, options: ConvertOptions, nhwc: bool, w
     if not nhwc:
         command += ["-kat", "image"]
     bin_dir = str(Path(sys.executable).parent)
-    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""), **QUIET_ENVIRONMENT)
     with progress.stage("converting with onnx2tf (subprocess)"):
         try:
             done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=ONNX2TF_TIMEOUT_S)

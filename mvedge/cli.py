@@ -16,7 +16,7 @@ from typing import Sequence
 
 import torch
 
-from mvedge import __version__
+from mvedge import __version__, quiet
 from mvedge.errors import INTERRUPTED_EXIT_CODE, BadInput, MvedgeError
 from mvedge.model import VARIANTS, build, canonical_variant, config, load_checkpoint, output_size
 
@@ -86,6 +86,9 @@ def make_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="mvedge", description="MambaVision to phones: build, convert, verify, profile.")
     parser.add_argument("--version", action="version", version=f"mvedge {__version__}")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show the toolchains' own warnings and log lines (hidden by default)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="build or load a MambaVision model and check one forward pass")
     p.add_argument("--variant", help=f"official variant ({', '.join(VARIANTS)}); default T, or detected from --weights")
@@ -106,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `mvedge` console script."""
     parser = make_parser()
     args = parser.parse_args(argv)
+    quiet.configure(verbose=args.verbose)
     try:
         return args.func(args)
     except MvedgeError as exc:

@@ -32,6 +32,7 @@ from mvedge.model.checkpoints import load_state_dict_strict
 from mvedge.model.mambavision import MambaVision
 from mvedge.model.preprocessing import Preprocessing
 from mvedge.progress import Progress
+from mvedge.quiet import silenced
 from mvedge.quant import distributed
 from mvedge.quant.data import ImageFolder, batches, shard
 from mvedge.quant.recipes import recipe_for
@@ -94,7 +95,7 @@ def prepare_qat(model: nn.Module, target: str, example: Tensor, exclude: tuple[s
             module.rate = 0.0
         if isinstance(module, nn.Dropout):
             module.p = 0.0
-    with pt2e.quiet():
+    with silenced():
         captured = pt2e.capture_for_training(copied, example)
         prepared = prepare_qat_pt2e(captured, quantizer)
     frozen_batch_norms(prepared, model)

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from mvedge import upstream
 from mvedge.errors import Failed, NotFound
 from mvedge.verify.coreml_interpreter.ops import OPS, OpArgs
 
@@ -63,7 +64,7 @@ def _weights_dir(package: Path) -> Path:
 
 def load_program(path: str | Path) -> tuple[Any, Any]:
     """(MIL Program, Model spec) of a saved .mlpackage, with its weight blobs read from disk."""
-    import coremltools as ct
+    ct = upstream.import_coremltools()
     from coremltools.converters.mil.frontend.milproto.load import load as milproto_load
 
     package = Path(path)
