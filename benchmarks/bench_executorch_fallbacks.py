@@ -41,8 +41,9 @@ def main() -> None:
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    from converters.executorch import _quiet, delegable_copy, delegation_report, export_program
+    from converters.executorch import delegable_copy, delegation_report, export_program
     from mvedge.model.bundle import load_bundle
+    from mvedge.quiet import silenced
     from mvedge.verify.runners.executorch import ExecuTorchRunner
 
     torch.manual_seed(0)
@@ -53,7 +54,7 @@ def main() -> None:
     rows, runners = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (norms, bmm) in VARIANTS.items():
-            with _quiet():
+            with silenced():
                 program, _ = export_program(delegable_copy(bundle.model, rewrite_norms=norms), example, bmm=bmm)
                 edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
                 report = delegation_report(edge.exported_program().graph_module, "XnnpackBackend")

@@ -12,20 +12,25 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from mvedge.errors import BadInput, Failed
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
+from mvedge.quiet import silenced_imports
 
 
-class ConversionError(RuntimeError):
-    """A conversion failed or was refused; the message says why and what to do."""
+class ConversionError(Failed):
+    """A conversion failed or was refused; the message says why and what to do (exit code 1)."""
 
 
-class BadRequest(ConversionError):
-    """The request itself is wrong (unsupported precision, existing output, unknown target)."""
+class BadRequest(BadInput, ConversionError):
+    """The request itself is wrong (unsupported precision or option, existing output, unknown
+    target): exit code 2. Still a ConversionError, so callers that collect failed pairs see it."""
+
+    exit_code = 2
 
 
 class MissingExtra(BadRequest):
-    """The target's toolchain is not installed; the message names the pip extra."""
+    """The target's toolchain is not installed; the message names the pip extra (exit code 2)."""
 
 
 @dataclass
@@ -72,7 +77,8 @@ class Converter(ABC):
         """Raise MissingExtra naming the pip extra when the toolchain cannot be imported."""
         for module in self.modules:
             try:
-                importlib.import_module(module)
+                with silenced_imports():  # toolchains print version warnings and C++ logging on import
+                    importlib.import_module(module)
             except Exception as exc:  # ImportError, or a broken install raising something else
                 raise MissingExtra(
                     f"the {self.target} toolchain is not installed ({module}: {type(exc).__name__}); "
@@ -80,7 +86,7 @@ class Converter(ABC):
                 ) from exc
 
     def check_precision(self, precision: str) -> None:
-        """Raise ConversionError when the target does not support the precision."""
+        """Raise BadRequest when the target does not support the precision."""
         if precision not in self.precisions:
             raise BadRequest(
                 f"target {self.target} does not support precision {precision!r}; choose one of {', '.join(self.precisions)}"

@@ -12,23 +12,20 @@ mvedge.quant.recipes; `observer` and `exclude` options as for the other int8 tar
 selective scan's ops in fp32 inside an fp16 program), classifier (default: when labels exist),
 weight_threshold (smallest weight tensor that is compressed).
 
-Two coremltools 9.0 bugs are worked around: the torch.export gelu converter ignores
-`approximate="tanh"` (apple/coremltools#2863; `gelu_reads_approximate_keyword`), and a classifier
-on a two-output program with a target >= iOS16 fails with IndexError (`_to_ml_program`).
+Two coremltools 9.0 bugs are worked around (mvedge.upstream): the torch.export gelu converter
+ignores `approximate="tanh"` (`coreml_gelu_reads_approximate_keyword`), and a classifier on a
+two-output program with a target >= iOS16 fails with IndexError (`coreml_ml_program_in_two_steps`).
+coremltools is imported without its TensorFlow probe (`coremltools_without_tensorflow`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
-import io
 import json
-import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,10 +33,13 @@ from torch import nn
 
 import mvedge
 from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions, MissingExtra
-from mvedge.model.blocks import block_output_nodes, block_paths
+from mvedge import upstream
+from mvedge.errors import MvedgeError
 from mvedge.model import scan as scan_module
+from mvedge.model.blocks import block_output_nodes, block_paths
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
+from mvedge.quiet import silenced
 
 DEFAULT_TARGET = "iOS17"
 TARGETS = ("iOS15", "iOS16", "iOS17", "iOS18", "macOS12", "macOS13", "macOS14", "macOS15")
@@ -80,10 +80,10 @@ class CoreMLOptions:
         """Read and check the CoreML keys of `extra` (other keys belong to other targets)."""
         target = str(extra.get("minimum_target") or DEFAULT_TARGET)
         if target not in TARGETS:
-            raise ConversionError(f"unknown CoreML minimum_target {target!r}; choose one of {', '.join(TARGETS)}")
+            raise BadRequest(f"unknown CoreML minimum_target {target!r}; choose one of {', '.join(TARGETS)}")
         threshold = extra.get("weight_threshold", WEIGHT_THRESHOLD)
         if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
-            raise ConversionError(f"weight_threshold must be a non-negative integer (elements), got {threshold!r}")
+            raise BadRequest(f"weight_threshold must be a non-negative integer (elements), got {threshold!r}")
         classifier = extra.get("classifier")
         return cls(
             minimum_target=target,
@@ -101,7 +101,7 @@ def _flag(extra: dict[str, Any], key: str) -> bool:
             return True
         if value.lower() in ("0", "false", "no", "off", ""):
             return False
-        raise ConversionError(f"option {key} must be true or false, got {value!r}")
+        raise BadRequest(f"option {key} must be true or false, got {value!r}")
     return bool(value)
 
 
@@ -172,42 +172,6 @@ class ExportModule(nn.Module):
         return logits
 
 
-# ------------------------------------------------------------------ upstream workaround
-
-
-@contextlib.contextmanager
-def gelu_reads_approximate_keyword() -> Iterator[None]:
-    """While converting, let coremltools' torch gelu converter read `approximate` from keywords.
-
-    coremltools 9.0 reads `approximate` only as a positional input (TorchScript's form); torch.export
-    keeps it as a keyword, so `GELU(approximate="tanh")` (MambaVision's conv blocks) silently became
-    the exact GELU: ~1e-4 relative error at each conv block, found by the MIL interpreter.
-    Upstream: apple/coremltools#2863 (open). The original converter is restored afterwards."""
-    from coremltools.converters.mil import Builder as mb
-    from coremltools.converters.mil.frontend.torch import ops as torch_ops
-    from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY
-
-    original = _TORCH_OPS_REGISTRY.name_to_func_mapping["gelu"]
-
-    def gelu(context, node):
-        inputs = torch_ops._get_inputs(context, node, expected=[1, 2])
-        approximate = inputs[1] if len(inputs) == 2 else None
-        keyword = torch_ops._get_kwinputs(context, node, "approximate")
-        if keyword:
-            approximate = keyword[0]
-        approximate = getattr(approximate, "val", approximate) or "none"
-        modes = {"none": None, "tanh": "TANH_APPROXIMATION"}
-        if approximate not in modes:
-            raise ConversionError(f"gelu with approximate={approximate!r} is not supported by Core ML")
-        context.add(mb.gelu(x=inputs[0], mode=modes[approximate], name=node.name))
-
-    _TORCH_OPS_REGISTRY.set_func_by_name(gelu, "gelu")
-    try:
-        yield
-    finally:
-        _TORCH_OPS_REGISTRY.set_func_by_name(original, "gelu")
-
-
 # ------------------------------------------------------------------ scan ops kept in fp32
 
 SCAN_SOURCE = inspect.getsourcefile(scan_module) or "mvedge/model/scan.py"
@@ -248,28 +212,33 @@ class CoreMLConverter(Converter):
     packages = ("coremltools", "scikit-learn", "executorch", "torchao")
     calibrated = frozenset({"int8"})
 
+    def check_available(self) -> None:
+        """As for every target, with coremltools imported without its TensorFlow probe."""
+        with upstream.coremltools_without_tensorflow():
+            super().check_available()
+
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
         opts = CoreMLOptions.from_extra(options.extra)
         plan = _plan(bundle, options, opts)
         module, quantization = plan.module, None
         if options.precision == "int8":
             module, quantization = _quantize_w8a8(plan, bundle, options, progress)
-        with progress.stage("exporting (torch.export)"), _quiet():
+        with progress.stage("exporting (torch.export)"), silenced():
             try:
                 exported = torch.export.export(module, (options.example_input(plan.channels),)).run_decompositions({})
             except Exception as exc:
                 raise ConversionError(f"torch.export failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
         compute = "fp32" if options.precision == "fp32" else "fp16"
-        with progress.stage(f"converting to an ML program ({compute} compute, {opts.minimum_target})"), _quiet():
+        with progress.stage(f"converting to an ML program ({compute} compute, {opts.minimum_target})"), silenced():
             mlmodel, kept_fp32 = _to_ml_program(exported, plan, options, opts)
         if opts.scan_fp32 and compute == "fp16" and not kept_fp32 and _has_scan(bundle.model):
             raise ConversionError("scan_fp32: no MIL op was traced back to the selective scan (no stack traces in the export?)")
         compression = None
         if options.precision in COMPRESSED:
-            with progress.stage(f"compressing weights ({options.precision}, tensors > {opts.weight_threshold} elements)"), _quiet():
+            with progress.stage(f"compressing weights ({options.precision}, tensors > {opts.weight_threshold} elements)"), silenced():
                 mlmodel, compression = _compress(mlmodel, options.precision, opts.weight_threshold)
         _describe(mlmodel, bundle, options, opts, plan)
-        with progress.stage("saving .mlpackage"), _quiet():
+        with progress.stage("saving .mlpackage"), silenced():
             mlmodel.save(str(out_path))
 
         metadata: dict[str, Any] = {
@@ -328,26 +297,26 @@ def _plan(bundle: ModelBundle, options: ConvertOptions, opts: CoreMLOptions) -> 
     precision = options.precision
     channels = bundle.config["in_channels"]
     if precision in COMPRESSED and opts.minimum_target in ("iOS15", "macOS12"):
-        raise ConversionError(f"precision {precision} needs compressed-weight ops from {COMPRESSED_NEEDS}; pass minimum_target=iOS16 or later")
+        raise BadRequest(f"precision {precision} needs compressed-weight ops from {COMPRESSED_NEEDS}; pass minimum_target=iOS16 or later")
     if precision.startswith("palette"):
         _require_sklearn()
     if precision == "int8" and opts.minimum_target not in ACTIVATION_QUANT_NEEDS:
-        raise ConversionError(f"precision int8 (activation quantization) needs iOS17 / macOS14 or later; got minimum_target={opts.minimum_target}")
+        raise BadRequest(f"precision int8 (activation quantization) needs iOS17 / macOS14 or later; got minimum_target={opts.minimum_target}")
     image_input = not opts.tensor_input
     if image_input and channels != 3:
-        raise ConversionError(f"an image input needs 3 (RGB) channels, the model has {channels}; pass tensor_input=true")
+        raise BadRequest(f"an image input needs 3 (RGB) channels, the model has {channels}; pass tensor_input=true")
     if image_input and options.batch != 1:
-        raise ConversionError(f"Core ML image inputs take one image (batch 1), got batch {options.batch}; pass tensor_input=true")
+        raise BadRequest(f"Core ML image inputs take one image (batch 1), got batch {options.batch}; pass tensor_input=true")
     num_classes = bundle.config.get("num_classes")
     labels = list(bundle.labels) if bundle.labels and num_classes else None
     if labels is not None and len(labels) != num_classes:
-        raise ConversionError(f"the model has {num_classes} classes but {len(labels)} labels")
+        raise BadRequest(f"the model has {num_classes} classes but {len(labels)} labels")
     # default: a classifier when there are labels and one image per call (Core ML's classify takes one)
     classifier = (labels is not None and options.batch == 1) if opts.classifier is None else opts.classifier
     if classifier and labels is None:
-        raise ConversionError("classifier=true needs a model with labels (and classes); this one has none")
+        raise BadRequest("classifier=true needs a model with labels (and classes); this one has none")
     if classifier and options.batch != 1:
-        raise ConversionError(f"a Core ML classifier output takes one image (batch 1), got batch {options.batch}; pass classifier=false")
+        raise BadRequest(f"a Core ML classifier output takes one image (batch 1), got batch {options.batch}; pass classifier=false")
     model, norm, folded, ratio = bundle.model.eval(), None, False, None
     if image_input:
         norm = ImageNormalisation.from_mean_std(tuple(bundle.preprocessing.mean), tuple(bundle.preprocessing.std))
@@ -375,7 +344,7 @@ def _quantize_w8a8(plan: _Plan, bundle: ModelBundle, options: ConvertOptions, pr
             'install them with: pip install "mvedge[executorch,coreml]" -c constraints.txt'
         ) from exc
     if options.calibration is None or len(options.calibration) == 0:
-        raise ConversionError("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
+        raise BadRequest("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
     try:
         observer, exclude = quant_options(options.extra)
         excluded = tuple(f"model.{path}" for path in resolve_exclusions(bundle.model, exclude))
@@ -385,14 +354,14 @@ def _quantize_w8a8(plan: _Plan, bundle: ModelBundle, options: ConvertOptions, pr
     observer = recipe.observer(observer)
     images = torch.from_numpy(np.ascontiguousarray(np.asarray(options.calibration, dtype=np.float32)))
     if tuple(images.shape[1:]) != (plan.channels, options.image_size, options.image_size):
-        raise ConversionError(f"calibration images have shape {tuple(images.shape[1:])}, the model needs {(plan.channels, options.image_size, options.image_size)}")
+        raise BadRequest(f"calibration images have shape {tuple(images.shape[1:])}, the model needs {(plan.channels, options.image_size, options.image_size)}")
     if plan.image_input and not plan.norm.uniform:  # the module sees (x_norm / ratio): the ImageType part only
         images = images / torch.tensor(plan.norm.ratio, dtype=images.dtype).reshape(1, -1, 1, 1)
     example = options.example_input(plan.channels)
     report: dict[str, Any] = {}
     with progress.stage(f"quantizing (PT2E CoreMLQuantizer, {observer} observer, {len(images)} calibration images)"):
         try:
-            with _quiet():
+            with silenced():
                 converted = pt2e.quantize_ptq(plan.module, "coreml", images, example, observer, excluded, progress=progress, report=report)
         except pt2e.ToolchainMissing as exc:
             raise MissingExtra(str(exc)) from exc
@@ -410,12 +379,8 @@ def _quantize_w8a8(plan: _Plan, bundle: ModelBundle, options: ConvertOptions, pr
 
 def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options: ConvertOptions, opts: CoreMLOptions) -> tuple[Any, list[str]]:
     """torch.export program -> ML program (in memory); returns it and the op types kept in fp32.
-
-    Two steps: to a MIL program with the inputs, output names and compute precision, then to an
-    ML program with the classifier. In one step, coremltools 9.0 fails (IndexError in
-    get_func_output) when a classifier is added to a program with two outputs and a
-    minimum_deployment_target >= iOS16; without the output types the second step works."""
-    import coremltools as ct
+    Converted in two steps (mvedge.upstream.coreml_ml_program_in_two_steps) with the gelu fix."""
+    ct = upstream.import_coremltools()
 
     target = getattr(ct.target, opts.minimum_target)
     kept_fp32: list[str] = []
@@ -439,28 +404,13 @@ def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options:
     else:
         ct_input = ct.TensorType(name=INPUT_NAME, shape=shape, dtype=np.float32)
     outputs = [ct.TensorType(name=plan.output_name)] + ([ct.TensorType(name="probabilities")] if plan.classifier else [])
+    classifier = ct.ClassifierConfig(plan.labels, predicted_probabilities_output="probabilities") if plan.classifier else None
     try:
-        with gelu_reads_approximate_keyword():
-            program = ct.convert(
-                exported,
-                convert_to="milinternal",
-                inputs=[ct_input],
-                outputs=outputs,
-                compute_precision=compute_precision,
-                minimum_deployment_target=target,
+        with upstream.coreml_gelu_reads_approximate_keyword():
+            mlmodel = upstream.coreml_ml_program_in_two_steps(
+                ct, exported, classifier, target, inputs=[ct_input], outputs=outputs, compute_precision=compute_precision
             )
-        program.functions["main"].set_output_types(None)
-        classifier = ct.ClassifierConfig(plan.labels, predicted_probabilities_output="probabilities") if plan.classifier else None
-        mlmodel = ct.convert(
-            program,
-            convert_to="mlprogram",
-            minimum_deployment_target=target,
-            compute_precision=ct.precision.FLOAT32,  # the program is already typed: add no casts
-            pass_pipeline=ct.PassPipeline.EMPTY,
-            classifier_config=classifier,
-            skip_model_load=True,
-        )
-    except ConversionError:
+    except MvedgeError:
         raise
     except Exception as exc:
         raise ConversionError(f"coremltools conversion failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}") from exc
@@ -574,18 +524,3 @@ def _weights_license(bundle: ModelBundle) -> str:
     if bundle.source == "random":
         return "Weights: random initialisation (for timing and size only)."
     return LICENSE_NVIDIA
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence coremltools' progress bars, warnings and log lines during a step."""
-    logger = logging.getLogger("coremltools")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    sink = io.StringIO()
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)

@@ -29,13 +29,9 @@ Graph preparation, each step for a measured reason:
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
-import logging
-import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,10 +39,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions, MissingExtra
+from mvedge import upstream
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
 from mvedge.quant.recipes import quant_options
 from mvedge.quant.regions import quant_nodes_in_scan
+from mvedge.quiet import silenced, silenced_imports
 
 MIXER_TYPE = "MambaVisionMixer"  # nn_module_stack type names used by the delegation report
 SCAN_TYPE = "SelectiveScan"
@@ -154,22 +152,6 @@ def untie_constants(program: torch.export.ExportedProgram) -> int:
     return untied
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence the toolchain's warnings and stdout chatter (kept out of the progress lines)."""
-    loggers = [logging.getLogger(name) for name in ("executorch", "torch", "torchao", "coremltools")]
-    levels = [logger.level for logger in loggers]
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            for logger, level in zip(loggers, levels):
-                logger.setLevel(level)
-
-
 def export_program(
     model: nn.Module, example: Tensor, bmm: bool = True, fold: bool = True
 ) -> tuple[torch.export.ExportedProgram, dict[str, int]]:
@@ -249,10 +231,10 @@ def float_module_quantizer(float_types: tuple[type, ...], observer: str | None =
 def calibration_tensor(calibration: np.ndarray | None, channels: int, size: int) -> Tensor:
     """The calibration images as one NCHW float32 tensor, checked against the conversion size."""
     if calibration is None or len(calibration) == 0:
-        raise ConversionError("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
+        raise BadRequest("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
     data = np.asarray(calibration, dtype=np.float32)
     if data.ndim != 4 or data.shape[1:] != (channels, size, size):
-        raise ConversionError(
+        raise BadRequest(
             f"calibration images have shape {data.shape[1:]}, the model needs {(channels, size, size)}; preprocess them at the conversion size"
         )
     return torch.from_numpy(np.ascontiguousarray(data))
@@ -285,7 +267,7 @@ class ExecuTorchConverter(Converter):
             else:  # the pipeline checks precisions first; this guards direct calls
                 self.check_precision(options.precision)
                 raise AssertionError("unreachable")
-            with progress.stage("serializing .pte"), _quiet():
+            with progress.stage("serializing .pte"), silenced():
                 program = edge.to_executorch()
                 out_path.write_bytes(program.buffer)
         except ConversionError:
@@ -305,11 +287,11 @@ class ExecuTorchConverter(Converter):
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
         from executorch.exir import to_edge_transform_and_lower
 
-        with progress.stage("lowering to XNNPACK"), _quiet():
+        with progress.stage("lowering to XNNPACK"), silenced():
             return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
 
     def _fp32(self, bundle: ModelBundle, example: Tensor, progress: Progress):
-        with progress.stage("exporting (torch.export)"), _quiet():
+        with progress.stage("exporting (torch.export)"), silenced():
             program, changes = export_program(delegable_copy(bundle.model), example)
         edge = self._lower_xnnpack(program, progress)
         report = delegation_report(edge.exported_program().graph_module, "XnnpackBackend")
@@ -336,11 +318,11 @@ class ExecuTorchConverter(Converter):
         # the scan's log-space decays and its state stay float; so do the norm statistics
         quantizer = pt2e.recipe_quantizer("executorch", observer=observer, exclude=excluded)
         with progress.stage(f"quantizing (PT2E, {observer} observer, {len(images)} calibration images)"):
-            with _quiet():
+            with silenced():
                 captured, step = pt2e.capture(model, images, example)
                 prepared = prepare_pt2e(captured, quantizer)
             pt2e.calibrate(prepared, images, step, progress)
-            with _quiet():
+            with silenced():
                 converted = pt2e.convert(prepared)
         leaked = quant_nodes_in_scan(converted)
         if leaked:
@@ -348,7 +330,7 @@ class ExecuTorchConverter(Converter):
                 f"int8: {len(leaked)} quantize/dequantize nodes ended up inside the selective scan ({', '.join(leaked[:4])}); "
                 "the quantizer's module-type filter did not hold (report it with the toolchain versions)"
             )
-        with progress.stage("exporting the quantized model"), _quiet():
+        with progress.stage("exporting the quantized model"), silenced():
             program, changes = export_program(converted, example)
         edge = self._lower_xnnpack(program, progress)
         report = delegation_report(edge.exported_program().graph_module, "XnnpackBackend")
@@ -372,9 +354,10 @@ class ExecuTorchConverter(Converter):
 
     def _coreml(self, bundle: ModelBundle, example: Tensor, progress: Progress):
         try:
-            import coremltools as ct
-            from executorch.backends.apple.coreml.compiler import CoreMLBackend
-            from executorch.backends.apple.coreml.partition import CoreMLPartitioner
+            with silenced_imports(), upstream.coremltools_without_tensorflow():
+                import coremltools as ct
+                from executorch.backends.apple.coreml.compiler import CoreMLBackend
+                from executorch.backends.apple.coreml.partition import CoreMLPartitioner
         except Exception as exc:
             raise MissingExtra(
                 f"coreml-fp16 needs ExecuTorch's CoreML backend and coremltools ({type(exc).__name__}: {exc}); "
@@ -382,12 +365,12 @@ class ExecuTorchConverter(Converter):
             ) from exc
         from executorch.exir import to_edge_transform_and_lower
 
-        with progress.stage("exporting (torch.export)"), _quiet():
+        with progress.stage("exporting (torch.export)"), silenced():
             program, changes = export_program(delegable_copy(bundle.model, rewrite_norms=False), example, bmm=False)
         specs = CoreMLBackend.generate_compile_specs(
             compute_precision=ct.precision.FLOAT16, minimum_deployment_target=ct.target.iOS17
         )
-        with progress.stage("lowering to CoreML (fp16)"), _quiet():
+        with progress.stage("lowering to CoreML (fp16)"), silenced():
             edge = to_edge_transform_and_lower(program, partitioner=[CoreMLPartitioner(compile_specs=specs)])
         report = delegation_report(edge.exported_program().graph_module, "CoreMLBackend")
         recipe = "torch.export -> to_edge_transform_and_lower(CoreMLPartitioner, fp16, iOS17, mlpackage compiled on device)"

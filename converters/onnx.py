@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import warnings
 from pathlib import Path
 
 import torch
@@ -13,6 +9,7 @@ import torch
 from converters.base import ConversionError, ConversionResult, Converter, ConvertOptions
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
+from mvedge.quiet import silenced
 
 OPSET = 18  # the dynamo exporter's floor (it writes 18 even when asked for 17)
 
@@ -31,24 +28,20 @@ class OnnxConverter(Converter):
         example = options.example_input(bundle.config["in_channels"])
         dynamic = bool(options.extra.get("dynamic_batch", True))  # False: fixed batch (onnx2tf needs static shapes)
         batch = torch.export.Dim("batch", min=1, max=1024)
-        # the exporter logs one warning per missing torchvision op: noise for this model
-        logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
-        with progress.stage(f"exporting ONNX opset {OPSET}"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            log = io.StringIO()
+        # the exporter logs one warning per missing torchvision op and prints its steps: noise here
+        with progress.stage(f"exporting ONNX opset {OPSET}"), silenced():
             try:
-                with contextlib.redirect_stdout(log):
-                    program = torch.onnx.export(
-                        bundle.model.eval(),
-                        (example,),
-                        dynamo=True,
-                        opset_version=OPSET,
-                        input_names=["image"],
-                        output_names=["logits"],
-                        dynamic_shapes=({0: batch},) if dynamic else None,
-                        external_data=False,
-                        optimize=True,
-                    )
+                program = torch.onnx.export(
+                    bundle.model.eval(),
+                    (example,),
+                    dynamo=True,
+                    opset_version=OPSET,
+                    input_names=["image"],
+                    output_names=["logits"],
+                    dynamic_shapes=({0: batch},) if dynamic else None,
+                    external_data=False,
+                    optimize=True,
+                )
             except Exception as exc:
                 raise ConversionError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
             program.save(str(out_path), external_data=False)

@@ -17,7 +17,7 @@ TARGETS: tuple[str, ...] = tuple(_TARGETS)
 
 
 def get_converter(target: str) -> Converter:
-    """The converter of a target name; ConversionError for an unknown one."""
+    """The converter of a target name; BadRequest for an unknown one."""
     spec = _TARGETS.get(target)
     if spec is None:
         raise BadRequest(f"unknown target {target!r}; choose one of {', '.join(TARGETS)} or all")

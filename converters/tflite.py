@@ -18,16 +18,12 @@ its float model against PyTorch (onnx2tf can mis-lay-out tensors with two equal 
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -35,9 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from converters.base import ConversionError, ConversionResult, Converter, ConvertOptions
+from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
+from mvedge.quiet import ENVIRONMENT as QUIET_ENVIRONMENT
+from mvedge.quiet import silenced, silenced_imports
 
 ROUTES = ("litert-torch", "onnx2tf")
 IO_DTYPES = ("float32", "int8")
@@ -81,7 +79,7 @@ class TFLiteConverter(Converter):
                     calibration = None
                     if options.precision == "int8":
                         if options.calibration is None or len(options.calibration) == 0:
-                            raise ConversionError("int8 needs calibration images; pass --calibration FOLDER (or use int8-dynamic)")
+                            raise BadRequest("int8 needs calibration images; pass --calibration FOLDER (or use int8-dynamic)")
                         calibration = _batches(options.calibration, options.batch, nhwc)
                         metadata["calibration_images"] = int(len(options.calibration))
                     model_bytes, recipe_meta = tq.quantize(
@@ -127,21 +125,21 @@ def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, tuple[str, ...
     extra = options.extra
     route = str(extra.get("via") or "litert-torch")
     if route not in ROUTES:
-        raise ConversionError(f"unknown tflite route via={route!r}; choose one of {', '.join(ROUTES)}")
+        raise BadRequest(f"unknown tflite route via={route!r}; choose one of {', '.join(ROUTES)}")
     nhwc, scan_fp32, all_integer = _flag(extra, "nhwc"), _flag(extra, "scan_fp32"), _flag(extra, "all_integer")
     if scan_fp32 and options.precision != "int8":
-        raise ConversionError(f"scan_fp32 applies to int8 only (a {options.precision} model keeps the scan as it is)")
+        raise BadRequest(f"scan_fp32 applies to int8 only (a {options.precision} model keeps the scan as it is)")
     if all_integer and options.precision != "int8":
-        raise ConversionError(f"all_integer applies to int8 only (a {options.precision} model is not integer); drop it or use precision int8")
+        raise BadRequest(f"all_integer applies to int8 only (a {options.precision} model is not integer); drop it or use precision int8")
     io_dtype = str(extra.get("io_dtype") or "float32")
     if io_dtype not in IO_DTYPES:
-        raise ConversionError(f"unknown io_dtype {io_dtype!r}; choose one of {', '.join(IO_DTYPES)}")
+        raise BadRequest(f"unknown io_dtype {io_dtype!r}; choose one of {', '.join(IO_DTYPES)}")
     if io_dtype != "float32" and options.precision != "int8":
-        raise ConversionError(f"io_dtype={io_dtype} needs precision int8 (a {options.precision} model has float input and output)")
+        raise BadRequest(f"io_dtype={io_dtype} needs precision int8 (a {options.precision} model has float input and output)")
     if route == "onnx2tf" and options.precision == "int8":
         # onnx2tf's own full-integer file fails at run time (int8 DIV zero-point check in its
         # pseudo-Erf) and its float file has no signature, which ai-edge-quantizer calibrates through.
-        raise ConversionError("static int8 is not available via=onnx2tf; use via=litert-torch (the default) or int8-dynamic")
+        raise BadRequest("static int8 is not available via=onnx2tf; use via=litert-torch (the default) or int8-dynamic")
     from converters.tflite_quantize import float_parts
 
     return route, nhwc, io_dtype, float_parts(all_integer, scan_fp32) if options.precision == "int8" else ()
@@ -150,7 +148,6 @@ def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, tuple[str, ...
 def _quant_choices(bundle: ModelBundle, options: ConvertOptions) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
     """(observer, float scopes, excluded module paths) for int8 from the `observer` / `exclude`
     target options (mvedge.quant); BadRequest when they are given for another precision."""
-    from converters.base import BadRequest
     from converters.tflite_quantize import module_scope
     from mvedge.quant.recipes import quant_options, recipe_for
     from mvedge.quant.regions import resolve_exclusions
@@ -181,36 +178,16 @@ def _batches(images: np.ndarray, batch: int, nhwc: bool) -> list[np.ndarray]:
     return out
 
 
-@contextlib.contextmanager
-def _quiet():
-    """Silence litert-torch's progress console, absl/TF logging and Python warnings."""
-    import litert_torch
-
-    old_progress = getattr(litert_torch.config, "show_progress", None)
-    with contextlib.suppress(Exception):
-        litert_torch.config.show_progress = False
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(previous)
-        if old_progress is not None:
-            with contextlib.suppress(Exception):
-                litert_torch.config.show_progress = old_progress
-
-
 def _litert_torch_float32(model: torch.nn.Module, example: torch.Tensor, nhwc: bool, progress: Progress) -> bytes:
     """The float32 flatbuffer from litert-torch (torch.export -> StableHLO -> TFLite)."""
-    import litert_torch
+    with silenced_imports():  # loads TensorFlow's C++ libraries, which log to stderr
+        import litert_torch
 
     model = model.eval()
     if nhwc:
         model = litert_torch.to_channel_last_io(model, args=[0]).eval()
         example = example.permute(0, 2, 3, 1).contiguous()
-    with progress.stage("converting with litert-torch"), _quiet():
+    with progress.stage("converting with litert-torch"), silenced():
         try:
             edge_model = litert_torch.convert(model, (example,))
             return bytes(edge_model.model_content())
@@ -242,7 +219,7 @@ def _onnx2tf_float32(bundle: ModelBundle, options: ConvertOptions, nhwc: bool, w
     if not nhwc:
         command += ["-kat", "image"]
     bin_dir = str(Path(sys.executable).parent)
-    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""), **QUIET_ENVIRONMENT)
     with progress.stage("converting with onnx2tf (subprocess)"):
         try:
             done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=ONNX2TF_TIMEOUT_S)

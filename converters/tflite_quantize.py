@@ -9,18 +9,15 @@ lost the scan path (cosine 0.90 against float on a scan-sensitive test model) an
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
-import logging
 import re
-import warnings
 from typing import Any
 
 import numpy as np
 import torch
 
-from converters.base import ConversionError
+from converters.base import BadRequest, ConversionError
+from mvedge.quiet import silenced
 
 RECIPES = {
     "fp16": "float16 weights (ai-edge-quantizer float casting)",
@@ -30,19 +27,6 @@ RECIPES = {
 
 
 DEGENERATE_SPAN = 1e-6  # a calibrated max - min at or below this is "constant on every image"
-
-
-@contextlib.contextmanager
-def _quiet():
-    """ai-edge-quantizer prints progress bars and a size summary; keep the converter's output clean."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(previous)
 
 
 SCAN_SCOPE = r".*SelectiveScan.*"  # litert-torch names every tensor after its module path
@@ -73,7 +57,7 @@ def recipe_for(precision: str, io_dtype: str = "float32", keep_float: tuple[str,
 
     unknown = set(keep_float) - set(FLOAT_PARTS)
     if unknown:
-        raise ValueError(f"unknown float parts {sorted(unknown)}; choose from {', '.join(FLOAT_PARTS)}")
+        raise BadRequest(f"unknown float parts {sorted(unknown)}; choose from {', '.join(FLOAT_PARTS)}")
     manager = recipe_manager.RecipeManager()
     if precision == "fp16":
         manager.add_weight_only_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, 16, algorithm_key=AlgorithmName.FLOAT_CASTING)
@@ -132,7 +116,7 @@ def quantize(
             raise ConversionError(f"no tensor of the float model matches the excluded scope {scope!r}; report it with the model config")
     recipe = recipe_for(precision, io_dtype, keep_float, float_scopes)
     try:
-        with _quiet():
+        with silenced():
             engine = quantizer.Quantizer(bytearray(float_model), recipe)
             calibration_result = None
             if engine.need_calibration:
@@ -374,14 +358,14 @@ def scope_sensitivity(
     chosen = quant_recipe("tflite").observer(observer)
     full_recipe = recipe_for("int8", keep_float=keep_float)
     batches = [np.ascontiguousarray(image[None], dtype=np.float32) for image in np.asarray(calibration, dtype=np.float32)]
-    with progress.stage(f"calibrating the float .tflite ({chosen} observer, {len(batches)} images)"), _quiet():
+    with progress.stage(f"calibrating the float .tflite ({chosen} observer, {len(batches)} images)"), silenced():
         stats = calibrate(float_model, full_recipe, batches, chosen)
         widen_degenerate_ranges(stats)
     with torch.no_grad():
         reference = np.concatenate([model(torch.from_numpy(images[i : i + 16])).numpy() for i in range(0, len(images), 16)])
 
     def drift_of(recipe: list[dict]):
-        with _quiet():
+        with silenced():
             quantized = quantizer.Quantizer(bytearray(float_model), recipe).quantize(copy.deepcopy(stats))
         return compare(reference, _run_flatbuffer(bytes(quantized.quantized_model), images), labels)
 

@@ -1,6 +1,8 @@
 """The `mvedge` command line: a thin layer over the library functions.
 
-Every subcommand turns bad input into one line on stderr ("mvedge: error: ...") and exit code 2.
+A user-facing failure (`mvedge.errors.MvedgeError`) becomes one line on stderr ("mvedge: error:
+...") and its exit code (2 for bad input, 1 for work that did not succeed); Ctrl-C becomes one line
+and exit code 130. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,13 +16,10 @@ from typing import Sequence
 
 import torch
 
-from mvedge import __version__
+from mvedge import __version__, quiet
 from mvedge.commands.resolve import model_from_options
-from mvedge.model import VARIANTS, CheckpointError, output_size
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2."""
+from mvedge.errors import INTERRUPTED_EXIT_CODE, BadInput, Failed, MvedgeError
+from mvedge.model import VARIANTS, output_size
 
 
 def _save_state_dict_atomic(model: torch.nn.Module, out: Path, force: bool) -> None:
@@ -28,7 +27,7 @@ def _save_state_dict_atomic(model: torch.nn.Module, out: Path, force: bool) -> N
     from mvedge.model.checkpoints import save_checkpoint_atomic
 
     if out.exists() and not force:
-        raise UsageError(f"{out} already exists; pass --force to overwrite it")
+        raise BadInput(f"{out} already exists; pass --force to overwrite it")
     save_checkpoint_atomic(model, out)
 
 
@@ -49,7 +48,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         y = model(x)
     elapsed = time.perf_counter() - start
     if tuple(y.shape) != (1, output_size(cfg)) or not torch.isfinite(y).all():
-        raise UsageError(f"forward pass gave shape {tuple(y.shape)} or non-finite values; the model is broken")
+        raise Failed(f"forward pass gave shape {tuple(y.shape)} or non-finite values; the model is broken")
     print(f"output       {tuple(y.shape)} (first forward {elapsed * 1000:.0f} ms)")
     print(f"scan chunk   {cfg['scan_chunk_size']} tokens")
     if args.out:
@@ -74,6 +73,9 @@ def make_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="mvedge", description="MambaVision to phones: build, convert, verify, profile.")
     parser.add_argument("--version", action="version", version=f"mvedge {__version__}")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show the toolchains' own warnings and log lines (hidden by default)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="build or load a MambaVision model and check one forward pass")
     p.add_argument("--variant", help=f"official variant ({', '.join(VARIANTS)}); default T, or detected from --weights")
@@ -94,21 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `mvedge` console script."""
     parser = make_parser()
     args = parser.parse_args(argv)
+    quiet.configure(verbose=args.verbose)
     try:
         return args.func(args)
-    except (UsageError, CheckpointError, ValueError, FileNotFoundError) as exc:
+    except MvedgeError as exc:
         print(f"mvedge: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        from converters.base import BadRequest, ConversionError
-
-        if isinstance(exc, BadRequest):
-            print(f"mvedge: error: {exc}", file=sys.stderr)
-            return 2
-        if isinstance(exc, ConversionError):
-            print(f"mvedge: error: {exc}", file=sys.stderr)
-            return 1
-        raise
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mvedge: interrupted; nothing written", file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
 
 
 if __name__ == "__main__":  # pragma: no cover

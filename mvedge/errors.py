@@ -28,5 +28,13 @@ class Failed(MvedgeError, RuntimeError):
     exit_code = 1
 
 
+class NotFound(BadInput, FileNotFoundError):
+    """A file or folder the user named does not exist: exit code 2.
+
+    Also a FileNotFoundError, so library callers that catch it keep working."""
+
+    exit_code = 2
+
+
 INTERRUPTED_EXIT_CODE = 130
 """Exit code after Ctrl-C (128 + SIGINT), as shells report it."""

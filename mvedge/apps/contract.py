@@ -36,6 +36,7 @@ from mvedge.data.images import adapt_channels, normalise
 from mvedge.data.images import pixels as pixels_for
 from mvedge.model.bundle import DIGITS
 from mvedge.model.preprocessing import Preprocessing
+from mvedge.errors import BadInput
 
 SCHEMA = "mvedge.contract/1"
 DEFAULT_IMAGE_COUNT = 4
@@ -74,7 +75,7 @@ def preprocessing_from_sidecar(sidecar: dict) -> Preprocessing:
     """The sidecar's (or a contract entry's) preprocessing section as a `Preprocessing`."""
     spec = sidecar.get("preprocessing")
     if not isinstance(spec, dict):
-        raise ValueError("the sidecar has no preprocessing section; re-run mvedge convert to get a complete sidecar")
+        raise BadInput("the sidecar has no preprocessing section; re-run mvedge convert to get a complete sidecar")
     return Preprocessing.from_dict(spec, "the sidecar's preprocessing")
 
 
@@ -163,7 +164,7 @@ def contract_images(sidecar: dict, count: int = DEFAULT_IMAGE_COUNT) -> list[Con
     """`count` real pictures: held-out digits of distinct classes for a digits-domain model,
     else downscaled crops of the photos that ship with scikit-learn / scikit-image."""
     if count < 1:
-        raise ValueError(f"the contract needs at least one image, got {count}")
+        raise BadInput(f"the contract needs at least one image, got {count}")
     if Sidecar.domain_of(sidecar) == DIGITS:
         from mvedge.data.digits import digits_split, split_indices
 
@@ -213,9 +214,9 @@ def input_spec(sidecar: dict) -> dict[str, Any]:
     spec = sidecar.get("input") or {}
     shape, layout = spec.get("shape"), spec.get("layout")
     if not shape or len(shape) != 4 or layout not in ("NCHW", "NHWC"):
-        raise ValueError(f"the sidecar's input must be a 4-D NCHW or NHWC tensor, got shape {shape} layout {layout}")
+        raise BadInput(f"the sidecar's input must be a 4-D NCHW or NHWC tensor, got shape {shape} layout {layout}")
     if int(shape[0]) != 1:
-        raise ValueError(f"the demo apps feed one image at a time; this artifact's batch is {shape[0]} (convert with batch 1)")
+        raise BadInput(f"the demo apps feed one image at a time; this artifact's batch is {shape[0]} (convert with batch 1)")
     return spec
 
 
@@ -245,7 +246,7 @@ def build_entry(artifact: Path, sidecar: dict, runtime: str, images: list[Contra
     channels = int(spec["shape"][1] if layout == "NCHW" else spec["shape"][3])
     size = int(spec["shape"][2] if layout == "NCHW" else spec["shape"][1])
     if size != pre.input_size:
-        raise ValueError(f"{artifact.name}: input side {size} differs from the preprocessing input_size {pre.input_size}")
+        raise BadInput(f"{artifact.name}: input side {size} differs from the preprocessing input_size {pre.input_size}")
     labels = sidecar.get("labels")
     runner = runner or _runner(artifact)
     folder = stem(artifact.name)
@@ -322,7 +323,7 @@ def read_vector(contract_dir: Path, relative: str, dtype: str, shape: list[int] 
     data = (contract_dir / relative).read_bytes()
     array = np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<"))
     if array.size != int(np.prod(shape)):
-        raise ValueError(f"{relative}: {array.size} values, expected {int(np.prod(shape))} for shape {list(shape)}")
+        raise BadInput(f"{relative}: {array.size} values, expected {int(np.prod(shape))} for shape {list(shape)}")
     return array.reshape(shape)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import mvedge
 from mvedge.artifact import BY_SUFFIX
+from mvedge.errors import BadInput
 
 INDEX_NAME = "index.json"
 CONTRACT_NAME = "contract.json"
@@ -60,7 +61,7 @@ def get_layout(app: str) -> AppLayout:
     try:
         return LAYOUTS[app]
     except KeyError:
-        raise ValueError(f"unknown app {app!r}; choose one of {', '.join(LAYOUTS)}") from None
+        raise BadInput(f"unknown app {app!r}; choose one of {', '.join(LAYOUTS)}") from None
 
 
 def default_app_dir(app: str) -> Path:
@@ -77,7 +78,7 @@ def check_app_dir(app: str, folder: str | Path) -> Path:
     layout = get_layout(app)
     folder = Path(folder)
     if not (folder / layout.marker).is_file():
-        raise ValueError(
+        raise BadInput(
             f"{str(folder)!r} is not the {app} demo app (no {layout.marker}); pass --app-dir pointing at {layout.folder_name}/"
         )
     return folder

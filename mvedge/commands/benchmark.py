@@ -8,8 +8,8 @@ import argparse
 from pathlib import Path
 
 from mvedge.commands.conversion import Job, Outcome, add_conversion_arguments, convert_each, load_images, prepare
-from mvedge.errors import BadInput
-from mvedge.profile import ProfileFailed, profile_host
+from mvedge.errors import BadInput, MvedgeError
+from mvedge.profile import profile_host
 from mvedge.profile.host import default_threads, host_device
 from mvedge.profile.matrix import (
     APPLE_DELEGATE_NOT_PROFILED, CORE_ML_NOT_PROFILED, CSV_HEADER, BenchmarkRow, chart_points, csv_rows, format_table,
@@ -61,7 +61,7 @@ def _profile_row(row: BenchmarkRow, artifact_path: Path, args: argparse.Namespac
     try:
         with progress.stage("profiling"):
             result = profile_host(artifact_path, args.threads, args.warmup, args.runs, 10 if args.breakdown else 0, progress, args.timeout)
-    except (ProfileFailed, ValueError) as exc:
+    except MvedgeError as exc:  # ProfileFailed, or an artifact the host cannot run
         row.note = f"not profiled: {exc}"
         return
     row.p50_ms = result.latency_ms["p50"]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mvedge import strict_json
+from mvedge.errors import BadInput
 from mvedge.progress import Progress
 
 
@@ -54,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
     if all(p.endswith(".json") for p in args.artifacts):
         return _gather(args.artifacts, args.json)
     if any(p.endswith(".json") for p in args.artifacts):
-        raise ValueError("give either artifacts to profile or saved results (*.json) to compare, not both")
+        raise BadInput("give either artifacts to profile or saved results (*.json) to compare, not both")
     if args.runs < 1 or args.warmup < 0 or args.breakdown_runs < 0:
-        raise ValueError("--runs must be >= 1, --warmup and --breakdown-runs >= 0")
+        raise BadInput("--runs must be >= 1, --warmup and --breakdown-runs >= 0")
     if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+        raise BadInput(f"--threads must be a positive integer, got {args.threads}")
     paths = [checked_artifact(p) for p in args.artifacts]
     spec = None
     if args.device:

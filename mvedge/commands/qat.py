@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mvedge
 from mvedge.commands.resolve import model_from_options
+from mvedge.errors import BadInput
 from mvedge.progress import Progress
 
 
@@ -38,9 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _output_path(args: argparse.Namespace, name: str) -> Path:
     out = Path(args.out) if args.out else Path("mvedge-out") / f"{name.lower()}-qat-{args.target}.safetensors"
     if out.suffix != ".safetensors":
-        raise ValueError(f"--out must end in .safetensors, got {str(out)!r}")
+        raise BadInput(f"--out must end in .safetensors, got {str(out)!r}")
     if out.exists() and not args.force:
-        raise ValueError(f"{out} already exists; pass --force to overwrite it or --out to choose another file")
+        raise BadInput(f"{out} already exists; pass --force to overwrite it or --out to choose another file")
     return out
 
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from mvedge.quant.recipes import recipe_for
     from mvedge.quant.regions import resolve_exclusions
 
-    recipe = recipe_for(args.target)  # ValueError for a target without int8 (onnx)
+    recipe = recipe_for(args.target)  # BadInput for a target without int8 (onnx)
     bundle = model_from_options(args.weights, args.variant)
     previous = bundle.extra.get("qat")
     if previous:  # tuning a QAT checkpoint again: named after its base model
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from mvedge.quant import distributed, pt2e, qat
     except ImportError as exc:
-        raise ValueError(f"QAT needs torchao ({exc}); install it with: pip install \"mvedge[executorch]\" -c constraints.txt") from exc
+        raise BadInput(f"QAT needs torchao ({exc}); install it with: pip install \"mvedge[executorch]\" -c constraints.txt") from exc
     pt2e.target_quantizer(args.target, qat=True)  # ToolchainMissing (exit 2) before any work
     config = qat.QATConfig(args.target, args.epochs, args.batch_size, args.lr, seed=args.seed, exclude=excluded)
     config.check()

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from mvedge.commands.resolve import model_from_options
+from mvedge.errors import BadInput
 from mvedge.strict_json import write_atomic
 from mvedge.progress import Progress
 
@@ -43,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
     from mvedge.quant.sensitivity import format_report
     from mvedge.verify.data import verification_set
 
-    recipe_for(args.target)  # ValueError for a target without int8
+    recipe_for(args.target)  # BadInput for a target without int8
     if args.limit < 1:
-        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+        raise BadInput(f"--limit must be >= 1, got {args.limit}")
     if args.all_integer and args.target != "tflite":
-        raise ValueError(f"--all-integer applies to --target tflite only ({args.target}'s recipe keeps its float parts)")
+        raise BadInput(f"--all-integer applies to --target tflite only ({args.target}'s recipe keeps its float parts)")
     bundle = model_from_options(args.weights, args.variant, args.image_size)
     progress = Progress()
     with progress.stage("loading images"):

@@ -9,6 +9,7 @@ from pathlib import Path
 from mvedge import strict_json
 from mvedge.artifact import checked_artifact, read_sidecar
 from mvedge.commands.resolve import model_from_options
+from mvedge.errors import BadInput
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,25 +35,25 @@ def run(args: argparse.Namespace) -> int:
 
     artifact = checked_artifact(args.artifact)
     if args.localize and artifact.suffix == ".pte":
-        raise ValueError("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "
+        raise BadInput("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "
                          "program's intermediate tensors; localize the same model converted with --target onnx or tflite")
     sidecar = read_sidecar(artifact)
     if args.weights is None and sidecar.source != "embedded":
-        raise ValueError(f"{artifact.name} was converted from {sidecar.source!r}; pass that checkpoint with --weights")
+        raise BadInput(f"{artifact.name} was converted from {sidecar.source!r}; pass that checkpoint with --weights")
     bundle = model_from_options(args.weights, image_size=sidecar.input.shape[-1 if sidecar.input.layout == "NCHW" else -2])
     if {k: v for k, v in bundle.config.items() if k != "image_size"} != {k: v for k, v in sidecar.config.items() if k != "image_size"}:
-        raise ValueError(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
+        raise BadInput(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
     images, labels, description = verification_set(bundle, args.images, args.limit)
     runner_options = {}
     if args.no_xnnpack:
         if artifact.suffix != ".tflite":
-            raise ValueError("--no-xnnpack applies to .tflite artifacts only")
+            raise BadInput("--no-xnnpack applies to .tflite artifacts only")
         runner_options["xnnpack"] = False
     if args.threads is not None:
         if args.threads < 1:
-            raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+            raise BadInput(f"--threads must be a positive integer, got {args.threads}")
         if artifact.suffix == ".mlpackage":
-            raise ValueError("--threads does not apply to .mlpackage (Core ML picks its own; the interpreter runs on one thread)")
+            raise BadInput("--threads does not apply to .mlpackage (Core ML picks its own; the interpreter runs on one thread)")
         runner_options["threads"] = args.threads
     drift = verify_artifact(artifact, bundle, images, labels, sidecar=sidecar, **runner_options)
     precision = sidecar.precision
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             report = localize(artifact, bundle, images, precision)
         except LocalizationUnavailable as exc:
-            raise ValueError(f"--localize: {exc}") from exc
+            raise BadInput(f"--localize: {exc}") from exc
         print()
         print(format_localization(report))
     if args.json:

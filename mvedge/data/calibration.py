@@ -8,6 +8,7 @@ import numpy as np
 
 from mvedge.data.images import list_images, load_image, preprocess
 from mvedge.model.bundle import DIGITS, ModelBundle
+from mvedge.errors import BadInput
 
 DEFAULT_CALIBRATION_LIMIT = 64
 
@@ -18,7 +19,7 @@ def calibration_set(bundle: ModelBundle, folder: str | Path | None = None, limit
     a digits-domain model, crops of packaged photos for other models. Never the images drift
     checks use for the digits."""
     if limit < 1:
-        raise ValueError(f"the calibration image limit must be >= 1, got {limit}")
+        raise BadInput(f"the calibration image limit must be >= 1, got {limit}")
     pre, channels = bundle.preprocessing, bundle.config["in_channels"]
     if folder is not None:
         pictures = [load_image(p) for p in list_images(folder)[:limit]]

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mvedge.model.preprocessing import Preprocessing
+from mvedge.errors import BadInput, NotFound
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 """File name endings `list_images` picks up (case-insensitive)."""
@@ -49,7 +50,7 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"image {str(path)!r} does not exist or is not a file")
+        raise NotFound(f"image {str(path)!r} does not exist or is not a file")
     try:
         with Image.open(path) as opened:
             opened.load()
@@ -61,7 +62,7 @@ def load_image(path: str | os.PathLike) -> Image.Image:
                 return Image.alpha_composite(background, rgba).convert("RGB")
             return image.convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(
+        raise BadInput(
             f"image {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); pass a JPEG, PNG, BMP or WebP file"
         ) from exc
 
@@ -70,7 +71,7 @@ def _resample(name: str) -> Image.Resampling:
     try:
         return _INTERPOLATION[name]
     except KeyError:
-        raise ValueError(f"interpolation must be one of {', '.join(_INTERPOLATION)}, got {name!r}") from None
+        raise BadInput(f"interpolation must be one of {', '.join(_INTERPOLATION)}, got {name!r}") from None
 
 
 def resized_size(width: int, height: int, pre: Preprocessing) -> tuple[int, int]:
@@ -79,14 +80,14 @@ def resized_size(width: int, height: int, pre: Preprocessing) -> tuple[int, int]
     (torchvision's Resize(int))."""
     side = pre.resize_size()
     if side < 1:
-        raise ValueError(f"input_size {pre.input_size} with crop_pct {pre.crop_pct} gives an empty resize")
+        raise BadInput(f"input_size {pre.input_size} with crop_pct {pre.crop_pct} gives an empty resize")
     if pre.crop_mode == "squash":
         return side, side
     if pre.crop_mode == "center":
         if width <= height:
             return side, max(1, int(side * height / width))
         return max(1, int(side * width / height)), side
-    raise ValueError(f"crop_mode must be 'center' or 'squash', got {pre.crop_mode!r}")
+    raise BadInput(f"crop_mode must be 'center' or 'squash', got {pre.crop_mode!r}")
 
 
 def _center_crop(array: np.ndarray, size: int) -> np.ndarray:
@@ -115,7 +116,7 @@ def pixels(image: Image.Image, pre: Preprocessing) -> np.ndarray:
 
 def _statistics(pre: Preprocessing) -> tuple[np.ndarray, np.ndarray]:
     if len(pre.mean) != 3 or len(pre.std) != 3:
-        raise ValueError(f"mean and std need 3 values (RGB), got {pre.mean!r} and {pre.std!r}")
+        raise BadInput(f"mean and std need 3 values (RGB), got {pre.mean!r} and {pre.std!r}")
     return np.asarray(pre.mean, dtype=np.float32), np.asarray(pre.std, dtype=np.float32)
 
 
@@ -134,7 +135,7 @@ def denormalise(images: np.ndarray, pre: Preprocessing) -> np.ndarray:
     mean = np.asarray(pre.mean, dtype=np.float64).reshape(-1, 1, 1)
     std = np.asarray(pre.std, dtype=np.float64).reshape(-1, 1, 1)
     if images.ndim < 3 or mean.shape[0] != images.shape[-3]:
-        raise ValueError(f"preprocessing has {mean.shape[0]} channel statistics, the images have shape {images.shape}")
+        raise BadInput(f"preprocessing has {mean.shape[0]} channel statistics, the images have shape {images.shape}")
     return images.astype(np.float64) * std + mean
 
 
@@ -145,7 +146,7 @@ def adapt_channels(images: np.ndarray, channels: int) -> np.ndarray:
     if have == channels:
         return images
     if have != 3 or channels < 1:
-        raise ValueError(f"cannot adapt {have}-channel images to {channels} channels; the adapter takes RGB images")
+        raise BadInput(f"cannot adapt {have}-channel images to {channels} channels; the adapter takes RGB images")
     return np.repeat(images.mean(axis=-3, keepdims=True, dtype=np.float32), channels, axis=-3)
 
 
@@ -153,7 +154,7 @@ def preprocess(image: Image.Image, pre: Preprocessing, channels: int = 3) -> np.
     """An image as the model input: float32 array (channels, S, S) with S = pre.input_size (see
     module doc): `pixels`, then `normalise`, then `adapt_channels` for a model without 3 channels."""
     if pre.channels != "RGB" or pre.layout != "NCHW":
-        raise ValueError(f"only RGB / NCHW preprocessing is supported, got {pre.channels} / {pre.layout}")
+        raise BadInput(f"only RGB / NCHW preprocessing is supported, got {pre.channels} / {pre.layout}")
     _statistics(pre)  # bad mean/std: refused before any resizing
     return adapt_channels(normalise(pixels(image, pre), pre), channels)
 
@@ -165,10 +166,10 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"image folder {str(folder)!r} does not exist or is not a folder")
+        raise NotFound(f"image folder {str(folder)!r} does not exist or is not a folder")
     found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     if not found:
-        raise ValueError(
+        raise BadInput(
             f"image folder {str(folder)!r} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)}, recursively)"
         )
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+from mvedge.errors import BadInput
 
 
 def packaged_photos() -> list[Image.Image]:
@@ -27,7 +28,7 @@ def packaged_photos() -> list[Image.Image]:
     except ImportError:
         pass
     if not photos:
-        raise RuntimeError("no packaged photos found: install scikit-learn (pip install scikit-learn)")
+        raise BadInput("no packaged photos found: install scikit-learn (pip install scikit-learn)")
     return photos
 
 

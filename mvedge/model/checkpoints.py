@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
+from mvedge.errors import BadInput
 from mvedge.model.configs import VARIANTS, canonical_variant, config, resolve_config
 from mvedge.model.mambavision import MambaVision
 
@@ -28,7 +29,7 @@ SAFE_GLOBALS = [argparse.Namespace]
 _PREFIXES = ("module.", "model.", "encoder.")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(BadInput):
     """A checkpoint cannot be read or does not match the model; the message says what and how to fix it."""
 
 

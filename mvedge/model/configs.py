@@ -12,6 +12,7 @@ import copy
 import math
 from typing import Any
 
+from mvedge.errors import BadInput
 from mvedge.model.scan import DEFAULT_CHUNK_SIZE
 
 DEFAULTS: dict[str, Any] = {
@@ -72,7 +73,7 @@ def canonical_variant(name: str) -> str:
         key = key[len("mamba_vision_") :]
     key = key.replace("-", "_").upper()
     if key not in _ALIASES:
-        raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}")
+        raise BadInput(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}")
     return _ALIASES[key]
 
 
@@ -125,10 +126,10 @@ def _int_list(cfg: dict[str, Any], key: str, length: int = 4, allow_zero: bool =
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value] * length
     if not isinstance(value, (list, tuple)) or len(value) != length:
-        raise ValueError(f"{key} must be a list of {length} integers, got {value!r}")
+        raise BadInput(f"{key} must be a list of {length} integers, got {value!r}")
     low = 0 if allow_zero else 1
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in value):
-        raise ValueError(f"{key} must hold integers >= {low}, got {value!r}")
+        raise BadInput(f"{key} must hold integers >= {low}, got {value!r}")
     return list(value)
 
 
@@ -140,40 +141,40 @@ def resolve_config(**options: Any) -> dict[str, Any]:
     """
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
-        raise ValueError(f"unknown build option(s) {unknown}; valid options: {', '.join(OPTION_NAMES)}")
+        raise BadInput(f"unknown build option(s) {unknown}; valid options: {', '.join(OPTION_NAMES)}")
     cfg = copy.deepcopy(DEFAULTS)
     cfg.update(copy.deepcopy(options))
     for key in ("image_size", "in_channels", "dim", "in_dim", "d_state", "d_conv", "scan_chunk_size"):
         if not _is_positive_int(cfg[key]):
-            raise ValueError(f"{key} must be a positive integer, got {cfg[key]!r}")
+            raise BadInput(f"{key} must be a positive integer, got {cfg[key]!r}")
     if cfg["d_conv"] % 2 != 1:
-        raise ValueError(f"d_conv must be odd (the mixer's 1-D conv is centred, 'same' padding), got {cfg['d_conv']}")
+        raise BadInput(f"d_conv must be odd (the mixer's 1-D conv is centred, 'same' padding), got {cfg['d_conv']}")
     cfg["depths"] = _int_list(cfg, "depths")
     cfg["num_heads"] = _int_list(cfg, "num_heads")
     cfg["window_size"] = _int_list(cfg, "window_size")
     if not isinstance(cfg["mlp_ratio"], (int, float)) or isinstance(cfg["mlp_ratio"], bool) or cfg["mlp_ratio"] <= 0:
-        raise ValueError(f"mlp_ratio must be a positive number, got {cfg['mlp_ratio']!r}")
+        raise BadInput(f"mlp_ratio must be a positive number, got {cfg['mlp_ratio']!r}")
     if int(cfg["dim"] * 8 * cfg["mlp_ratio"]) < 1:
-        raise ValueError(f"mlp_ratio {cfg['mlp_ratio']} gives an empty MLP for dim {cfg['dim']}")
+        raise BadInput(f"mlp_ratio {cfg['mlp_ratio']} gives an empty MLP for dim {cfg['dim']}")
     dropout = cfg["dropout"]
     if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout (the drop-path rate) must be in [0, 1), got {dropout!r}")
+        raise BadInput(f"dropout (the drop-path rate) must be in [0, 1), got {dropout!r}")
     num_classes = cfg["num_classes"]
     if num_classes is not None and not _is_positive_int(num_classes):
-        raise ValueError(f"num_classes must be a positive integer or None (pooled features), got {num_classes!r}")
+        raise BadInput(f"num_classes must be a positive integer or None (pooled features), got {num_classes!r}")
     for key in ("layer_scale", "layer_scale_conv"):
         value = cfg[key]
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
-            raise ValueError(f"{key} must be a positive number or None, got {value!r}")
+            raise BadInput(f"{key} must be a positive number or None, got {value!r}")
     for level in range(4):
         channels = cfg["dim"] * 2**level
         heads = cfg["num_heads"][level]
         if level >= 2 and channels % heads:
-            raise ValueError(
+            raise BadInput(
                 f"num_heads[{level}]={heads} does not divide the level-{level} width {channels} (= dim*{2**level})"
             )
         if level >= 2 and channels % 2:
-            raise ValueError(f"the level-{level} width {channels} must be even (the mixer splits it in halves)")
+            raise BadInput(f"the level-{level} width {channels} must be even (the mixer splits it in halves)")
     return cfg
 
 

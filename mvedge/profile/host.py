@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from mvedge.artifact import checked_artifact, precision_of, runtime_of, sha256_of, target_of
+from mvedge.errors import BadInput, Failed
 from mvedge.profile.schema import Device, ProfileResult, latency_stats, throughput
 from mvedge.progress import Progress
 
@@ -26,7 +27,7 @@ CORE_ML_ON_LINUX = (
 )
 
 
-class ProfileFailed(RuntimeError):
+class ProfileFailed(Failed):
     """The artifact loaded or ran wrongly in its runtime (exit code 1)."""
 
 
@@ -55,7 +56,7 @@ def host_device() -> Device:
 def check_host_profilable(path: Path) -> None:
     """Refuse (ValueError, exit 2) what cannot be timed meaningfully on this machine."""
     if target_of(path) == "coreml" and sys.platform != "darwin":
-        raise ValueError(CORE_ML_ON_LINUX.format(system=platform.system() or sys.platform))
+        raise BadInput(CORE_ML_ON_LINUX.format(system=platform.system() or sys.platform))
 
 
 def profile_host(
@@ -73,10 +74,10 @@ def profile_host(
     check_host_profilable(path)
     precision = precision_of(path)  # a malformed sidecar is refused before any work
     if runs < 1 or warmup < 0 or breakdown_runs < 0:
-        raise ValueError(f"--runs must be >= 1 and --warmup, breakdown runs >= 0 (got runs {runs}, warm-up {warmup})")
+        raise BadInput(f"--runs must be >= 1 and --warmup, breakdown runs >= 0 (got runs {runs}, warm-up {warmup})")
     threads = threads or default_threads()
     if threads < 1:
-        raise ValueError(f"--threads must be a positive integer, got {threads}")
+        raise BadInput(f"--threads must be a positive integer, got {threads}")
     progress = progress or Progress()
     fd, out = tempfile.mkstemp(prefix="mvedge-profile-", suffix=".json")
     os.close(fd)
@@ -100,7 +101,7 @@ def profile_host(
         os.remove(out)
     if "error" in payload:
         if payload.get("unavailable"):
-            raise ValueError(f"{path.name} cannot run here: {payload['error']}")
+            raise ProfileFailed(f"{path.name} cannot run here: {payload['error']}")
         raise ProfileFailed(f"{path.name} failed in its runtime: {payload['error']}")
     if proc.returncode != 0 or not payload:
         raise ProfileFailed(f"the profiling subprocess for {path.name} exited with code {proc.returncode} and no result")

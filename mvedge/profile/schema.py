@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mvedge import strict_json
+from mvedge.errors import BadInput, NotFound
 
 SCHEMA = "mvedge.profile/1"
 TARGETS = ("tflite", "executorch", "coreml", "onnx")
@@ -108,49 +109,49 @@ def _number(value: Any, where: str, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where} must be a finite number, got {value!r}")
+        raise BadInput(f"{where} must be a finite number, got {value!r}")
     return float(value)
 
 
 def from_dict(data: dict[str, Any], where: str = "profile result") -> ProfileResult:
     """Check a result against the contract and build it; ValueError names the first problem."""
     if not isinstance(data, dict):
-        raise ValueError(f"{where} is not a JSON object")
+        raise BadInput(f"{where} is not a JSON object")
     if data.get("schema") != SCHEMA:
-        raise ValueError(f"{where} has schema {data.get('schema')!r}, expected {SCHEMA!r}")
+        raise BadInput(f"{where} has schema {data.get('schema')!r}, expected {SCHEMA!r}")
     missing = [k for k in ("artifact", "target", "runtime", "device", "warmup", "runs", "latency_ms", "throughput_fps") if k not in data]
     if missing:
-        raise ValueError(f"{where} lacks {', '.join(missing)}")
+        raise BadInput(f"{where} lacks {', '.join(missing)}")
     if data["target"] not in TARGETS:
-        raise ValueError(f"{where}: target {data['target']!r} is not one of {', '.join(TARGETS)}")
+        raise BadInput(f"{where}: target {data['target']!r} is not one of {', '.join(TARGETS)}")
     if data["runtime"] not in RUNTIMES:
-        raise ValueError(f"{where}: runtime {data['runtime']!r} is not one of {', '.join(RUNTIMES)}")
+        raise BadInput(f"{where}: runtime {data['runtime']!r} is not one of {', '.join(RUNTIMES)}")
     dev = data["device"]
     if not isinstance(dev, dict) or dev.get("platform") not in PLATFORMS or dev.get("source") not in SOURCES:
-        raise ValueError(f"{where}: device needs platform ({', '.join(PLATFORMS)}) and source ({', '.join(SOURCES)}), got {dev!r}")
+        raise BadInput(f"{where}: device needs platform ({', '.join(PLATFORMS)}) and source ({', '.join(SOURCES)}), got {dev!r}")
     latency = data["latency_ms"]
     if not isinstance(latency, dict):
-        raise ValueError(f"{where}: latency_ms must be an object")
+        raise BadInput(f"{where}: latency_ms must be an object")
     p50 = _number(latency.get("p50"), f"{where}: latency_ms.p50")
     if p50 <= 0:
-        raise ValueError(f"{where}: latency_ms.p50 must be positive, got {p50}")
+        raise BadInput(f"{where}: latency_ms.p50 must be positive, got {p50}")
     stats = {"p50": p50, **{k: _number(latency.get(k), f"{where}: latency_ms.{k}", allow_none=True) for k in ("p90", "min", "mean")}}
     samples = [_number(v, f"{where}: samples_ms[{i}]") for i, v in enumerate(data.get("samples_ms") or [])]
     operators = data.get("operators")
     if operators is not None:
         if not isinstance(operators, list):
-            raise ValueError(f"{where}: operators must be a list or null")
+            raise BadInput(f"{where}: operators must be a list or null")
         for i, op in enumerate(operators):
             if not isinstance(op, dict) or not isinstance(op.get("name"), str):
-                raise ValueError(f"{where}: operators[{i}] needs a name")
+                raise BadInput(f"{where}: operators[{i}] needs a name")
             _number(op.get("ms"), f"{where}: operators[{i}].ms")
             _number(op.get("share"), f"{where}: operators[{i}].share")
     for key in ("warmup", "runs"):
         if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] < 0:
-            raise ValueError(f"{where}: {key} must be a non-negative integer, got {data[key]!r}")
+            raise BadInput(f"{where}: {key} must be a non-negative integer, got {data[key]!r}")
     threads = data.get("threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
-        raise ValueError(f"{where}: threads must be an integer or null, got {threads!r}")
+        raise BadInput(f"{where}: threads must be an integer or null, got {threads!r}")
     return ProfileResult(
         artifact=str(data["artifact"]),
         sha256=data.get("sha256"),
@@ -189,9 +190,9 @@ def load_result(path: str | Path) -> ProfileResult:
     """Read and check a result file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"profile result {str(path)!r} does not exist")
+        raise NotFound(f"profile result {str(path)!r} does not exist")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from exc
+        raise BadInput(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from exc
     return from_dict(data, str(path))

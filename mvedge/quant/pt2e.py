@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
-import logging
-import warnings
-from typing import Iterator
 
 import torch
 from torch import Tensor, nn
 from torchao.quantization.pt2e.quantizer import QuantizationSpec, Quantizer
 
+from mvedge import upstream
+from mvedge.errors import BadInput
 from mvedge.progress import Progress
 from mvedge.quant.recipes import recipe_for
 from mvedge.quant.observers import observer_class
 from mvedge.quant.regions import Region, module_types, op_name
+from mvedge.quiet import silenced, silenced_imports
 
 CALIBRATION_BATCH = 16
 """Images per calibration forward: the observers' per-call cost dominates at batch 1."""
@@ -30,7 +29,7 @@ COREML_ACTIVATION_DTYPE = torch.quint8
 """Core ML W8A8 activations: uint8 with the symmetric scheme (CoreMLQuantizer's default dtype)."""
 
 
-class ToolchainMissing(ValueError):
+class ToolchainMissing(BadInput):
     """A target's quantizer cannot be imported; the message names the pip extra."""
 
 
@@ -95,7 +94,7 @@ class RegionQuantizer(Quantizer):
         if _is_coreml(self.inner):
             context = _coreml_activations_in(model)
         elif type(self.inner).__module__.startswith("litert_torch"):
-            context = _litert_patterns_as_modules()
+            context = upstream.litert_patterns_as_modules()
         else:
             context = contextlib.nullcontext()
         with context:
@@ -219,80 +218,26 @@ def _is_coreml(quantizer: Quantizer) -> bool:
     return type(quantizer).__name__ == "CoreMLQuantizer"
 
 
-_ACTIVATION_OPS = {"relu6": ("hardtanh",), "celu": ("elu",), "selu": ("elu",)}
-
-
-@contextlib.contextmanager
-def _coreml_activations_in(model: torch.fx.GraphModule) -> Iterator[None]:
+def _coreml_activations_in(model: torch.fx.GraphModule) -> contextlib.AbstractContextManager:
     """While CoreMLQuantizer annotates `model`, offer it only the fused-activation patterns whose
-    activation occurs in the graph.
-
-    Its annotators build (with a dynamo export each, ~0.4 s here) one pattern per weighted op,
-    conv dimension and each of 15 activations, in-place or not: ~60 s for any model. A pattern
-    whose activation is absent from the graph cannot match, so dropping it changes nothing (the
-    tests compare with the unrestricted quantizer); for MambaVision (relu, silu, gelu) the
-    annotation takes a fraction of the time."""
-    from executorch.backends.apple.coreml.quantizer import _coreml_quantizer_utils as utils
-
-    present = set()
-    for node in model.graph.nodes:
-        if node.op == "call_function":
-            present.add(op_name(node).rstrip("_"))
-
-    def keep(fn) -> bool:
-        name = fn.__name__
-        return name in present or any(alias in present for alias in _ACTIVATION_OPS.get(name, ()))
-
-    saved = (utils._supported_activations, utils._supported_activations_no_inplace)
-    utils._supported_activations = tuple(fn for fn in saved[0] if keep(fn))
-    utils._supported_activations_no_inplace = tuple(fn for fn in saved[1] if keep(fn))
-    try:
-        yield
-    finally:
-        utils._supported_activations, utils._supported_activations_no_inplace = saved
-
-
-@contextlib.contextmanager
-def _litert_patterns_as_modules() -> Iterator[None]:
-    """While litert-torch's PT2EQuantizer annotates, hand torchao's pattern export a module.
-
-    litert-torch 0.10 passes plain functions as conv-batchnorm patterns (QAT mode) to torchao's
-    `_get_aten_graph_module_for_pattern`, which in torchao 0.18 exports them with
-    torch.export.export and fails ("Expected `mod` to be an instance of `torch.nn.Module`, got
-    <class 'function'>"). The function is wrapped in a module with the same forward."""
-    from litert_torch.quantize import pt2e_quantizer_utils as utils
-
-    original = utils._get_aten_graph_module_for_pattern
-
-    def as_module(pattern, example_inputs, is_cuda=False, **kwargs):
-        if not isinstance(pattern, nn.Module):
-            function = pattern
-
-            class Pattern(nn.Module):
-                def forward(self, *args, **kw):
-                    return function(*args, **kw)
-
-            pattern = Pattern()
-        return original(pattern, example_inputs, is_cuda, **kwargs)
-
-    utils._get_aten_graph_module_for_pattern = as_module
-    try:
-        yield
-    finally:
-        utils._get_aten_graph_module_for_pattern = original
+    activation occurs in the graph (mvedge.upstream: ~60 s of pattern exports otherwise)."""
+    present = {op_name(node).rstrip("_") for node in model.graph.nodes if node.op == "call_function"}
+    return upstream.coreml_quantizer_only_present_activations(present)
 
 
 def target_quantizer(target: str, qat: bool = False):
     """A fresh instance of the target's own PT2E quantizer (per-channel int8 weights)."""
-    recipe_for(target)  # ValueError for targets without int8
+    recipe_for(target)  # BadInput for targets without int8
     try:
         if target == "executorch":
-            from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
+            with silenced_imports():
+                from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
 
             return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=qat))
         if target == "coreml":
-            from coremltools.optimize.torch.quantization.quantization_config import LinearQuantizerConfig
-            from executorch.backends.apple.coreml.quantizer import CoreMLQuantizer
+            with silenced_imports(), upstream.coremltools_without_tensorflow():
+                from coremltools.optimize.torch.quantization.quantization_config import LinearQuantizerConfig
+                from executorch.backends.apple.coreml.quantizer import CoreMLQuantizer
 
             config = LinearQuantizerConfig.from_dict(
                 {
@@ -305,7 +250,8 @@ def target_quantizer(target: str, qat: bool = False):
                 }
             )
             return CoreMLQuantizer(config)
-        from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+        with silenced_imports():
+            from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
 
         return PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=qat))
     except ImportError as exc:
@@ -320,22 +266,6 @@ def recipe_quantizer(
     recipe = recipe_for(target)
     chosen = "minmax" if qat else recipe.observer(observer)
     return RegionQuantizer(target_quantizer(target, qat), recipe.region(exclude, only), chosen, qat)
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence the toolchains' warnings and stdout chatter (kept out of the progress lines)."""
-    loggers = [logging.getLogger(name) for name in ("executorch", "torch", "torchao", "coremltools")]
-    levels = [logger.level for logger in loggers]
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            for logger, level in zip(loggers, levels):
-                logger.setLevel(level)
 
 
 def capture(model: nn.Module, images: Tensor, example: Tensor) -> tuple[torch.fx.GraphModule, int]:
@@ -380,24 +310,6 @@ def calibrate(prepared: torch.fx.GraphModule, images: Tensor, step: int, progres
     return count
 
 
-@contextlib.contextmanager
-def _skip_qat_batchnorm_fold() -> Iterator[None]:
-    """During convert_pt2e of a PTQ-prepared model, skip torchao's QAT conv-batchnorm fold.
-
-    convert_pt2e always runs `_fold_conv_bn_qat`, which exports ~96 pattern graphs with dynamo
-    (25-40 s here) to find QAT conv-bn patterns whenever the graph has a batch norm; a graph from
-    prepare_pt2e has none (prepare already folded conv-bn), so nothing is found. Only for PTQ;
-    tests/quant check the outputs match the full convert."""
-    from torchao.quantization.pt2e import quantize_pt2e
-
-    original = quantize_pt2e._fold_conv_bn_qat
-    quantize_pt2e._fold_conv_bn_qat = lambda model: model
-    try:
-        yield
-    finally:
-        quantize_pt2e._fold_conv_bn_qat = original
-
-
 def convert(prepared: torch.fx.GraphModule, qat: bool = False, fold_quantize: bool = True) -> torch.fx.GraphModule:
     """convert_pt2e: observers/fake quantizers become quantize/dequantize pairs (int8 weights
     folded unless fold_quantize=False); the QAT conv-bn fold runs only for QAT models."""
@@ -405,7 +317,7 @@ def convert(prepared: torch.fx.GraphModule, qat: bool = False, fold_quantize: bo
 
     if qat:
         return convert_pt2e(prepared, fold_quantize=fold_quantize)
-    with _skip_qat_batchnorm_fold():
+    with upstream.torchao_skip_qat_batchnorm_fold():
         return convert_pt2e(prepared, fold_quantize=fold_quantize)
 
 
@@ -426,11 +338,11 @@ def quantize_ptq(
     from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
     quantizer = recipe_quantizer(target, observer=observer, exclude=exclude, only=only)
-    with quiet():
+    with silenced():
         captured, step = capture(model.eval(), images, example)
         prepared = prepare_pt2e(captured, quantizer)
     if report is not None:
         report.update(quantizer.report())
     calibrate(prepared, images, step, progress)
-    with quiet():
+    with silenced():
         return convert(prepared, fold_quantize=fold_quantize)

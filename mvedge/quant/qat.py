@@ -27,10 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mvedge.errors import BadInput, Failed
 from mvedge.model.checkpoints import load_state_dict_strict
 from mvedge.model.mambavision import MambaVision
 from mvedge.model.preprocessing import Preprocessing
 from mvedge.progress import Progress
+from mvedge.quiet import silenced
 from mvedge.quant import distributed
 from mvedge.quant.data import ImageFolder, batches, shard
 from mvedge.quant.recipes import recipe_for
@@ -55,13 +57,13 @@ class QATConfig:
         """ValueError naming the first bad setting."""
         recipe_for(self.target)
         if self.epochs < 1:
-            raise ValueError(f"--epochs must be >= 1, got {self.epochs}")
+            raise BadInput(f"--epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 2:
-            raise ValueError(f"--batch-size must be >= 2 (batch norm in training graphs), got {self.batch_size}")
+            raise BadInput(f"--batch-size must be >= 2 (batch norm in training graphs), got {self.batch_size}")
         if not self.lr > 0:
-            raise ValueError(f"--lr must be positive, got {self.lr}")
+            raise BadInput(f"--lr must be positive, got {self.lr}")
         if not 0.0 <= self.freeze_observers <= 1.0:
-            raise ValueError(f"freeze_observers must be in [0, 1], got {self.freeze_observers}")
+            raise BadInput(f"freeze_observers must be in [0, 1], got {self.freeze_observers}")
 
 
 @dataclass
@@ -93,7 +95,7 @@ def prepare_qat(model: nn.Module, target: str, example: Tensor, exclude: tuple[s
             module.rate = 0.0
         if isinstance(module, nn.Dropout):
             module.p = 0.0
-    with pt2e.quiet():
+    with silenced():
         captured = pt2e.capture_for_training(copied, example)
         prepared = prepare_qat_pt2e(captured, quantizer)
     frozen_batch_norms(prepared, model)
@@ -203,12 +205,12 @@ def train(
     channels = teacher.config["in_channels"]
     features = teacher.config.get("num_classes") is None
     if features and folder.labels is not None:
-        raise ValueError("labels need a classifier head; this model outputs features (train without labels)")
+        raise BadInput("labels need a classifier head; this model outputs features (train without labels)")
     torch.manual_seed(config.seed)
     per_rank = len(shard(len(folder), 0, config.seed, ranks.rank, ranks.world))
     steps_per_epoch = sum(1 for start in range(0, per_rank, config.batch_size) if per_rank - start >= 2)
     if steps_per_epoch == 0:
-        raise ValueError(f"{len(folder)} images over {ranks.world} process(es) leave no batch of 2 or more; add images")
+        raise BadInput(f"{len(folder)} images over {ranks.world} process(es) leave no batch of 2 or more; add images")
     first, _ = next(batches(folder, preprocessing, 2, np.arange(min(2, len(folder))), channels))
     example = first if len(first) >= 2 else first.repeat(2, 1, 1, 1)
     with progress.stage(f"preparing for QAT ({config.target} recipe, prepare_qat_pt2e)"):
@@ -254,6 +256,6 @@ def train(
     result.prepared = prepared
     result.ranks_agree = distributed.ranks_agree(folded, ranks)
     if not result.ranks_agree:
-        raise RuntimeError("the ranks ended with different weights; check that every rank runs the same command on the same data")
+        raise Failed("the ranks ended with different weights; check that every rank runs the same command on the same data")
     result.seconds = time.perf_counter() - start_time
     return result

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mvedge.errors import BadInput
 from mvedge.quant.regions import Region
 
 OBSERVERS: dict[str, str] = {
@@ -38,7 +39,7 @@ PERCENTILE = 99.99
 def check_observer(name: str) -> str:
     """The observer name, or ValueError listing the choices."""
     if name not in OBSERVERS:
-        raise ValueError(f"unknown observer {name!r}; choose one of {', '.join(OBSERVERS)}")
+        raise BadInput(f"unknown observer {name!r}; choose one of {', '.join(OBSERVERS)}")
     return name
 
 
@@ -118,7 +119,7 @@ INT8_TARGETS = tuple(RECIPES)
 def recipe_for(target: str) -> Recipe:
     """The int8 recipe of a target; ValueError for a target without int8 (onnx)."""
     if target not in RECIPES:
-        raise ValueError(f"target {target} has no int8 recipe; choose one of {', '.join(INT8_TARGETS)}")
+        raise BadInput(f"target {target} has no int8 recipe; choose one of {', '.join(INT8_TARGETS)}")
     return RECIPES[target]
 
 

@@ -16,6 +16,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from mvedge.errors import BadInput
+
 SCAN_TYPE = "SelectiveScan"
 
 
@@ -57,7 +59,7 @@ def resolve_exclusions(model: nn.Module, names: Iterable[str]) -> tuple[str, ...
         elif name in modules:
             paths.append(name)
         else:
-            raise ValueError(f"--exclude {name!r} names no block of this model; use one of: {', '.join(units)} (or a submodule path)")
+            raise BadInput(f"--exclude {name!r} names no block of this model; use one of: {', '.join(units)} (or a submodule path)")
     return tuple(dict.fromkeys(paths))
 
 

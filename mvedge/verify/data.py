@@ -10,6 +10,7 @@ from mvedge.data.images import denormalise, list_images, load_image, preprocess
 from mvedge.data.photos import crops, packaged_photos
 from mvedge.model.bundle import DIGITS, ModelBundle
 from mvedge.model.preprocessing import Preprocessing
+from mvedge.errors import BadInput
 
 DEFAULT_LIMIT = 64
 
@@ -49,7 +50,7 @@ def as_the_app_feeds(images: np.ndarray, reference: dict, artifact: dict | None)
     ref = Preprocessing.from_dict(reference, "the reference preprocessing")
     art_mean, art_std = _column(artifact.get("mean", ref.mean)), _column(artifact.get("std", ref.std))
     if len(ref.mean) != images.shape[1] or art_mean.shape[1] not in (1, images.shape[1]):
-        raise ValueError(f"preprocessing has {art_mean.shape[1]} channel statistics, the images have {images.shape[1]} channels")
+        raise BadInput(f"preprocessing has {art_mean.shape[1]} channel statistics, the images have {images.shape[1]} channels")
     pixels = denormalise(images, ref)  # back to [0, 1] pixel values
     if artifact.get("channels", ref.channels) != ref.channels:
         pixels = pixels[:, ::-1]

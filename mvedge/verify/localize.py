@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mvedge.errors import BadInput
 from mvedge.model.blocks import block_paths, in_scope
 from mvedge.model.bundle import ModelBundle
 from mvedge.verify.metrics import psnr_db
@@ -32,8 +33,9 @@ from mvedge.verify.runners import open_runner
 from mvedge.verify.thresholds import threshold_for
 
 
-class LocalizationUnavailable(RuntimeError):
-    """The artifact's runtime does not expose intermediate tensors."""
+class LocalizationUnavailable(BadInput):
+    """The artifact's runtime does not expose intermediate tensors (exit code 2: localize another
+    target's artifact)."""
 
 
 @dataclass(frozen=True)

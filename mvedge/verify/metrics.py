@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from mvedge.errors import BadInput
+
 
 @dataclass(frozen=True)
 class Drift:
@@ -41,7 +43,7 @@ def compare(reference: np.ndarray, output: np.ndarray, labels: np.ndarray | None
     ref = np.asarray(reference, dtype=np.float64)
     out = np.asarray(output, dtype=np.float64)
     if ref.shape != out.shape:
-        raise ValueError(f"output shape {out.shape} differs from the reference's {ref.shape}")
+        raise BadInput(f"output shape {out.shape} differs from the reference's {ref.shape}")
     if not np.all(np.isfinite(out)):
         return Drift(float("inf"), float("inf"), float("nan"), float("-inf"), 0.0, 0.0, len(ref))
     diff = np.abs(out - ref)

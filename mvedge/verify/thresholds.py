@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mvedge.errors import BadInput
 from mvedge.verify.metrics import Drift
 
 
@@ -61,7 +62,7 @@ def threshold_for(precision: str) -> Threshold:
     for family in ("int8", "fp16", "fp32"):
         if precision.startswith(family):
             return THRESHOLDS[family]
-    raise ValueError(f"no drift threshold for precision {precision!r}; known: {', '.join(THRESHOLDS)}")
+    raise BadInput(f"no drift threshold for precision {precision!r}; known: {', '.join(THRESHOLDS)}")
 
 
 def failures(drift: Drift, precision: str) -> list[str]:

@@ -122,7 +122,7 @@ def test_qai_hub_profile_parsing() -> None:
     only_summary = {"execution_summary": {"estimated_inference_time": 8000}}
     fallback = parse_profile(only_summary, "m.onnx", "onnx", None, device)
     assert fallback.latency_ms["p50"] == 8.0 and fallback.operators is None and any("fastest run" in n for n in fallback.notes)
-    with pytest.raises(ValueError, match="estimated_inference_time"):
+    with pytest.raises(ProfileFailed, match="estimated_inference_time"):
         parse_profile({"execution_detail": []}, "m.onnx", "onnx", None, device)
 
 

@@ -22,6 +22,7 @@ import shlex
 from pathlib import Path
 
 from mvedge.artifact import precision_of, sha256_of
+from mvedge.errors import NotFound
 from mvedge.profile.devices.adb import Adb
 from mvedge.profile.devices.commands import DeviceError
 from mvedge.profile.host import ProfileFailed
@@ -137,7 +138,7 @@ def profile_benchmark_model(
         raise DeviceError(f"benchmark_model runs .tflite artifacts, not {artifact.suffix}")
     if binary:
         if not Path(binary).is_file():
-            raise FileNotFoundError(f"benchmark_model binary {binary!r} does not exist")
+            raise NotFound(f"benchmark_model binary {binary!r} does not exist")
         adb.push(binary, REMOTE_BINARY)
         adb.shell(f"chmod 755 {REMOTE_BINARY}")
     elif "benchmark_model" not in adb.shell(f"ls {REMOTE_BINARY}", check=False):

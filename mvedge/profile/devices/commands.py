@@ -8,8 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from mvedge.errors import BadInput
 
-class DeviceError(ValueError):
+
+class DeviceError(BadInput):
     """A device or its tools are missing or refused the work: one clear line, exit code 2."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from mvedge.artifact import sha256_of, sidecar_path
+from mvedge.errors import BadInput
 from mvedge.profile.devices.commands import CommandRunner, DeviceError, poll
 from mvedge.profile.host import ProfileFailed
 from mvedge.profile.schema import ProfileResult, consistency_notes, from_dict
@@ -115,7 +116,7 @@ def profile_ios_demo(
     if artifact.suffix not in (".mlpackage", ".mlmodelc"):
         raise DeviceError(f"the ios_demo app runs Core ML models (.mlpackage, .mlmodelc), not {artifact.suffix}")
     if compute_units not in COMPUTE_UNITS:
-        raise ValueError(f"--compute-units must be one of {', '.join(COMPUTE_UNITS)}, got {compute_units!r}")
+        raise BadInput(f"--compute-units must be one of {', '.join(COMPUTE_UNITS)}, got {compute_units!r}")
     result_name = f"mvedge-{artifact.stem}-{uuid.uuid4().hex[:12]}.json"
     args = launch_arguments(artifact.name, runs, warmup, compute_units, result_name)
     with tempfile.TemporaryDirectory(prefix="mvedge-ios-") as tmp:

@@ -44,7 +44,7 @@ def parse_profile(profile: dict[str, Any], artifact: str, target: str, precision
     """A profile result from AI Hub's profile dict (times in microseconds, memory in bytes)."""
     summary = profile.get("execution_summary")
     if not isinstance(summary, dict) or summary.get("estimated_inference_time") is None:
-        raise ValueError("the AI Hub profile has no execution_summary.estimated_inference_time")
+        raise ProfileFailed("the AI Hub profile has no execution_summary.estimated_inference_time")
     samples = [t / 1000.0 for t in summary.get("all_inference_times") or [] if t is not None]
     notes = [f"measured by Qualcomm AI Hub on a hosted {device.model}"]
     if samples:

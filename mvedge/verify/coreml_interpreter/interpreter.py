@@ -11,10 +11,12 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from mvedge import upstream
+from mvedge.errors import Failed, NotFound
 from mvedge.verify.coreml_interpreter.ops import OPS, OpArgs
 
 
-class UnsupportedOperation(NotImplementedError):
+class UnsupportedOperation(Failed, NotImplementedError):
     """The program uses a MIL op type (or construct) this interpreter does not implement."""
 
 
@@ -62,12 +64,12 @@ def _weights_dir(package: Path) -> Path:
 
 def load_program(path: str | Path) -> tuple[Any, Any]:
     """(MIL Program, Model spec) of a saved .mlpackage, with its weight blobs read from disk."""
-    import coremltools as ct
+    ct = upstream.import_coremltools()
     from coremltools.converters.mil.frontend.milproto.load import load as milproto_load
 
     package = Path(path)
     if not package.is_dir():
-        raise FileNotFoundError(f"{str(package)!r} is not an .mlpackage directory")
+        raise NotFound(f"{str(package)!r} is not an .mlpackage directory")
     spec = ct.utils.load_spec(str(package))
     if spec.WhichOneof("Type") != "mlProgram":
         raise UnsupportedOperation(f"{package.name} is a {spec.WhichOneof('Type')} model; the interpreter runs ML programs only")

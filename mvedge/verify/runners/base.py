@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from mvedge.artifact import Sidecar, read_sidecar
+from mvedge.errors import Failed
 
 
-class RuntimeUnavailable(RuntimeError):
+
+class RuntimeUnavailable(Failed):
     """The runtime an artifact needs is not installed or cannot run on this machine."""
 
 

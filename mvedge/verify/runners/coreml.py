@@ -8,10 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from mvedge import upstream
 from mvedge.artifact import Sidecar
 from mvedge.data.images import denormalise
 from mvedge.model.preprocessing import Preprocessing
 from mvedge.verify.runners.base import Runner, RuntimeUnavailable
+from mvedge.errors import BadInput
 
 BACKENDS = ("coreml", "interpreter")
 
@@ -32,20 +34,20 @@ class CoreMLRunner(Runner):
     def __init__(self, path, backend: str | None = None, compute_units: str = "ALL", threads: int | None = 1, sidecar: Sidecar | None = None, **options) -> None:
         super().__init__(path, sidecar, **options)
         try:
-            import coremltools as ct
+            ct = upstream.import_coremltools()
         except ImportError as exc:
             raise RuntimeUnavailable('coremltools is not installed: pip install "mvedge[coreml]"') from exc
         from mvedge.verify.coreml_interpreter import MILInterpreter, ModelIO
 
         self.backend = backend or ("coreml" if sys.platform == "darwin" else "interpreter")
         if self.backend not in BACKENDS:
-            raise ValueError(f"unknown Core ML backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+            raise BadInput(f"unknown Core ML backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.backend == "coreml":
             if sys.platform != "darwin":
                 raise RuntimeUnavailable("Core ML prediction needs macOS; use backend='interpreter' (mvedge's MIL interpreter) here")
             units = getattr(ct.ComputeUnit, compute_units, None)
             if units is None:
-                raise ValueError(f"unknown compute_units {compute_units!r}")
+                raise BadInput(f"unknown compute_units {compute_units!r}")
             self.model = ct.models.MLModel(str(self.path), compute_units=units)
             self.io = ModelIO.from_spec(self.model.get_spec())
         else:
@@ -55,7 +57,7 @@ class CoreMLRunner(Runner):
         self.image_input = info.get("kind") == "image"
         self.output_name = next((n for n, o in self.io.outputs.items() if o["kind"] == "tensor"), None)
         if self.output_name is None and not self.io.predicted_probabilities:
-            raise ValueError(f"{self.path.name}: no tensor output and no classifier probabilities to compare")
+            raise BadInput(f"{self.path.name}: no tensor output and no classifier probabilities to compare")
         self.labels = (self.sidecar.labels if self.sidecar else None) or _metadata_json(self.io.metadata, "mvedge.labels")
         if self.output_name is None and not self.labels:  # a classifier from elsewhere: its own class order
             interpreter = self.model if isinstance(self.model, MILInterpreter) else MILInterpreter(self.path)
@@ -63,7 +65,7 @@ class CoreMLRunner(Runner):
         pre = (self.sidecar.preprocessing if self.sidecar else None) or _metadata_json(self.io.metadata, "mvedge.preprocessing") or {}
         self.preprocessing = Preprocessing.from_dict(pre, f"the preprocessing of {self.path.name}") if pre else Preprocessing(mean=(0.0,) * 3, std=(1.0,) * 3)
         if self.image_input and not pre:
-            raise ValueError(f"{self.path.name} takes images but neither its sidecar nor its metadata says how images were normalised")
+            raise BadInput(f"{self.path.name} takes images but neither its sidecar nor its metadata says how images were normalised")
 
     def pixels(self, batch: np.ndarray) -> np.ndarray:
         """Preprocessed (N, 3, H, W) float32 -> the 8-bit RGB pictures (N, H, W, 3) they came from."""

@@ -8,6 +8,7 @@ import numpy as np
 
 from mvedge.artifact import Sidecar
 from mvedge.verify.runners.base import Runner, RuntimeUnavailable
+from mvedge.errors import BadInput, Failed
 
 APPLE_ONLY_BACKENDS = ("CoreMLBackend", "MPSBackend")
 
@@ -28,7 +29,7 @@ def set_threads(threads: int) -> None:
     from executorch.extension.pybindings import portable_lib
 
     if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+        raise BadInput(f"threads must be >= 1, got {threads}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ExperimentalWarning: the pybind API is marked experimental
         if portable_lib._threadpool_get_thread_count() != threads:
@@ -62,14 +63,14 @@ class ExecuTorchRunner(Runner):
             self.program = runtime.load_program(self.path)  # from the file, like an app (not from bytes)
             self.method = self.program.load_method("forward")
         except RuntimeError as exc:
-            raise RuntimeError(f"ExecuTorch could not load {self.path.name}: {exc}") from exc
+            raise Failed(f"ExecuTorch could not load {self.path.name}: {exc}") from exc
         self.input_dtype = self.sidecar.input.dtype if self.sidecar is not None else "float32"
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
         if self.input_dtype != "float32":
-            raise RuntimeError(f"{self.path.name}: input dtype {self.input_dtype} is not supported by this runner (float32 only)")
+            raise BadInput(f"{self.path.name}: input dtype {self.input_dtype} is not supported by this runner (float32 only)")
         outputs = self.method.execute([torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))])
         return outputs[0].detach().numpy().copy()
 

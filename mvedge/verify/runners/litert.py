@@ -6,6 +6,7 @@ import numpy as np
 
 from mvedge.artifact import Sidecar
 from mvedge.verify.runners.base import Runner, RuntimeUnavailable
+from mvedge.errors import BadInput
 
 
 def _interpreter_module():
@@ -126,7 +127,7 @@ def _scale_zero_point(detail: dict) -> tuple[float, int]:
         if len(scales) == 1:
             scale, zero_point = float(scales[0]), int(zero_points[0])
     if not scale:
-        raise ValueError(f"integer tensor {detail.get('name')!r} has no per-tensor quantization parameters")
+        raise BadInput(f"integer tensor {detail.get('name')!r} has no per-tensor quantization parameters")
     return float(scale), int(zero_point)
 
 
