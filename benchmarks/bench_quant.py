@@ -289,14 +289,14 @@ def job_check_a16(out_dir: Path) -> dict:
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
     from ai_edge_quantizer.utils import qsv_utils
 
-    from converters import tflite_quantize as tq
-    from converters.tflite import _litert_torch_float32
+    from mvedge.quant import litert as tq
+    from converters.tflite import litert_torch_float32
     from mvedge.data.calibration import calibration_set
     from mvedge.model.bundle import load_bundle
     from mvedge.progress import Progress
 
     bundle = load_bundle()
-    float_model = _litert_torch_float32(bundle.model, torch.zeros(1, 3, bundle.image_size, bundle.image_size), False, Progress(quiet=True))
+    float_model = litert_torch_float32(bundle.model, torch.zeros(1, 3, bundle.image_size, bundle.image_size), False, Progress(quiet=True))
     manager = recipe_manager.RecipeManager()
     manager.load_quantization_recipe(recipe.static_wi8_ai16())
     for io_op in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
@@ -337,8 +337,8 @@ def job_float_parts(out_dir: Path, model: str) -> dict:
     import torch
     from ai_edge_litert.interpreter import Interpreter
 
-    from converters import tflite_quantize as tq
-    from converters.tflite import _litert_torch_float32
+    from mvedge.quant import litert as tq
+    from converters.tflite import litert_torch_float32
     from mvedge.data.calibration import calibration_set
     from mvedge.model.bundle import load_bundle
     from mvedge.progress import Progress
@@ -352,7 +352,7 @@ def job_float_parts(out_dir: Path, model: str) -> dict:
     with torch.no_grad():
         reference = np.concatenate([bundle.model(torch.from_numpy(images[i : i + 8])).numpy() for i in range(0, len(images), 8)])
     example = torch.zeros(1, 3, bundle.image_size, bundle.image_size)
-    float_model = _litert_torch_float32(bundle.model, example, False, Progress(quiet=True))
+    float_model = litert_torch_float32(bundle.model, example, False, Progress(quiet=True))
 
     def run(flatbuffer: bytes) -> tuple[np.ndarray, float]:
         interpreter = Interpreter(model_content=flatbuffer, num_threads=2)

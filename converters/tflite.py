@@ -67,12 +67,12 @@ class TFLiteConverter(Converter):
             if route == "onnx2tf":
                 float_model = _onnx2tf_float32(bundle, options, nhwc, work_dir, progress)
             else:
-                float_model = _litert_torch_float32(bundle.model, example, nhwc, progress)
+                float_model = litert_torch_float32(bundle.model, example, nhwc, progress)
             metadata: dict[str, Any] = {"route": route}
             if options.precision == "fp32":
                 model_bytes = float_model
             else:
-                from converters import tflite_quantize as tq
+                from mvedge.quant import litert as tq
 
                 observer, scopes, excluded = _quant_choices(bundle, options)
                 with progress.stage(f"quantizing ({tq.RECIPES[options.precision]}{f', {observer} observer' if observer else ''})"):
@@ -140,7 +140,7 @@ def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, tuple[str, ...
         # onnx2tf's own full-integer file fails at run time (int8 DIV zero-point check in its
         # pseudo-Erf) and its float file has no signature, which ai-edge-quantizer calibrates through.
         raise BadRequest("static int8 is not available via=onnx2tf; use via=litert-torch (the default) or int8-dynamic")
-    from converters.tflite_quantize import float_parts
+    from mvedge.quant.litert import float_parts
 
     return route, nhwc, io_dtype, float_parts(all_integer, scan_fp32) if options.precision == "int8" else ()
 
@@ -148,7 +148,7 @@ def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, tuple[str, ...
 def _quant_choices(bundle: ModelBundle, options: ConvertOptions) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
     """(observer, float scopes, excluded module paths) for int8 from the `observer` / `exclude`
     target options (mvedge.quant); BadRequest when they are given for another precision."""
-    from converters.tflite_quantize import module_scope
+    from mvedge.quant.litert import module_scope
     from mvedge.quant.recipes import quant_options, recipe_for
     from mvedge.quant.regions import resolve_exclusions
 
@@ -178,7 +178,7 @@ def _batches(images: np.ndarray, batch: int, nhwc: bool) -> list[np.ndarray]:
     return out
 
 
-def _litert_torch_float32(model: torch.nn.Module, example: torch.Tensor, nhwc: bool, progress: Progress) -> bytes:
+def litert_torch_float32(model: torch.nn.Module, example: torch.Tensor, nhwc: bool, progress: Progress) -> bytes:
     """The float32 flatbuffer from litert-torch (torch.export -> StableHLO -> TFLite)."""
     with silenced_imports():  # loads TensorFlow's C++ libraries, which log to stderr
         import litert_torch

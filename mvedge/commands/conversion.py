@@ -14,11 +14,11 @@ import numpy as np
 import mvedge.data.calibration
 import mvedge.verify.data
 from converters import pipeline
-from converters.base import ConversionError, ConvertOptions, MissingExtra
+from converters.base import ConvertOptions, MissingExtra
 from converters.registry import TARGETS, get_converter
 from mvedge.artifact import sidecar_path
 from mvedge.commands.resolve import model_from_options
-from mvedge.errors import BadInput
+from mvedge.errors import BadInput, MvedgeError
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
 
@@ -219,7 +219,7 @@ class Outcome:
     status: str
     artifact: pipeline.Artifact | None = None
     reason: str = ""
-    error: ConversionError | None = None
+    error: MvedgeError | None = None
 
 
 def convert_each(job: Job, args: argparse.Namespace) -> Iterator[Outcome]:
@@ -236,7 +236,7 @@ def convert_each(job: Job, args: argparse.Namespace) -> Iterator[Outcome]:
             )
         except MissingExtra as exc:
             yield Outcome(target, precision, "skipped", reason=str(exc), error=exc)
-        except ConversionError as exc:
+        except MvedgeError as exc:  # ConversionError, or a quantizer's refusal or failure
             yield Outcome(target, precision, "failed", reason=str(exc), error=exc)
         else:
             status = "verified" if artifact.drift is not None else "converted"

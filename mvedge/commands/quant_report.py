@@ -75,10 +75,10 @@ def _tflite_report(bundle, calibration, images, labels, observer, all_integer, p
     """LiteRT: the real quantizer (ai-edge-quantizer) on the float .tflite, one scope at a time."""
     from converters.base import ConvertOptions
     from converters.registry import get_converter
-    from converters.tflite import _litert_torch_float32
-    from converters.tflite_quantize import float_parts, scope_sensitivity
+    from converters.tflite import litert_torch_float32
+    from mvedge.quant.litert import float_parts, scope_sensitivity
 
     get_converter("tflite").check_available()  # MissingExtra (exit 2)
     example = ConvertOptions("fp32", bundle.image_size).example_input(bundle.config["in_channels"])
-    float_model = _litert_torch_float32(bundle.model, example, False, progress)
+    float_model = litert_torch_float32(bundle.model, example, False, progress)
     return scope_sensitivity(float_model, bundle.model, calibration, images, labels, observer, progress, float_parts(all_integer))

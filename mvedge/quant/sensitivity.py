@@ -6,7 +6,7 @@ chains), and each block's result comes from a copy of that graph in which every
 quantize/dequantize pair that does not feed an op of the block is bypassed: the block computes
 exactly what it computes in the fully quantized model, the rest stays float. The outputs are
 compared with the float model (mvedge.verify.metrics) on the given images. LiteRT has its own
-implementation on the .tflite (converters/tflite_quantize.py, `scope_sensitivity`), with the
+implementation on the .tflite (mvedge/quant/litert.py, `scope_sensitivity`), with the
 same result type.
 """
 

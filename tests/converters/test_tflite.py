@@ -22,7 +22,7 @@ litert_torch = pytest.importorskip("litert_torch")
 from converters import tflite as tflite_converter  # noqa: E402
 from converters.base import ConversionError, ConvertOptions  # noqa: E402
 from converters.pipeline import VerificationFailed, convert  # noqa: E402
-from converters.tflite_quantize import widen_degenerate_ranges  # noqa: E402
+from mvedge.quant.litert import widen_degenerate_ranges  # noqa: E402
 from mvedge.model.bundle import ModelBundle, load_bundle  # noqa: E402
 from mvedge.model.checkpoints import CheckpointError  # noqa: E402
 from mvedge.data.calibration import calibration_set  # noqa: E402
@@ -62,7 +62,7 @@ def float_flatbuffer(fp32_artifact) -> bytes:
 @pytest.fixture
 def reuse_float(monkeypatch, float_flatbuffer: bytes) -> None:
     """Make the converter reuse the module's float32 flatbuffer instead of converting again."""
-    monkeypatch.setattr(tflite_converter, "_litert_torch_float32", lambda model, example, nhwc, progress: float_flatbuffer)
+    monkeypatch.setattr(tflite_converter, "litert_torch_float32", lambda model, example, nhwc, progress: float_flatbuffer)
 
 
 def _sidecar(artifact) -> dict:

@@ -107,7 +107,7 @@ def _op_output_types(quantized: bytes, scope: str) -> dict[str, set[str]]:
 
     from ai_edge_litert import schema_py_generated as schema
 
-    from converters import tflite_quantize as tq
+    from mvedge.quant import litert as tq
 
     root = schema.Model.GetRootAsModel(quantized, 0)
     graph = root.Subgraphs(0)
@@ -142,12 +142,12 @@ def _op_output_types(quantized: bytes, scope: str) -> dict[str, set[str]]:
 def test_litert_recipe_keeps_scan_norms_softmax_float32_and_exclusions_match_module_scopes() -> None:
     pytest.importorskip("litert_torch")
     pytest.importorskip("ai_edge_quantizer")
-    from converters import tflite_quantize as tq
-    from converters.tflite import _litert_torch_float32
+    from mvedge.quant import litert as tq
+    from converters.tflite import litert_torch_float32
     from mvedge.progress import Progress
 
     model = tiny_model()
-    float_model = _litert_torch_float32(model, _images(1), False, Progress(quiet=True))
+    float_model = litert_torch_float32(model, _images(1), False, Progress(quiet=True))
     for unit in quant_units(model):  # every block's scope names some tensors, and no scope takes another block's
         scopes = [tq.module_scope(model, path) for path in unit.paths]
         assert sum(tq.count_tensors_matching(float_model, s) for s in scopes) > 0, unit.name

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from converters.base import BadRequest, ConversionError
+from mvedge.errors import BadInput, Failed, MvedgeError
 from mvedge.quiet import silenced
 
 RECIPES = {
@@ -57,7 +57,7 @@ def recipe_for(precision: str, io_dtype: str = "float32", keep_float: tuple[str,
 
     unknown = set(keep_float) - set(FLOAT_PARTS)
     if unknown:
-        raise BadRequest(f"unknown float parts {sorted(unknown)}; choose from {', '.join(FLOAT_PARTS)}")
+        raise BadInput(f"unknown float parts {sorted(unknown)}; choose from {', '.join(FLOAT_PARTS)}")
     manager = recipe_manager.RecipeManager()
     if precision == "fp16":
         manager.add_weight_only_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, 16, algorithm_key=AlgorithmName.FLOAT_CASTING)
@@ -70,7 +70,7 @@ def recipe_for(precision: str, io_dtype: str = "float32", keep_float: tuple[str,
                 manager.add_quantization_config(".*", io_op, None, AlgorithmName.NO_QUANTIZE)
         _keep_float(manager, keep_float, float_scopes)
     else:
-        raise ConversionError(f"no ai-edge-quantizer recipe for precision {precision!r}")
+        raise Failed(f"no ai-edge-quantizer recipe for precision {precision!r}")
     return manager.get_quantization_recipe()
 
 
@@ -109,11 +109,11 @@ def quantize(
     if "scan" in keep_float:
         scan_tensors = count_scan_tensors(float_model)
         if scan_tensors == 0:
-            raise ConversionError("keeping the scan float: no tensor of the float model is named after the selective scan (SelectiveScan)")
+            raise Failed("keeping the scan float: no tensor of the float model is named after the selective scan (SelectiveScan)")
         meta["scan_tensors_in_float_model"] = scan_tensors
     for scope in float_scopes:
         if not count_tensors_matching(float_model, scope):
-            raise ConversionError(f"no tensor of the float model matches the excluded scope {scope!r}; report it with the model config")
+            raise Failed(f"no tensor of the float model matches the excluded scope {scope!r}; report it with the model config")
     recipe = recipe_for(precision, io_dtype, keep_float, float_scopes)
     try:
         with silenced():
@@ -121,17 +121,17 @@ def quantize(
             calibration_result = None
             if engine.need_calibration:
                 if not calibration:
-                    raise ConversionError(f"{precision} needs calibration images")
+                    raise Failed(f"{precision} needs calibration images")
                 calibration_result = calibrate(float_model, recipe, calibration, observer)
                 widened = widen_degenerate_ranges(calibration_result)
                 if widened:
                     meta["widened_zero_ranges"] = widened
                 meta["observer"] = observer
             result = engine.quantize(calibration_result)
-    except ConversionError:
+    except MvedgeError:
         raise
     except Exception as exc:
-        raise ConversionError(f"ai-edge-quantizer failed ({precision}): {type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}") from exc
+        raise Failed(f"ai-edge-quantizer failed ({precision}): {type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}") from exc
     if precision == "int8":
         meta["io_dtype"] = io_dtype
         meta["float_parts"] = list(keep_float)
@@ -287,11 +287,11 @@ def _signature(float_model: bytes) -> tuple[str, str]:
 
     signatures = Interpreter(model_content=float_model).get_signature_list()
     if not signatures:
-        raise ConversionError("the float .tflite has no signature, so it cannot be calibrated; use via=litert-torch for int8")
+        raise Failed("the float .tflite has no signature, so it cannot be calibrated; use via=litert-torch for int8")
     key = next(iter(signatures))
     inputs = signatures[key]["inputs"]
     if len(inputs) != 1:
-        raise ConversionError(f"expected one model input, found {len(inputs)}")
+        raise Failed(f"expected one model input, found {len(inputs)}")
     return key, inputs[0]
 
 
