@@ -8,9 +8,6 @@ complete and atomically, next to the staged artifact before both are renamed int
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +17,7 @@ import numpy as np
 import mvedge
 from converters.base import BadRequest, ConversionError, ConversionResult, ConvertOptions
 from converters.registry import get_converter
+from mvedge.atomic import move_into_place, staging_folder
 from mvedge.artifact import InputSpec, OutputSpec, Sidecar, sha256_of, sidecar_path, size_of, write_sidecar
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
@@ -76,12 +74,6 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
     )
 
 
-def _move_into_place(source: Path, destination: Path) -> None:
-    if destination.is_dir() and not destination.is_symlink():
-        shutil.rmtree(destination)
-    os.replace(source, destination)
-
-
 def convert(
     bundle: ModelBundle,
     target: str,
@@ -112,9 +104,7 @@ def convert(
     final_sidecar = sidecar_path(final)
     if (final.exists() or final_sidecar.exists()) and not force:
         raise BadRequest(f"{final} already exists; pass --force to overwrite it or --out to choose another folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".mvedge-", dir=out_dir))
-    try:
+    with staging_folder(out_dir) as staging:
         temp_path = staging / final.name
         start = time.perf_counter()
         with progress.stage("converting"):
@@ -145,11 +135,9 @@ def convert(
         sidecar.drift = drift.to_dict() if drift else None
         sidecar.verification = note
         write_sidecar(temp_path, sidecar)
-        _move_into_place(temp_path, final)
-        os.replace(sidecar_path(temp_path), final_sidecar)
+        move_into_place(temp_path, final)
+        move_into_place(sidecar_path(temp_path), final_sidecar)
         return Artifact(final, target, precision, sidecar.size_bytes, seconds, drift, sidecar, note)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _default_images(bundle: ModelBundle):

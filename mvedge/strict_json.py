@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from mvedge.atomic import atomic_file
 
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -74,18 +74,7 @@ def dumps(value: Any, indent: int | None = 1) -> str:
 def write_atomic(path: str | Path, value: Any, indent: int | None = 1, newline: bool = True) -> Path:
     """Write `value` as strict JSON to `path` through a temporary file beside it and a rename, so
     a reader never sees a partial file and a failed serialisation leaves `path` as it was."""
-    path = Path(path)
     text = dumps(value, indent) + ("\n" if newline else "")  # serialise first: a failure writes nothing
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)

@@ -9,9 +9,7 @@ a refused or failed bundle leaves the app as it was.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import mvedge
 from mvedge import strict_json
 from mvedge.apps import contract as contract_vectors
 from mvedge.apps.layout import CONTRACT_NAME, INDEX_NAME, AppLayout, check_app_dir, get_layout
+from mvedge.atomic import move_into_place, staging_folder
 from mvedge.artifact import Sidecar, checked_artifact, read_sidecar, sha256_of, sidecar_path, size_of
 from mvedge.errors import BadInput
 from mvedge.model.bundle import DIGITS
@@ -138,14 +137,6 @@ def _copy(source: Path, destination: Path) -> None:
         shutil.copy2(source, destination)
 
 
-def _replace(source: Path, destination: Path) -> None:
-    """Rename into place, removing a folder (an .mlpackage) that is there."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    if destination.is_dir() and not destination.is_symlink():
-        shutil.rmtree(destination)
-    os.replace(source, destination)
-
-
 def _merged(existing: Path, key: str, new_items: list[dict[str, Any]], keep) -> list[dict[str, Any]]:
     """Entries of an existing index/contract that are not replaced by new ones and still hold."""
     if not existing.is_file():
@@ -182,8 +173,7 @@ def bundle(
         raise BadInput("bundle the digits model and natural-image models separately: their contract images differ")
     progress = progress or Progress("bundle")
     images = contract_vectors.contract_images(checked[0][1].to_dict(), contract_images)
-    staging = Path(tempfile.mkdtemp(prefix=".mvedge-bundle-", dir=root))
-    try:
+    with staging_folder(root, ".mvedge-bundle-") as staging:
         result = BundleResult(app, root, contract_dir=contract_dir, contract_images=len(images))
         entries, index_entries = [], []
         for path, sidecar, runtime in checked:
@@ -229,21 +219,19 @@ def bundle(
         _write(staging / "contract.json", strict_json.dumps(document, indent=1))
         with progress.stage("moving into place"):
             for path, _, _ in checked:
-                _replace(staging / "models" / path.name, models_dir / path.name)
-                _replace(sidecar_path(staging / "models" / path.name), sidecar_path(models_dir / path.name))
+                move_into_place(staging / "models" / path.name, models_dir / path.name)
+                move_into_place(sidecar_path(staging / "models" / path.name), sidecar_path(models_dir / path.name))
             if samples_dir.exists():
                 shutil.rmtree(samples_dir)
-            _replace(staging / "samples", samples_dir)
+            move_into_place(staging / "samples", samples_dir)
             for picture in images:
-                _replace(staging / "contract" / "images" / f"{picture.name}.png", contract_dir / "images" / f"{picture.name}.png")
+                move_into_place(staging / "contract" / "images" / f"{picture.name}.png", contract_dir / "images" / f"{picture.name}.png")
             for entry in entries:
                 folder = contract_vectors.stem(entry["file"])
-                _replace(staging / "contract" / folder, contract_dir / folder)
-            _replace(staging / "contract.json", contract_dir / CONTRACT_NAME)
-            _replace(staging / "index.json", models_dir / INDEX_NAME)
+                move_into_place(staging / "contract" / folder, contract_dir / folder)
+            move_into_place(staging / "contract.json", contract_dir / CONTRACT_NAME)
+            move_into_place(staging / "index.json", models_dir / INDEX_NAME)
         return result
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _contract_entry_holds(contract_dir: Path, item: dict[str, Any], images: list[contract_vectors.ContractImage]) -> bool:

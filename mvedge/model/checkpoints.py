@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from mvedge.errors import BadInput
+from mvedge.atomic import atomic_file
 from mvedge.model.configs import VARIANTS, canonical_variant, config, resolve_config
 from mvedge.model.mambavision import MambaVision
 
@@ -111,18 +112,8 @@ def save_checkpoint(model: MambaVision, path: str | os.PathLike, extra_metadata:
 def save_checkpoint_atomic(model: MambaVision, path: str | os.PathLike, extra_metadata: dict[str, str] | None = None) -> None:
     """`save_checkpoint` to a temporary file beside `path`, renamed into place: a failed write
     leaves nothing partial."""
-    import tempfile
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=".safetensors", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path, ".safetensors") as tmp:
         save_checkpoint(model, tmp, extra_metadata)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def extract_state_dict(raw: Any, source: str = "checkpoint") -> dict[str, Tensor]:

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from mvedge import strict_json
+from mvedge.atomic import atomic_file
 
 MATPLOTLIB_MISSING = 'the chart needs matplotlib: pip install "mvedge[profile]" -c constraints.txt'
 
 
 def _atomic(path: Path, suffix: str, write: Callable[[str], None]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mvedge-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    with atomic_file(path, suffix) as tmp:
+        write(str(tmp))
+    return Path(path)
 
 
 def write_json(path: str | Path, payload: Any) -> Path:
