@@ -1,22 +1,17 @@
-"""`mvedge bundle`: the layout each app reads, index.json, samples, and clean refusals."""
+"""`mvedge bundle` from the command line: re-bundling with --force, clean one-line refusals of bad
+input, and an app left untouched when bundling fails."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pytest
-from PIL import Image
-
-from mvedge.artifact import sha256_of
 from mvedge.apps.layout import LAYOUTS
 from mvedge.cli import main
-from tests.apps.conftest import ANDROID, copy_app, need
+from tests.apps.conftest import ANDROID, app_artifacts, copy_app
 
-ANDROID_LAYOUT, IOS_LAYOUT = LAYOUTS["android"], LAYOUTS["ios"]
+ANDROID_LAYOUT = LAYOUTS["android"]
 
 
 def _tree(folder: Path) -> dict[str, int]:
@@ -24,62 +19,8 @@ def _tree(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
 
 
-def test_android_layout_index_and_samples(android_bundled: Path, artifacts) -> None:
-    tflite, pte = need(artifacts, "tflite", "executorch")
-    models = android_bundled / ANDROID_LAYOUT.models
-    for artifact, runtime in ((tflite, "litert"), (pte, "executorch")):
-        copied = models / artifact.name
-        assert copied.read_bytes() == artifact.read_bytes()
-        sidecar = json.loads((models / (artifact.name + ".json")).read_text())
-        assert sidecar == json.loads(Path(str(artifact) + ".json").read_text())
-        assert sidecar["labels"] == [str(i) for i in range(10)]
-    index = json.loads((models / "index.json").read_text())
-    assert index["schema"] == "mvedge.bundle/1" and index["app"] == "android"
-    entries = {m["file"]: m for m in index["models"]}
-    assert set(entries) == {tflite.name, pte.name}
-    assert entries[tflite.name]["runtime"] == "litert" and entries[pte.name]["runtime"] == "executorch"
-    assert entries[tflite.name]["input"]["layout"] == "NHWC" and entries[tflite.name]["input"]["shape"] == [1, 128, 128, 3]
-    for name, entry in entries.items():
-        assert entry["sidecar"] == name + ".json"
-        assert entry["sha256"] == json.loads((models / entry["sidecar"]).read_text())["sha256"] == sha256_of(models / name)
-        assert entry["digit_canvas"] is True and entry["num_classes"] == 10
-    samples = android_bundled / ANDROID_LAYOUT.samples
-    assert sorted(s["label"] for s in index["samples"]) == [str(i) for i in range(10)]
-    for sample in index["samples"]:
-        picture = Image.open(samples / sample["file"])
-        assert picture.size == (8, 8) and picture.mode == "RGB"
-    contract = android_bundled / ANDROID_LAYOUT.contract
-    document = json.loads((contract / "contract.json").read_text())
-    assert {a["file"] for a in document["artifacts"]} == {tflite.name, pte.name}
-    assert len(document["images"]) == 4 and len({i["label"] for i in document["images"]}) == 4
-    for entry in document["artifacts"]:
-        assert entry["sha256"] == entries[entry["file"]]["sha256"]
-        for case in entry["cases"]:
-            assert (contract / case["pixels"]).stat().st_size == 128 * 128 * 3
-            assert (contract / case["input"]).stat().st_size == 128 * 128 * 3 * 4
-            assert (contract / case["logits"]).stat().st_size == 10 * 4
-    assert not list(android_bundled.glob(".mvedge-bundle-*"))
-
-
-def test_ios_layout(ios_bundled: Path, artifacts) -> None:
-    (package,) = need(artifacts, "coreml")
-    models = ios_bundled / IOS_LAYOUT.models
-    copied = models / package.name
-    assert copied.is_dir() and sha256_of(copied) == sha256_of(package)
-    index = json.loads((models / "index.json").read_text())
-    (entry,) = index["models"]
-    assert entry["file"] == package.name and entry["runtime"] == "coreml" and entry["image_input"] is True
-    assert (models / entry["sidecar"]).is_file()
-    assert len(list((ios_bundled / IOS_LAYOUT.samples).glob("digit-*.png"))) == 10
-    document = json.loads((ios_bundled / IOS_LAYOUT.contract / "contract.json").read_text())
-    assert document["app"] == "ios" and len(document["images"]) == 2
-    (artifact,) = document["artifacts"]
-    assert artifact["image_input"] is True and artifact["input"]["dtype"] == "uint8"
-    assert artifact["tolerance"]["score_abs"] == 1e-2  # fp16
-
-
-def test_rebundling_with_force_keeps_the_other_models(artifacts, tmp_path: Path) -> None:
-    tflite, pte = need(artifacts, "tflite", "executorch")
+def test_rebundling_with_force_keeps_the_other_models(converted, tmp_path: Path) -> None:
+    tflite, pte = app_artifacts(converted, "tflite", "executorch")
     app = copy_app(ANDROID, tmp_path / "android_demo")
     assert main(["bundle", "--app", "android", "--app-dir", str(app), "--images", "1", str(tflite)]) == 0
     assert main(["bundle", "--app", "android", "--app-dir", str(app), "--images", "1", str(pte)]) == 0
@@ -100,8 +41,8 @@ def _refused(capsys, argv: list[str], fragment: str) -> None:
     assert not any("Traceback" in line for line in err), err
 
 
-def test_bad_input_is_refused_cleanly(artifacts, tmp_path: Path, capsys) -> None:
-    tflite, pte, package = need(artifacts, "tflite", "executorch", "coreml")
+def test_bad_input_is_refused_cleanly(converted, tmp_path: Path, capsys) -> None:
+    tflite, pte, package = app_artifacts(converted, "tflite", "executorch", "coreml")
     app = copy_app(ANDROID, tmp_path / "android_demo")
     ios = copy_app(ANDROID.parent / "ios_demo", tmp_path / "ios_demo")
     before = _tree(app)
@@ -130,8 +71,8 @@ def test_bad_input_is_refused_cleanly(artifacts, tmp_path: Path, capsys) -> None
     assert not list(app.glob(".mvedge-bundle-*"))
 
 
-def test_a_failure_while_building_leaves_the_app_untouched(artifacts, tmp_path: Path, monkeypatch, capsys) -> None:
-    (tflite,) = need(artifacts, "tflite")
+def test_a_failure_while_building_leaves_the_app_untouched(converted, tmp_path: Path, monkeypatch, capsys) -> None:
+    (tflite,) = app_artifacts(converted, "tflite")
     app = copy_app(ANDROID, tmp_path / "android_demo")
     before = _tree(app)
 
@@ -144,8 +85,8 @@ def test_a_failure_while_building_leaves_the_app_untouched(artifacts, tmp_path: 
     assert not list(app.glob(".mvedge-bundle-*"))
 
 
-def test_an_incomplete_sidecar_is_refused_naming_the_field(artifacts, tmp_path: Path, capsys) -> None:
-    (tflite,) = need(artifacts, "tflite")
+def test_an_incomplete_sidecar_is_refused_naming_the_field(converted, tmp_path: Path, capsys) -> None:
+    (tflite,) = app_artifacts(converted, "tflite")
     app = copy_app(ANDROID, tmp_path / "android_demo")
     before = _tree(app)
     partial = tmp_path / "partial" / tflite.name

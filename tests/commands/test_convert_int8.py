@@ -1,6 +1,6 @@
-"""`mvedge qat`, `mvedge quant-report` and `mvedge convert`'s quantization options from the
-command line: bad input gives one `mvedge: error:` line and exit 2 with nothing written; a QAT
-checkpoint goes through `convert --precision int8` with the recipe options it recorded."""
+"""`mvedge convert`'s quantization options: bad ones give one `mvedge: error:` line and exit 2 with
+nothing written; a QAT checkpoint goes through `convert --precision int8` with the recipe options it
+recorded; int8-only options reach the int8 artifact only."""
 
 from __future__ import annotations
 
@@ -10,62 +10,18 @@ from pathlib import Path
 import pytest
 
 from mvedge.cli import main
-from tests.quant.conftest import write_digits
+from tests.commands.cli import error_line
 
 
-def _error(capsys, argv: list[str]) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2, err
-    assert err and err[-1].startswith("mvedge: error: "), err
-    return err[-1]
-
-
-def test_qat_refuses_bad_input_before_any_work(capsys, tmp_path: Path, digits_folder: Path) -> None:
-    out = tmp_path / "out.safetensors"
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    broken = tmp_path / "broken"
-    write_digits(broken, 3)
-    (next(broken.iterdir()) / "bad.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    loose = write_digits(tmp_path / "loose", 3, by_class=False)
-    assert "target onnx has no int8 recipe" in _error(capsys, ["qat", "--target", "onnx", "--data", str(digits_folder), "--out", str(out)])
-    assert "holds no images" in _error(capsys, ["qat", "--target", "executorch", "--data", str(empty), "--out", str(out)])
-    assert "bad.jpg' cannot be read" in _error(capsys, ["qat", "--target", "executorch", "--data", str(broken), "--out", str(out)])
-    assert "class subfolder" in _error(capsys, ["qat", "--target", "executorch", "--data", str(loose), "--labels", "--out", str(out)])
-    assert "--epochs must be >= 1" in _error(capsys, ["qat", "--target", "executorch", "--data", str(digits_folder), "--epochs", "0", "--out", str(out)])
-    assert "names no block" in _error(capsys, ["qat", "--target", "executorch", "--data", str(digits_folder), "--exclude", "levels.7", "--out", str(out)])
-    out.write_bytes(b"")
-    assert "already exists" in _error(capsys, ["qat", "--target", "executorch", "--data", str(digits_folder), "--out", str(out)])
-    assert out.read_bytes() == b"" and not list(tmp_path.glob(".mvedge-*"))
-
-
-def test_quant_report_and_convert_refuse_bad_quantization_options(capsys, tmp_path: Path) -> None:
-    assert "target onnx has no int8 recipe" in _error(capsys, ["quant-report", "--target", "onnx"])
-    assert "--all-integer applies to --target tflite only" in _error(capsys, ["quant-report", "--target", "coreml", "--all-integer"])
-    assert "apply to --precision int8" in _error(capsys, ["convert", "--target", "onnx", "--observer", "minmax", "--out", str(tmp_path)])
-    assert "does not support precision 'int8'" in _error(capsys, ["convert", "--target", "onnx", "--precision", "int8", "--out", str(tmp_path)])
+def test_convert_refuses_bad_quantization_options(capsys, tmp_path: Path) -> None:
+    assert "apply to --precision int8" in error_line(capsys, ["convert", "--target", "onnx", "--observer", "minmax", "--out", str(tmp_path)])
+    assert "does not support precision 'int8'" in error_line(capsys, ["convert", "--target", "onnx", "--precision", "int8", "--out", str(tmp_path)])
     for argv in (["--target", "executorch", "--precision", "int8"], ["--target", "tflite", "--precision", "fp16"]):
-        assert "--all-integer applies to --target tflite --precision int8 only" in _error(capsys, ["convert", *argv, "--all-integer", "--out", str(tmp_path)])
+        assert "--all-integer applies to --target tflite --precision int8 only" in error_line(capsys, ["convert", *argv, "--all-integer", "--out", str(tmp_path)])
     pytest.importorskip("executorch")
-    message = _error(capsys, ["convert", "--target", "executorch", "--precision", "int8", "--exclude", "levels.9.blocks.0", "--calibration-limit", "4", "--no-verify", "--out", str(tmp_path)])
+    message = error_line(capsys, ["convert", "--target", "executorch", "--precision", "int8", "--exclude", "levels.9.blocks.0", "--calibration-limit", "4", "--no-verify", "--out", str(tmp_path)])
     assert "names no block of this model" in message and "levels.3.blocks.1" in message
     assert not any(tmp_path.iterdir())  # nothing written
-
-
-def test_quant_report_ranks_every_block(capsys, tmp_path: Path, tiny_checkpoint: Path) -> None:
-    pytest.importorskip("executorch")
-    report = tmp_path / "report.json"
-    assert main(["quant-report", "--target", "executorch", "--weights", str(tiny_checkpoint), "--limit", "8", "--calibration-limit", "8",
-                 "--observer", "minmax", "--json", str(report)]) == 0
-    printed = capsys.readouterr().out
-    data = json.loads(report.read_text())
-    ranked = data["ranked"]
-    assert [u["unit"] for u in ranked].count("patch_embed") == 1 and len(ranked) == 11
-    assert [u["psnr_db"] for u in ranked] == sorted(u["psnr_db"] for u in ranked)  # worst first
-    assert all(u["psnr_db"] > data["all_quantized"]["psnr_db"] for u in ranked)  # one block drifts less than all of them
-    assert data["suggested_exclusions"] == [ranked[0]["unit"], ranked[1]["unit"]]
-    assert f"--exclude {ranked[0]['unit']},{ranked[1]['unit']}" in printed
 
 
 def test_a_qat_checkpoint_converts_with_the_recipe_it_was_tuned_for(capsys, tmp_path: Path, tiny_checkpoint: Path, digits_folder: Path) -> None:
