@@ -111,6 +111,30 @@ def base_config() -> dict[str, Any]:
     return config("B")
 
 
+TEST_CONFIGS: dict[str, dict[str, Any]] = {
+    # Every block kind (conv, Mamba, attention) at dim 8 and 64 px, ~100K parameters: the level-2
+    # scan has 16 tokens in 4 chunks, so the carry between chunks is used.
+    "tiny": dict(image_size=64, dim=8, in_dim=8, depths=[1, 1, 2, 2], num_heads=[1, 1, 2, 2], window_size=[8, 8, 4, 2], num_classes=10, scan_chunk_size=4),
+    # Every block kind at dim 16 and 64 px, 10 classes: converter, runner and interpreter tests.
+    "small": dict(dim=16, in_dim=16, depths=[1, 1, 2, 2], num_heads=[1, 2, 4, 4], window_size=[8, 8, 4, 2], num_classes=10, image_size=64, scan_chunk_size=8),
+    # MambaVision-T's structure (depths, heads, windows, 224 px) at dim 16, 10 classes.
+    "t-shaped": dict(dim=16, in_dim=16, depths=[1, 3, 8, 4], num_heads=[2, 4, 8, 16], window_size=[8, 8, 14, 7], num_classes=10, image_size=224),
+}
+"""Tiny architectures for tests and benchmarks (as timm's test_* variants): not official variants,
+so neither `VARIANTS`, `config()` nor variant detection knows them."""
+
+
+def test_config(name: str, **overrides: Any) -> dict[str, Any]:
+    """Build options of the test architecture `name` with `overrides` applied (e.g. another
+    num_classes or image_size); a fresh copy each call."""
+    if name not in TEST_CONFIGS:
+        raise ValueError(f"unknown test config {name!r}; choose one of {', '.join(TEST_CONFIGS)}")
+    return {**copy.deepcopy(TEST_CONFIGS[name]), **copy.deepcopy(overrides)}
+
+
+test_config.__test__ = False  # a helper, not a test, when a test module imports it
+
+
 def output_size(cfg: dict[str, Any]) -> int:
     """Width of the model output: num_classes, or 8*dim (pooled features) when num_classes is None."""
     num_classes = cfg.get("num_classes", DEFAULTS["num_classes"])

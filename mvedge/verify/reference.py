@@ -20,16 +20,16 @@ from mvedge.data.images import denormalise
 from mvedge.data.images import normalise as normalise_pixels
 from mvedge.model.bundle import ModelBundle, load_bundle
 from mvedge.model.checkpoints import save_checkpoint
+from mvedge.model.configs import test_config
 from mvedge.model.preprocessing import Preprocessing
 
 SEED = 0
 
 # MambaVision-T's shape (depths, heads, windows, 224 px) at a small width, for tests at T's structure.
-T_SHAPED = dict(dim=16, in_dim=16, depths=[1, 3, 8, 4], num_heads=[2, 4, 8, 16], window_size=[8, 8, 14, 7], num_classes=10, image_size=224)
-
+T_SHAPED = test_config("t-shaped")
 
 # A small model with every block type, for converter and runner tests (64 px, 10 classes).
-SMALL = dict(dim=16, in_dim=16, depths=[1, 1, 2, 2], num_heads=[1, 2, 4, 4], window_size=[8, 8, 4, 2], num_classes=10, image_size=64, scan_chunk_size=8)
+SMALL = test_config("small")
 
 
 def seeded_model(config: dict, seed: int = SEED) -> torch.nn.Module:

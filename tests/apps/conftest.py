@@ -1,11 +1,11 @@
-"""Shared fixtures for the demo-app tests: artifacts of the embedded digits model converted once per
-session (no drift check: tests/converters checks that), and copies of the two app folders with
+"""Shared fixtures for the demo-app tests: artifacts of the embedded digits model from the session
+cache (tests/conftest.py `converted`), and copies of the two app folders with
 those artifacts bundled by `mvedge bundle` (the repository's own app folders are never written)."""
 
 from __future__ import annotations
 
 import shutil
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,34 +24,21 @@ CONVERSIONS = {
 }
 
 
+def app_artifacts(converted, *targets: str) -> list[Path]:
+    """The digits model's artifacts of `targets` as the apps bundle them, from the session cache
+    (tests/conftest.py `converted`); a target whose toolchain is missing skips the test."""
+    return [converted("digits", t, CONVERSIONS[t][0], **CONVERSIONS[t][1]) for t in targets]
+
+
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """target -> artifact path (sidecar next to it); targets whose toolchain is missing are absent."""
-    from converters.base import ConvertOptions, MissingExtra
-    from converters.pipeline import convert
-    from mvedge.model.bundle import load_bundle
-    from mvedge.progress import Progress
-
-    out = tmp_path_factory.mktemp("artifacts")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bundle = load_bundle()
-        made = {}
-        for target, (precision, extra) in CONVERSIONS.items():
-            options = ConvertOptions(precision, bundle.image_size, extra=dict(extra))
-            try:
-                made[target] = convert(bundle, target, precision, out, options, verify=False, progress=Progress(quiet=True)).path
-            except MissingExtra:
-                continue
-    return made
+def artifacts(converted) -> Callable[[str], Path]:
+    """target -> artifact path (sidecar next to it), as app_artifacts gives it."""
+    return lambda target: app_artifacts(converted, target)[0]
 
 
-def need(artifacts: dict[str, Path], *targets: str) -> list[Path]:
-    """The artifacts of `targets`, or skip when a toolchain is not installed."""
-    missing = [t for t in targets if t not in artifacts]
-    if missing:
-        pytest.skip(f"toolchain not installed for {', '.join(missing)}")
-    return [artifacts[t] for t in targets]
+def need(artifacts: Callable[[str], Path], *targets: str) -> list[Path]:
+    """The artifacts of `targets` (skips when a toolchain is not installed)."""
+    return [artifacts(t) for t in targets]
 
 
 def copy_app(source: Path, destination: Path) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mvedge.apps.layout import LAYOUTS
-from tests.apps.conftest import ANDROID, IOS
+from tests.apps.conftest import ANDROID, IOS, need
 
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
 APP_ID = "dev.mvedge.demo"
@@ -74,6 +74,8 @@ def test_gradle_files_name_the_app_the_runtimes_and_the_bundled_folders() -> Non
         assert folder + "/" in ignored
 
 
+# Kotlin and Swift sources are read as text: no Android SDK or Xcode runs them here (the platform-free
+# Kotlin core also runs under JUnit in test_android_core.py where kotlinc is installed).
 def test_android_sources_follow_the_layout_and_the_device_contract() -> None:
     java = ANDROID / "app/src/main/java/dev/mvedge/demo"
     store = (java / "ModelStore.kt").read_text()
@@ -125,8 +127,6 @@ def test_ios_project_files() -> None:
 
 def test_coreml_packages_carry_the_metadata_the_ios_app_falls_back_on(artifacts) -> None:
     """A package pushed without its sidecar: the app rebuilds one from these metadata keys."""
-    from tests.apps.conftest import need
-
     (package,) = need(artifacts, "coreml")
     import coremltools as ct
 

@@ -1,27 +1,18 @@
-"""`mvedge bundle`: the layout each app reads, index.json, samples, and clean refusals."""
+"""`mvedge bundle`'s output: the layout each app reads, index.json, samples and the contract
+(refusals and re-bundling from the command line: tests/commands/test_bundle.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
-import numpy as np
-import pytest
 from PIL import Image
 
 from mvedge.artifact import sha256_of
 from mvedge.apps.layout import LAYOUTS
-from mvedge.cli import main
-from tests.apps.conftest import ANDROID, copy_app, need
+from tests.apps.conftest import need
 
 ANDROID_LAYOUT, IOS_LAYOUT = LAYOUTS["android"], LAYOUTS["ios"]
-
-
-def _tree(folder: Path) -> dict[str, int]:
-    """Relative path -> size of every file (to show that a refused bundle changed nothing)."""
-    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
 
 
 def test_android_layout_index_and_samples(android_bundled: Path, artifacts) -> None:
@@ -76,83 +67,3 @@ def test_ios_layout(ios_bundled: Path, artifacts) -> None:
     (artifact,) = document["artifacts"]
     assert artifact["image_input"] is True and artifact["input"]["dtype"] == "uint8"
     assert artifact["tolerance"]["score_abs"] == 1e-2  # fp16
-
-
-def test_rebundling_with_force_keeps_the_other_models(artifacts, tmp_path: Path) -> None:
-    tflite, pte = need(artifacts, "tflite", "executorch")
-    app = copy_app(ANDROID, tmp_path / "android_demo")
-    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--images", "1", str(tflite)]) == 0
-    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--images", "1", str(pte)]) == 0
-    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--images", "1", "--force", str(pte)]) == 0
-    index = json.loads((app / ANDROID_LAYOUT.models / "index.json").read_text())
-    assert sorted(m["file"] for m in index["models"]) == sorted([tflite.name, pte.name])
-    document = json.loads((app / ANDROID_LAYOUT.contract / "contract.json").read_text())
-    assert sorted(a["file"] for a in document["artifacts"]) == sorted([tflite.name, pte.name])
-
-
-def _refused(capsys, argv: list[str], fragment: str) -> None:
-    code = main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2, err
-    errors = [line for line in err if line.startswith("mvedge: error: ")]
-    # progress lines ([bundle] ...) may come first; the error is one line, the last
-    assert len(errors) == 1 and err[-1] == errors[0] and fragment in errors[0], err
-    assert not any("Traceback" in line for line in err), err
-
-
-def test_bad_input_is_refused_cleanly(artifacts, tmp_path: Path, capsys) -> None:
-    tflite, pte, package = need(artifacts, "tflite", "executorch", "coreml")
-    app = copy_app(ANDROID, tmp_path / "android_demo")
-    ios = copy_app(ANDROID.parent / "ios_demo", tmp_path / "ios_demo")
-    before = _tree(app)
-    lonely = tmp_path / "lonely" / tflite.name
-    lonely.parent.mkdir()
-    shutil.copy(tflite, lonely)
-    base = ["bundle", "--app", "android", "--app-dir", str(app)]
-    _refused(capsys, base + [str(tmp_path / "missing.tflite")], "does not exist")
-    _refused(capsys, base + [str(lonely)], "has no sidecar")
-    _refused(capsys, ["bundle", "--app", "windows", "--app-dir", str(app), str(tflite)], "unknown app 'windows'")
-    _refused(capsys, base + [str(package)], "cannot run")
-    _refused(capsys, ["bundle", "--app", "ios", "--app-dir", str(ios), str(tflite)], "cannot run")
-    _refused(capsys, base + [str(tflite), str(tflite)], "given twice")
-    _refused(capsys, ["bundle", "--app", "android", "--app-dir", str(tmp_path), str(tflite)], "is not the android demo app")
-    broken = tmp_path / "broken" / pte.name
-    broken.parent.mkdir()
-    shutil.copy(pte, broken)
-    Path(str(broken) + ".json").write_text("{not json")
-    _refused(capsys, base + [str(broken)], "not readable JSON")
-    assert _tree(app) == before
-    assert main(base + ["--images", "1", str(tflite)]) == 0
-    capsys.readouterr()
-    after = _tree(app)
-    _refused(capsys, base + ["--images", "1", str(tflite)], "--force")
-    assert _tree(app) == after
-    assert not list(app.glob(".mvedge-bundle-*"))
-
-
-def test_a_failure_while_building_leaves_the_app_untouched(artifacts, tmp_path: Path, monkeypatch, capsys) -> None:
-    (tflite,) = need(artifacts, "tflite")
-    app = copy_app(ANDROID, tmp_path / "android_demo")
-    before = _tree(app)
-
-    def broken_runner(path):
-        raise ValueError("runtime exploded while computing the contract")
-
-    monkeypatch.setattr("mvedge.apps.contract._runner", broken_runner)
-    _refused(capsys, ["bundle", "--app", "android", "--app-dir", str(app), str(tflite)], "runtime exploded")
-    assert _tree(app) == before
-    assert not list(app.glob(".mvedge-bundle-*"))
-
-
-def test_an_incomplete_sidecar_is_refused_naming_the_field(artifacts, tmp_path: Path, capsys) -> None:
-    (tflite,) = need(artifacts, "tflite")
-    app = copy_app(ANDROID, tmp_path / "android_demo")
-    before = _tree(app)
-    partial = tmp_path / "partial" / tflite.name
-    partial.parent.mkdir()
-    shutil.copy(tflite, partial)
-    data = json.loads(Path(str(tflite) + ".json").read_text())
-    del data["input"]["layout"]
-    Path(str(partial) + ".json").write_text(json.dumps(data))
-    _refused(capsys, ["bundle", "--app", "android", "--app-dir", str(app), str(partial)], "field 'input.layout' is missing")
-    assert _tree(app) == before

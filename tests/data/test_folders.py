@@ -13,10 +13,10 @@ import mvedge
 from mvedge.data.calibration import calibration_set
 from mvedge.data.images import list_images, load_image, preprocess
 from mvedge.model.bundle import ModelBundle
+from mvedge.model.configs import test_config
 from mvedge.model.preprocessing import Preprocessing
 from mvedge.quant.data import batches, image_folder
 from mvedge.verify.data import verification_set
-from mvedge.verify.reference import SMALL
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _bundle(channels: int) -> ModelBundle:
-    model = mvedge.build(**dict(SMALL, in_channels=channels)).eval()
+    model = mvedge.build(**test_config("tiny", in_channels=channels)).eval()
     return ModelBundle(model, "custom", dict(model.config), Preprocessing(input_size=16), source="random")
 
 

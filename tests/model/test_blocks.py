@@ -6,8 +6,9 @@ import torch
 
 import mvedge
 from mvedge.model.blocks import block_output_nodes, block_paths, in_scope
+from mvedge.model.configs import test_config
 
-CONFIG = dict(dim=8, in_dim=8, depths=[1, 1, 2, 1], num_heads=[1, 1, 2, 2], window_size=[4, 4, 4, 2], num_classes=3, image_size=32)
+CONFIG = test_config("tiny", image_size=32, depths=[1, 1, 2, 1])
 
 
 def test_block_paths_in_execution_order() -> None:

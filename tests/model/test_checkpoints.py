@@ -14,21 +14,17 @@ from safetensors.torch import save_file
 
 import mvedge
 from mvedge.model import CheckpointError, detect_variant, read_state_dict
+from mvedge.model.configs import DEFAULTS, test_config
+from mvedge.verify.reference import seeded_model
 
-SMALL = dict(dim=8, in_dim=8, depths=[1, 1, 2, 2], num_heads=[1, 1, 2, 4], window_size=[4, 4, 4, 2], num_classes=7)
+# custom weights load with the default scan chunk size, so the saved model has it too (exact comparisons)
+SMALL = test_config("tiny", scan_chunk_size=DEFAULTS["scan_chunk_size"])
 ARCH = dict(num_heads=SMALL["num_heads"], window_size=SMALL["window_size"])
 
 
 @pytest.fixture(scope="module")
 def small_model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    model = mvedge.build(**SMALL).eval()
-    with torch.no_grad():  # non-trivial BN statistics so a mix-up would show
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.normal_(0, 0.2)
-                module.running_var.uniform_(0.5, 1.5)
-    return model
+    return seeded_model(SMALL)  # non-trivial BN statistics so a mix-up would show
 
 
 def same_output(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -116,7 +112,7 @@ def test_missing_unexpected_and_misshaped_keys_are_listed(tmp_path: Path, small_
     message = str(info.value)
     assert "missing: levels.2.blocks.0.mixer.A_log" in message
     assert "unexpected: levels.2.blocks.0.mixer.extra" in message
-    assert "mis-shaped: head.bias (9,) != (7,)" in message
+    assert "mis-shaped: head.bias (9,) != (10,)" in message
     assert "\n" not in message
 
 
@@ -180,7 +176,7 @@ def test_class_count_comes_from_the_head_weights(tmp_path: Path) -> None:
     assert mvedge.load_checkpoint(path, variant="T").num_classes is None
 
     torch.manual_seed(0)
-    model = mvedge.build(**{**SMALL, "num_classes": 1000, "image_size": 64}).eval()
+    model = mvedge.build(**{**SMALL, "num_classes": 1000}).eval()
     config = {k: v for k, v in model.config.items() if k != "num_classes"}
     path = tmp_path / "no_class_count.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata={"mvedge_config": json.dumps(config)})

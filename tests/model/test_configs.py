@@ -1,11 +1,18 @@
-"""Build options: named configs, every official variant, validation errors."""
+"""Build options: named configs, every official variant, the tiny test configs, validation errors."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+import torch
 
 import mvedge
-from mvedge.model.configs import canonical_variant, resolve_config
+from mvedge.model.configs import TEST_CONFIGS, canonical_variant, resolve_config, test_config
+from mvedge.model.checkpoints import detect_variant
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "reference"
 
 
 def test_variant_names() -> None:
@@ -82,3 +89,40 @@ def test_default_is_no_classifier_head() -> None:
 def test_invalid_options_name_the_option(options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         mvedge.build(**options)
+
+
+@pytest.mark.parametrize("name", sorted(TEST_CONFIGS))
+def test_each_test_config_builds_and_runs(name: str) -> None:
+    cfg = test_config(name)
+    assert resolve_config(**cfg)["num_classes"] == 10
+    model = mvedge.build(**cfg).eval()
+    size = cfg["image_size"]
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, size, size))
+    assert out.shape == (1, 10) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", sorted(TEST_CONFIGS))
+def test_test_configs_are_not_official_variants(name: str) -> None:
+    assert name not in mvedge.VARIANTS
+    with pytest.raises(ValueError, match="unknown variant"):
+        mvedge.config(name)
+    with torch.device("meta"):
+        state = mvedge.build(**test_config(name)).state_dict()
+    assert detect_variant(state) is None
+
+
+def test_test_config_overrides_and_copies() -> None:
+    cfg = test_config("tiny", image_size=32, num_classes=4)
+    assert cfg["image_size"] == 32 and cfg["num_classes"] == 4 and cfg["dim"] == TEST_CONFIGS["tiny"]["dim"]
+    cfg["depths"][0] = 99
+    assert test_config("tiny")["depths"][0] == TEST_CONFIGS["tiny"]["depths"][0] != 99
+    with pytest.raises(ValueError, match="unknown test config 'huge'"):
+        test_config("huge")
+
+
+def test_the_t_shaped_reference_was_made_from_the_registry_entry() -> None:
+    """The stored float reference (tests/fixtures/reference) records the config it was computed
+    with; the registry entry must still build exactly that model."""
+    recorded = json.loads((REFERENCE_DIR / "t-shaped.json").read_text())["config"]
+    assert resolve_config(**test_config("t-shaped")) == recorded

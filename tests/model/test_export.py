@@ -40,9 +40,15 @@ ALLOWED_OPS = {
 
 
 @pytest.fixture(scope="module")
-def exported_t() -> torch.export.ExportedProgram:
-    model = mvedge.build(**mvedge.config("T")).eval()
-    return torch.export.export(model, (torch.randn(1, 3, 224, 224),)).run_decompositions()
+def t_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return mvedge.build(**mvedge.config("T")).eval()
+
+
+@pytest.fixture(scope="module")
+def exported_t(t_model) -> torch.export.ExportedProgram:
+    """MambaVision-T at 224, exported once for every test here (an export takes seconds)."""
+    return torch.export.export(t_model, (torch.randn(1, 3, 224, 224),))
 
 
 def op_counts(program: torch.export.ExportedProgram) -> collections.Counter:
@@ -50,16 +56,13 @@ def op_counts(program: torch.export.ExportedProgram) -> collections.Counter:
 
 
 def test_export_whole_t_at_224_uses_only_allowed_ops(exported_t) -> None:
-    ops = op_counts(exported_t)
+    ops = op_counts(exported_t.run_decompositions())  # a new program: the fixture's stays as exported
     outside = {op: n for op, n in ops.items() if op not in ALLOWED_OPS}
     assert not outside, f"ops outside the allowed set: {outside}"
     assert ops["aten.bmm.default"] >= 6  # the scan's n-contraction is a bmm in each of the 6 Mamba blocks
 
 
-def test_exported_t_matches_eager(exported_t) -> None:
-    torch.manual_seed(0)
-    model = mvedge.build(**mvedge.config("T")).eval()
-    exported = torch.export.export(model, (torch.randn(1, 3, 224, 224),)).module()
+def test_exported_t_matches_eager(t_model, exported_t) -> None:
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
-        torch.testing.assert_close(exported(x), model(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(exported_t.module()(x), t_model(x), rtol=1e-5, atol=1e-5)

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import mvedge
+from mvedge.model.configs import test_config
 from mvedge.model.mambavision import Attention, MambaVisionMixer, window_partition, window_reverse
 
-SMALL = dict(dim=8, in_dim=8, depths=[1, 1, 3, 2], num_heads=[1, 1, 2, 4], window_size=[4, 4, 4, 2], num_classes=5, image_size=64)
+SMALL = test_config("tiny", depths=[1, 1, 3, 2])  # three level-2 blocks: two Mamba, then attention
 
 
 @pytest.mark.parametrize("name", mvedge.VARIANTS)
@@ -59,7 +60,7 @@ def test_forward_shapes_and_head_split() -> None:
     with torch.no_grad():
         feats = model.forward_features(x)
         logits = model(x)
-    assert feats.shape == (2, 64) and logits.shape == (2, 5)
+    assert feats.shape == (2, 64) and logits.shape == (2, 10)
     torch.testing.assert_close(model.forward_head(feats), logits)
 
 
@@ -103,12 +104,12 @@ def test_any_input_size(hw: tuple[int, int]) -> None:
     model = mvedge.build(**SMALL).eval()
     with torch.no_grad():
         out = model(torch.randn(1, 3, *hw))
-    assert out.shape == (1, 5) and torch.isfinite(out).all()
+    assert out.shape == (1, 10) and torch.isfinite(out).all()
 
 
 def test_in_channels() -> None:
     model = mvedge.build(**{**SMALL, "in_channels": 1}).eval()
-    assert model(torch.randn(1, 1, 64, 64)).shape == (1, 5)
+    assert model(torch.randn(1, 1, 64, 64)).shape == (1, 10)
 
 
 def test_train_and_eval_modes() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from mvedge.model.preprocessing import Preprocessing
 from mvedge.quant.data import batches, image_folder, shard
-from tests.quant.conftest import write_digits
+from tests.conftest import write_digits
 
 DIGITS = [str(i) for i in range(10)]
 

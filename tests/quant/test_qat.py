@@ -44,20 +44,20 @@ def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float
         return float((torch.cat([model(x[i : i + 60]) for i in range(0, len(x), 60)]).argmax(1) == y).float().mean())
 
 
-def test_ptq_and_a_short_qat_run_hold_held_out_accuracy(embedded: ModelBundle, digits_folder: Path) -> None:
-    x, y = digits_tensor("test", embedded.preprocessing)
+def test_ptq_and_a_short_qat_run_hold_held_out_accuracy(digits: ModelBundle, digits_folder: Path) -> None:
+    x, y = digits_tensor("test", digits.preprocessing)
     x, y = x[:HELD_OUT], y[:HELD_OUT]
-    calibration = torch.from_numpy(calibration_set(embedded, limit=16))
-    baseline = _accuracy(embedded.model, x, y)  # the float model
+    calibration = torch.from_numpy(calibration_set(digits, limit=16))
+    baseline = _accuracy(digits.model, x, y)  # the float model
     assert baseline > 0.95
-    ptq = _accuracy(quantize_ptq(embedded.model, "executorch", calibration, calibration[:1], "minmax"), x, y)
+    ptq = _accuracy(quantize_ptq(digits.model, "executorch", calibration, calibration[:1], "minmax"), x, y)
     assert ptq >= baseline - 0.02  # goal: PTQ within 2 points of float
 
-    folder = image_folder(digits_folder, labelled=True, label_names=embedded.labels, num_classes=10, limit=32)
-    result = train(embedded.model, folder, embedded.preprocessing, QATConfig("executorch", epochs=2, batch_size=16, lr=2e-5))
+    folder = image_folder(digits_folder, labelled=True, label_names=digits.labels, num_classes=10, limit=32)
+    result = train(digits.model, folder, digits.preprocessing, QATConfig("executorch", epochs=2, batch_size=16, lr=2e-5))
     assert result.steps == 4 and len(result.epochs) == 2
     assert result.epochs[1]["loss"] <= result.epochs[0]["loss"] * 1.05  # training did not diverge
     tuned = result.model
-    assert any(not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), embedded.model.state_dict().values()))
+    assert any(not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), digits.model.state_dict().values()))
     qat = _accuracy(quantize_ptq(tuned, "executorch", calibration, calibration[:1], "minmax"), x, y)
     assert qat >= ptq and qat >= baseline - 0.005  # goal: QAT within 0.5 points of float (no extra error in 60); holds PTQ's

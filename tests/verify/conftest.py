@@ -1,22 +1,16 @@
-"""Artifacts of the embedded digits model shared by the drift-check tests (converted once)."""
+"""Fixtures of the drift-check tests: held-out digits of the embedded model, and its artifacts from
+the session cache (tests/conftest.py `converted`)."""
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mvedge.model.bundle import ModelBundle, load_bundle
+from mvedge.model.bundle import ModelBundle
 from mvedge.verify.data import verification_set
-
-
-@pytest.fixture(scope="session")
-def digits() -> ModelBundle:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return load_bundle()
 
 
 @pytest.fixture(scope="session")
@@ -26,18 +20,6 @@ def digit_images(digits: ModelBundle) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def digit_artifacts(digits: ModelBundle, tmp_path_factory: pytest.TempPathFactory):
-    """A factory: (target, precision) -> path of that artifact of the embedded model, converted
-    without the check the first time it is asked for."""
-    from converters.pipeline import convert
-    from mvedge.progress import Progress
-
-    out = tmp_path_factory.mktemp("digit-artifacts")
-    made: dict[tuple[str, str], Path] = {}
-
-    def get(target: str, precision: str) -> Path:
-        if (target, precision) not in made:
-            made[target, precision] = convert(digits, target, precision, out, verify=False, progress=Progress(quiet=True)).path
-        return made[target, precision]
-
-    return get
+def digit_artifacts(converted) -> Callable[[str, str], Path]:
+    """(target, precision) -> path of that artifact of the embedded model (default options)."""
+    return lambda target, precision: converted("digits", target, precision)

@@ -54,24 +54,10 @@ def models(digits: ModelBundle, t_shaped: ModelBundle) -> dict[str, ModelBundle]
 
 
 @pytest.fixture(scope="session")
-def artifacts(models, digit_artifacts, tmp_path_factory: pytest.TempPathFactory):
-    """(model, target, precision) -> artifact path, converted once without the pipeline's own check
-    (the digits model's are shared with the other drift tests)."""
-    from converters.pipeline import convert
-    from mvedge.progress import Progress
-
-    out = tmp_path_factory.mktemp("drift-artifacts")
-    made: dict[tuple[str, str, str], Path] = {}
-
-    def get(model: str, target: str, precision: str) -> Path:
-        key = (model, target, precision)
-        if model == "digits":
-            return digit_artifacts(target, precision)
-        if key not in made:
-            made[key] = convert(models[model], target, precision, out / model, verify=False, progress=Progress(quiet=True)).path
-        return made[key]
-
-    return get
+def artifacts(models, converted):
+    """(model, target, precision) -> artifact path from the session cache (the digits model's are
+    shared with the other drift and app tests)."""
+    return lambda model, target, precision: converted(models[model], target, precision)
 
 
 @pytest.mark.parametrize("name", ["digits", "t-shaped"])

@@ -18,7 +18,8 @@ from mvedge.model.bundle import ModelBundle  # noqa: E402
 from mvedge.model.preprocessing import Preprocessing  # noqa: E402
 from mvedge.progress import Progress  # noqa: E402
 from mvedge.verify.coreml_interpreter import MILInterpreter  # noqa: E402
-from mvedge.verify.reference import SMALL, seeded_model  # noqa: E402
+from mvedge.model.configs import test_config  # noqa: E402
+from mvedge.verify.reference import seeded_model  # noqa: E402
 
 
 
@@ -26,7 +27,7 @@ from mvedge.verify.reference import SMALL, seeded_model  # noqa: E402
 def bundle() -> ModelBundle:
     """The small model with BN statistics and weights scaled up so logits are O(1) (random
     trunc-normal(0.02) weights give logits ~0.05, where relative errors say little)."""
-    model = seeded_model(SMALL)
+    model = seeded_model(test_config("small"))
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.Linear):

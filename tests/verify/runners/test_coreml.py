@@ -16,13 +16,14 @@ import mvedge  # noqa: E402
 from converters.base import ConvertOptions  # noqa: E402
 from converters.coreml import CoreMLConverter  # noqa: E402
 from mvedge.model.bundle import ModelBundle  # noqa: E402
+from mvedge.model.configs import test_config  # noqa: E402
 from mvedge.model.preprocessing import Preprocessing  # noqa: E402
 from mvedge.progress import Progress  # noqa: E402
 from mvedge.verify.runners import RuntimeUnavailable, open_runner  # noqa: E402
 from mvedge.verify.runners.coreml import CoreMLRunner  # noqa: E402
 from tests.sidecars import write_test_sidecar  # noqa: E402
 
-TINY = dict(dim=8, in_dim=8, depths=[1, 1, 2, 2], num_heads=[1, 1, 2, 2], window_size=[8, 8, 4, 2], num_classes=4, image_size=32, scan_chunk_size=4)
+TINY = test_config("tiny", image_size=32, num_classes=4)
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
 
 

@@ -1,4 +1,5 @@
-"""Tiny artifacts of every host-profilable type (built in seconds), each with a sidecar."""
+"""Tiny artifacts of every host-profilable type (built in seconds), each with a sidecar: fixtures
+for the profiler tests and `mvedge profile`'s (a plugin of tests/conftest.py, so both folders share them)."""
 
 from __future__ import annotations
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from mvedge.cli import main
-from mvedge.profile import load_result
 
 
 def _one_error_line(capsys) -> str:
