@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mvedge.commands.conversion import Outcome, add_conversion_arguments, convert_each, int8_options, load_images, prepare
-
-__all__ = ["add_arguments", "format_table", "int8_options", "run"]  # int8_options: also used by benchmarks/bench_quant.py
+from mvedge.commands.conversion import Outcome, add_conversion_arguments, convert_each, load_images, prepare
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -124,3 +124,66 @@ def test_a_named_target_without_its_toolchain_is_refused_before_any_work(monkeyp
     assert main(["convert", "--target", "tflite,onnx", "--precision", "fp32", "--out", str(tmp_path / "out")]) == 2
     assert 'pip install "mvedge[tflite]"' in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# --- the whole command on the embedded default model (ONNX: the lightest target) ----------------
+
+onnx_only = pytest.mark.skipif(__import__("importlib").util.find_spec("onnxruntime") is None, reason="needs the onnx extra")
+
+
+@onnx_only
+def test_convert_default_model_writes_verified_artifact_and_table(tmp_path: Path, capsys) -> None:
+    assert main(["convert", "--target", "onnx", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "onnx    fp32       verified" in out and "mambavision-digits-onnx-fp32.onnx" in out
+    artifact = tmp_path / "mambavision-digits-onnx-fp32.onnx"
+    assert artifact.is_file() and (tmp_path / (artifact.name + ".json")).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [artifact.name, artifact.name + ".json"]
+    # the same artifact through `mvedge verify`, with a JSON report
+    report = tmp_path / "report.json"
+    assert main(["verify", str(artifact), "--json", str(report)]) == 0
+    assert "result              PASS" in capsys.readouterr().out
+    assert __import__("json").loads(report.read_text())["drift"]["top1_agreement"] == 1.0
+    # existing output without --force: one line, exit 2, file untouched
+    stamp = artifact.stat().st_mtime_ns
+    assert main(["convert", "--target", "onnx", "--out", str(tmp_path)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("mvedge: error:")]
+    assert len(errors) == 1 and "already exists; pass --force" in errors[0]
+    assert artifact.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["convert", "--target", "onnx", "--precision", "int4"], "does not support precision 'int4'"),
+        (["convert", "--target", "onnx", "--weights", "/nonexistent.pth"], "does not exist"),
+        (["convert", "--target", "onnx", "--image-size", "0"], "--image-size must be a positive integer"),
+    ],
+)
+def test_convert_bad_input(args: list[str], message: str, tmp_path: Path, capsys) -> None:
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("mvedge: error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_convert_missing_extra_names_the_install(tmp_path: Path, capsys, monkeypatch) -> None:
+    from converters.onnx import OnnxConverter
+
+    monkeypatch.setattr(OnnxConverter, "modules", ("mvedge_no_such_module",))
+    assert main(["convert", "--target", "onnx", "--out", str(tmp_path / "out")]) == 2
+    assert 'pip install "mvedge[onnx]"' in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@onnx_only
+def test_convert_empty_calibration_folder(tmp_path: Path, capsys, monkeypatch) -> None:
+    from converters.onnx import OnnxConverter
+
+    monkeypatch.setattr(OnnxConverter, "calibrated", frozenset({"fp32"}))  # make onnx fp32 ask for calibration
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["convert", "--target", "onnx", "--calibration", str(empty), "--out", str(tmp_path / "out")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("mvedge: error:")]
+    assert len(errors) == 1 and "holds no images" in errors[0]
+    assert not (tmp_path / "out").exists()

@@ -54,7 +54,7 @@ def test_a_qat_checkpoint_converts_with_the_recipe_it_was_tuned_for(capsys, tmp_
 def test_int8_only_options_reach_int8_only() -> None:
     """`--precision all --all-integer` (or --observer / --exclude): the int8 artifact gets them, the
     other precisions of the same run are built without them instead of failing."""
-    from mvedge.commands.convert import int8_options
+    from mvedge.commands.conversion import int8_options
 
     given = {"all_integer": True, "observer": "histogram", "exclude": "levels.3.blocks.0", "nhwc": True}
     assert int8_options(given, "tflite", "int8", None) == given
