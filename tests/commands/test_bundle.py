@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mvedge.apps.layout import LAYOUTS
 from mvedge.cli import main
+from mvedge.errors import Failed
 from tests.apps.conftest import ANDROID, app_artifacts, copy_app
 
 ANDROID_LAYOUT = LAYOUTS["android"]
@@ -31,10 +32,10 @@ def test_rebundling_with_force_keeps_the_other_models(converted, tmp_path: Path)
     assert sorted(a["file"] for a in document["artifacts"]) == sorted([tflite.name, pte.name])
 
 
-def _refused(capsys, argv: list[str], fragment: str) -> None:
+def _refused(capsys, argv: list[str], fragment: str, exit_code: int = 2) -> None:
     code = main(argv)
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2, err
+    assert code == exit_code, err
     errors = [line for line in err if line.startswith("mvedge: error: ")]
     # progress lines ([bundle] ...) may come first; the error is one line, the last
     assert len(errors) == 1 and err[-1] == errors[0] and fragment in errors[0], err
@@ -77,10 +78,10 @@ def test_a_failure_while_building_leaves_the_app_untouched(converted, tmp_path: 
     before = _tree(app)
 
     def broken_runner(path):
-        raise ValueError("runtime exploded while computing the contract")
+        raise Failed("runtime exploded while computing the contract")
 
     monkeypatch.setattr("mvedge.apps.contract._runner", broken_runner)
-    _refused(capsys, ["bundle", "--app", "android", "--app-dir", str(app), str(tflite)], "runtime exploded")
+    _refused(capsys, ["bundle", "--app", "android", "--app-dir", str(app), str(tflite)], "runtime exploded", exit_code=1)
     assert _tree(app) == before
     assert not list(app.glob(".mvedge-bundle-*"))
 
