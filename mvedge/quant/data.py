@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from mvedge.errors import BadInput
 from mvedge.data.images import IMAGE_EXTENSIONS, list_images, load_image, preprocess
 from mvedge.model.preprocessing import Preprocessing
 
@@ -35,13 +36,13 @@ class ImageFolder:
 
 
 def _check_readable(paths: list[Path]) -> None:
-    """Open every file's header; ValueError naming the first one Pillow cannot identify."""
+    """Open every file's header; BadInput naming the first one Pillow cannot identify."""
     for path in paths:
         try:
             with Image.open(path) as image:
                 image.size  # noqa: B018 - the header is read on open
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ValueError(
+            raise BadInput(
                 f"image {str(path)!r} cannot be read ({type(exc).__name__}); remove it or replace it with a JPEG, PNG, BMP or WebP file"
             ) from exc
 
@@ -50,11 +51,11 @@ def _class_index(name: str, label_names: list[str] | None, num_classes: int | No
     if label_names:
         if name in label_names:
             return label_names.index(name)
-        raise ValueError(f"class folder {name!r} is not one of the model's labels ({', '.join(label_names[:20])}); name each folder after a label")
+        raise BadInput(f"class folder {name!r} is not one of the model's labels ({', '.join(label_names[:20])}); name each folder after a label")
     if name.isdigit() and (num_classes is None or int(name) < num_classes):
         return int(name)
     limit = f" below {num_classes}" if num_classes else ""
-    raise ValueError(f"class folder {name!r}: this model has no label names, so name each class folder after its class index{limit}")
+    raise BadInput(f"class folder {name!r}: this model has no label names, so name each class folder after its class index{limit}")
 
 
 def image_folder(
@@ -71,17 +72,17 @@ def image_folder(
     paths = list_images(root)  # ValueError: missing folder or no images
     if limit is not None:
         if limit < 1:
-            raise ValueError(f"the image limit must be >= 1, got {limit}")
+            raise BadInput(f"the image limit must be >= 1, got {limit}")
         if len(paths) > limit:
             paths = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, limit).round().astype(int)]
     _check_readable(paths)
     if not labelled:
         return ImageFolder(root, paths)
     if labelled and num_classes is None:
-        raise ValueError("labels need a classifier (the model has no classification head); train without labels (distillation only)")
+        raise BadInput("labels need a classifier (the model has no classification head); train without labels (distillation only)")
     loose = [p for p in paths if p.parent == root]
     if loose:
-        raise ValueError(f"with labels, every image must be in a class subfolder of {str(root)!r}; {str(loose[0])!r} is not")
+        raise BadInput(f"with labels, every image must be in a class subfolder of {str(root)!r}; {str(loose[0])!r} is not")
     names = sorted({p.relative_to(root).parts[0] for p in paths})
     indices = {name: _class_index(name, label_names, num_classes) for name in names}
     labels = [indices[p.relative_to(root).parts[0]] for p in paths]
@@ -94,7 +95,7 @@ def shard(count: int, epoch: int, seed: int, rank: int = 0, world: int = 1) -> n
     order = np.random.default_rng(seed + epoch).permutation(count)
     per_rank = count // world
     if per_rank == 0:
-        raise ValueError(f"{count} images cannot be split over {world} processes; give each process at least one image")
+        raise BadInput(f"{count} images cannot be split over {world} processes; give each process at least one image")
     return order[rank * per_rank : (rank + 1) * per_rank]
 
 
