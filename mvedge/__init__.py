@@ -1,7 +1,8 @@
 """mvedge: take NVIDIA's MambaVision to phones (convert, quantize, verify, profile).
 
-The public API re-exports the model package: `build`, the configs, `load_checkpoint` and the
-selective scans.
+The public API re-exports the model package (`build`, the configs, `load_checkpoint`, the
+selective scans) and adds `convert` (the `mvedge convert` command as a function) and `preprocess`
+(one image as a model input).
 """
 
 from mvedge.model import (
@@ -23,6 +24,8 @@ from mvedge.model import (
 
 __version__ = "0.1.0"  # the one place the version is set (pyproject.toml reads it)
 
+from mvedge.api import convert, preprocess  # noqa: E402  (after __version__, which sidecars read)
+
 __all__ = [
     "CheckpointError",
     "MambaVision",
@@ -32,8 +35,10 @@ __all__ = [
     "base_config",
     "build",
     "config",
+    "convert",
     "load_checkpoint",
     "output_size",
+    "preprocess",
     "preprocessing",
     "selective_scan",
     "selective_scan_reference",

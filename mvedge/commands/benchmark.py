@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.commands.conversion import Job, Outcome, add_conversion_arguments, convert_each, load_images, prepare
 from mvedge.errors import BadInput, MvedgeError
 from mvedge.profile import profile_host
@@ -32,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=20, help="timed runs per artifact (default 20)")
     parser.add_argument("--breakdown", action="store_true", help="also record each artifact's per-operator profile (in the JSON)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds allowed to profile one artifact (default 900)")
+    add_json_argument(parser, "benchmark.json's payload (that file is written too)")
 
 
 def benchmark_row(outcome: Outcome) -> BenchmarkRow:
@@ -72,7 +74,7 @@ def _profile_row(row: BenchmarkRow, artifact_path: Path, args: argparse.Namespac
     row.profile = result.to_dict()
 
 
-def _write_reports(out: Path, rows: list[BenchmarkRow], bundle, args: argparse.Namespace, progress: Progress) -> None:
+def _write_reports(out: Path, rows: list[BenchmarkRow], bundle, args: argparse.Namespace, progress: Progress) -> dict:
     device = host_device()
     payload = {
         "schema": "mvedge.benchmark/1",
@@ -96,10 +98,19 @@ def _write_reports(out: Path, rows: list[BenchmarkRow], bundle, args: argparse.N
     else:
         progress.note(f"chart: {out / 'benchmark.png'}")
     progress.note(f"tables: {out / 'benchmark.csv'}, {out / 'benchmark.json'}")
+    return payload
 
 
 def run(args: argparse.Namespace) -> int:
     """Convert, verify and profile every pair; exit 1 when any conversion failed or was skipped."""
+    with human_lines(args.json):
+        code, payload = _benchmark(args)
+    emit_json(args.json, payload)
+    return code
+
+
+def _benchmark(args: argparse.Namespace) -> tuple[int, dict]:
+    """The benchmark itself: the exit code and benchmark.json's payload."""
     if args.runs < 1 or args.warmup < 0:
         raise BadInput("--runs must be >= 1 and --warmup >= 0")
     if args.threads is not None and args.threads < 1:
@@ -119,9 +130,9 @@ def run(args: argparse.Namespace) -> int:
         if outcome.artifact is not None:
             _profile_row(row, outcome.artifact.path, args, job.progress.child(f"{outcome.target} {outcome.precision}"))
         rows.append(row)
-    _write_reports(out, rows, bundle, args, job.progress)
+    payload = _write_reports(out, rows, bundle, args, job.progress)
     if job.images is not None and any(r.float_accuracy is not None for r in rows):
         reference = next(r.float_accuracy for r in rows if r.float_accuracy is not None)
         print(f"float model accuracy {reference:.3f} on {job.images[2]}; latency on this machine, batch 1, {args.threads} thread(s)")
     print(format_table(rows))
-    return 1 if any(r.status in ("failed", "skipped") for r in rows) else 0
+    return (1 if any(r.status in ("failed", "skipped") for r in rows) else 0), payload

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from mvedge import strict_json
+from mvedge.commands.output import add_json_argument, emit_json, json_to_stdout
 from mvedge.errors import BadInput
 from mvedge.progress import Progress
 
@@ -23,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=50, help="timed runs (default 50)")
     parser.add_argument("--breakdown-runs", type=int, default=10, help="runs of the per-operator profile (default 10)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-operator profile")
-    parser.add_argument("--json", metavar="FILE", help="write the result(s) as JSON ('-': print JSON instead of the table)")
+    add_json_argument(parser, "the result (one: an object; several: a list), which profile FILE reads back")
     parser.add_argument("--device", help="android[:SERIAL], ios[:UDID|:simulator] or 'qai-hub:DEVICE NAME' (default: this machine)")
     parser.add_argument("--tool", default="app", help="android: app (android_demo, default), benchmark_model (LiteRT), executorch_benchmark")
     parser.add_argument("--benchmark-model", metavar="FILE", help="android --tool benchmark_model: the benchmark_model binary to push")
@@ -33,16 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _gather(paths: list[str], json_out: str | None) -> int:
-    from mvedge.profile import format_results, load_result
-    from mvedge.profile.report import write_json
+    from mvedge.profile import format_results, load_results
 
-    results = [load_result(p) for p in paths]
-    if json_out == "-":
-        print(strict_json.dumps([r.to_dict() for r in results], indent=1))
-        return 0
-    print(format_results(results))
-    if json_out:
-        write_json(json_out, [r.to_dict() for r in results])
+    results = [r for p in paths for r in load_results(p)]
+    if not json_to_stdout(json_out):
+        print(format_results(results))
+    emit_json(json_out, [r.to_dict() for r in results])
     return 0
 
 
@@ -50,7 +45,6 @@ def run(args: argparse.Namespace) -> int:
     """Profile each artifact; print its table (and a comparison for several); exit 1 if one failed to run."""
     from mvedge.profile import ProfileFailed, format_result, format_results, profile_host
     from mvedge.artifact import checked_artifact
-    from mvedge.profile.report import write_json
 
     if all(p.endswith(".json") for p in args.artifacts):
         return _gather(args.artifacts, args.json)
@@ -71,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
         for path in paths:  # refuse before any work
             check_host_profilable(path)
-    quiet = args.json == "-"
+    quiet = json_to_stdout(args.json)
     progress = Progress(quiet=quiet)
     breakdown_runs = 0 if args.no_breakdown else args.breakdown_runs
     results = []
@@ -96,12 +90,9 @@ def run(args: argparse.Namespace) -> int:
             print(format_result(result))
             print()
     payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
-    if quiet:
-        print(strict_json.dumps(payload, indent=1))
-    else:
-        if len(results) > 1:
-            print(format_results(results))
-        if args.json:
-            write_json(Path(args.json), payload)
-            print(f"results: {args.json}", file=sys.stderr)
+    if len(results) > 1 and not quiet:
+        print(format_results(results))
+    emit_json(args.json, payload)
+    if args.json and not quiet:
+        print(f"results: {args.json}", file=sys.stderr)
     return 0

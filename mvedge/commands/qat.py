@@ -11,6 +11,7 @@ import importlib.metadata
 from pathlib import Path
 
 import mvedge
+from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput
 from mvedge.progress import Progress
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data order (default 0)")
     parser.add_argument("--out", help="output .safetensors (default ./mvedge-out/<model>-qat-<target>.safetensors)")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    parser.add_argument("--json", help="also write the run summary as JSON to this file")
+    add_json_argument(parser, "the run summary")
 
 
 def _output_path(args: argparse.Namespace, name: str) -> Path:
@@ -54,6 +55,15 @@ def _version(name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Fine-tune under the target's fake quantization and write the checkpoint (rank 0)."""
+    with human_lines(args.json):
+        payload = _train(args)
+    if payload is not None:
+        emit_json(args.json, payload)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> dict | None:
+    """The fine-tuning itself; the JSON summary on the main rank (None on the others)."""
     from mvedge.quant.data import image_folder
     from mvedge.quant.recipes import recipe_for
     from mvedge.quant.regions import resolve_exclusions
@@ -116,11 +126,8 @@ def run(args: argparse.Namespace) -> int:
             losses = ", ".join(f"{e['loss']:.5f}" for e in result.epochs)
             print(f"wrote {out} (QAT for {args.target}, {result.steps} steps, loss per epoch {losses}, {result.seconds:.0f} s)")
             print(f"next: mvedge convert --target {args.target} --precision int8 --weights {out}")
-            if args.json:
-                from mvedge.strict_json import write_atomic
-
-                write_atomic(Path(args.json), {"checkpoint": str(out), **info})
+            return {"checkpoint": str(out), **info}
     finally:
         distributed.leave(ranks)
-    return 0
+    return None
 

@@ -1,16 +1,15 @@
 """`mvedge quant-report`: quantize one block at a time, rank blocks by the drift each causes.
 
-    mvedge quant-report --target executorch [--weights FILE] [--images DIR] [--json FILE]
+    mvedge quant-report --target executorch [--weights FILE] [--images DIR] [--json FILE|-]
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput
-from mvedge.strict_json import write_atomic
 from mvedge.progress import Progress
 
 
@@ -32,11 +31,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tflite: rank blocks for the all-integer recipe (convert --all-integer) instead of the default",
     )
     parser.add_argument("--top", type=int, help="show only the N most sensitive blocks")
-    parser.add_argument("--json", help="also write the report as JSON to this file")
+    add_json_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the ranking (and write --json); exit 0."""
+    with human_lines(args.json):
+        payload = _report(args)
+    emit_json(args.json, payload)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> dict:
+    """Rank the blocks, print the ranking; the JSON report."""
     import torch
 
     from mvedge.data.calibration import calibration_set
@@ -66,9 +73,7 @@ def run(args: argparse.Namespace) -> int:
             bundle.model, args.target, torch.from_numpy(calibration), torch.from_numpy(images), labels, args.observer, progress=progress
         )
     print(format_report(report, args.top))
-    if args.json:
-        write_atomic(Path(args.json), {"model": bundle.name, "images": description, **report.to_dict()})
-    return 0
+    return {"model": bundle.name, "images": description, **report.to_dict()}
 
 
 def _tflite_report(bundle, calibration, images, labels, observer, all_integer, progress):

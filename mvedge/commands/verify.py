@@ -6,8 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from mvedge import strict_json
+from dataclasses import asdict
+
 from mvedge.artifact import checked_artifact, read_sidecar
+from mvedge.commands.integrity import check_sha256
+from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput
 
@@ -18,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="the checkpoint it was converted from (default: the embedded model, per its sidecar)")
     parser.add_argument("--images", help="folder of images to check on (default: bundled images)")
     parser.add_argument("--limit", type=int, default=64, help="at most this many images (default 64)")
-    parser.add_argument("--json", help="also write the report as JSON here")
+    add_json_argument(parser)
+    parser.add_argument("--ignore-sha", action="store_true", help="run the artifact even when its sha256 differs from its sidecar's")
     parser.add_argument("--no-xnnpack", action="store_true", help="tflite: run LiteRT's builtin kernels instead of the XNNPACK delegate")
     parser.add_argument("--threads", type=int, help="runtime threads (onnx, tflite, executorch)")
     parser.add_argument(
@@ -29,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the metrics table; exit 1 when the artifact is past its precision's threshold."""
+    with human_lines(args.json):
+        code, payload = _verify(args)
+    emit_json(args.json, payload)
+    return code
+
+
+def _verify(args: argparse.Namespace) -> tuple[int, dict]:
+    """The check itself: the exit code and the JSON report."""
     from mvedge.verify.check import verify_artifact
     from mvedge.verify.data import verification_set
     from mvedge.verify.thresholds import failures, threshold_for
@@ -38,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "
                          "program's intermediate tensors; localize the same model converted with --target onnx or tflite")
     sidecar = read_sidecar(artifact)
+    sha256 = check_sha256(artifact, sidecar, args.ignore_sha)
     if args.weights is None and sidecar.source != "embedded":
         raise BadInput(f"{artifact.name} was converted from {sidecar.source!r}; pass that checkpoint with --weights")
     bundle = model_from_options(args.weights, image_size=sidecar.input.shape[-1 if sidecar.input.layout == "NCHW" else -2])
@@ -86,12 +99,21 @@ def run(args: argparse.Namespace) -> int:
             raise BadInput(f"--localize: {exc}") from exc
         print()
         print(format_localization(report))
-    if args.json:
-        payload = {"artifact": str(artifact), "precision": precision, "images": description, "drift": drift.to_dict(), "failures": problems}
-        if report is not None:
-            payload["localization"] = report.to_dict()
-        strict_json.write_atomic(Path(args.json), payload)
-    return 1 if problems else 0
+    payload = {
+        "artifact": str(artifact),
+        "target": sidecar.target,
+        "runtime": _runtime_description(artifact, runner_options),
+        "precision": precision,
+        "sha256": sha256,
+        "images": description,
+        "thresholds": {k: v for k, v in asdict(limit).items() if k != "reason"},
+        "passed": not problems,
+        "drift": drift.to_dict(),
+        "failures": problems,
+    }
+    if report is not None:
+        payload["localization"] = report.to_dict()
+    return (1 if problems else 0), payload
 
 
 def _runtime_description(artifact: Path, options: dict) -> str:

@@ -343,6 +343,10 @@ class MambaVision(nn.Module):
         return self.head(features)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, in_channels, H, W) float, normalised as `mvedge.preprocessing(name)` says (any H,
+        W; windows are zero-padded). Returns logits (batch, num_classes), or the pooled
+        (batch, 8*dim) features when the model has no head. The build options (see `build`) are in
+        `self.config`; this call takes no options."""
         return self.forward_head(self.forward_features(x))
 
 
@@ -358,7 +362,26 @@ def _init_weights(module: nn.Module) -> None:
 
 
 def build(**options: Any) -> MambaVision:
-    """Build a MambaVision from build options (see `mvedge.model.configs.DEFAULTS`). Without
-    num_classes (or with None) the model returns the pooled (batch, 8*dim) features; the official
-    variants' configs carry num_classes=1000. Invalid options raise ValueError naming the option."""
+    """Build a MambaVision from keyword build options; each has a default (MambaVision-T's
+    architecture, `mvedge.model.configs.DEFAULTS`), `mvedge.config(name)` gives an official variant's.
+
+    Options:
+        image_size (224): the side the model is meant for (any H, W runs; recorded for converters).
+        in_channels (3): input channels.
+        dim (80): channels after the stem; level i has dim * 2**i, the features 8 * dim.
+        in_dim (32): channels inside the stem.
+        depths ([1, 3, 8, 4]): blocks per level (levels 0/1 conv, 2/3 Mamba + attention).
+        num_heads ([2, 4, 8, 16]): attention heads per level.
+        window_size ([8, 8, 14, 7]): window side per level (levels 2/3 attend within windows).
+        mlp_ratio (4.0): MLP hidden width / block width.
+        dropout (0.0): stochastic-depth (drop-path) rate of the last block, linear from 0.
+        d_state (8): state size of the selective scan.
+        d_conv (3): kernel of the mixer's depthwise conv.
+        num_classes (None): logits of the linear head; None (or absent) returns the pooled
+            (batch, 8*dim) features. Official variants' configs carry 1000.
+        layer_scale (None): layer-scale init of the hybrid blocks (None: off).
+        layer_scale_conv (None): layer-scale init of the conv blocks (None: off).
+        scan_chunk_size (7): tokens per chunk of the chunked selective scan.
+
+    Invalid options raise mvedge.errors.BadInput (a ValueError) naming the option."""
     return MambaVision(**options)

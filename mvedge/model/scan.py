@@ -4,7 +4,11 @@ The chunked form is what the model runs and what every converter exports. It use
 every mobile target delegates (mul, add, exp, log, abs, relu, constant pad, slice, cat, view,
 permute, bmm): no cumsum, where, sum, einsum or bare softplus, no loop over time steps, no
 data-dependent control flow, rank <= 4 with equal-rank broadcasting, and every exponent that is
-evaluated is <= 0, so fp16 cannot overflow.
+evaluated is <= 0, so fp16 cannot overflow. That last property needs every step delta * A <= 0:
+A < 0 (as in every Mamba model, A = -exp(A_log)) and delta >= 0, which softplus guarantees; with
+`delta_softplus=False` the caller's delta (plus delta_bias) must itself be >= 0 (a negative step
+makes the decay grow, where the log-space form overflows to NaN), and `selective_scan` refuses one
+that is not.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from mvedge.errors import BadInput
 
 DEFAULT_CHUNK_SIZE = 7
 """Tokens per chunk, chosen by measurement (BENCHMARKS.md sections 1 and 2): of 7/14/28/49/98/196,
@@ -57,7 +63,7 @@ def chunked_scan_bld(
     chunk. The padded tail (to K*T tokens) has delta = 0, i.e. decay 1 and input 0.
     """
     if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        raise BadInput(f"chunk_size must be >= 1, got {chunk_size}")
     b, L, d = u.shape
     n = A.shape[-1]
     dtype = u.dtype
@@ -105,6 +111,48 @@ def chunked_scan_bld(
     return y
 
 
+def _eager() -> bool:
+    """True outside export, compile and tracing: value checks run only then (not in exported graphs)."""
+    return not (torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing() or torch.jit.is_scripting())
+
+
+def _shape(x: Tensor) -> tuple[int, ...]:
+    return tuple(x.shape)
+
+
+def check_scan_arguments(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, delta_bias: Tensor | None, delta_softplus: bool
+) -> None:
+    """BadInput naming the first argument whose shape does not fit the mamba_ssm layout (with its
+    shape and the expected one), or a negative step without softplus (eager mode only)."""
+
+    def refuse(name: str, x: Tensor, expected: str) -> BadInput:
+        return BadInput(f"selective_scan: {name} has shape {_shape(x)}, expected {expected}")
+
+    if u.dim() != 3:
+        raise refuse("u", u, "(b, d, L)")
+    b, d, L = u.shape
+    if _shape(delta) != (b, d, L):
+        raise refuse("delta", delta, f"{(b, d, L)} like u")
+    if A.dim() != 2 or A.shape[0] != d:
+        raise refuse("A", A, f"({d}, n)")
+    n = A.shape[1]
+    for name, x in (("B", B), ("C", C)):
+        if _shape(x) != (b, n, L):
+            raise refuse(name, x, f"{(b, n, L)} (b, n, L)")
+    for name, x in (("D", D), ("delta_bias", delta_bias)):
+        if x is not None and _shape(x) != (d,):
+            raise refuse(name, x, f"({d},)")
+    if not delta_softplus and _eager():
+        steps = delta if delta_bias is None else delta + delta_bias.reshape(1, d, 1)
+        if bool((steps < 0).any()):
+            what = "delta" if delta_bias is None else "delta + delta_bias"
+            raise BadInput(
+                f"selective_scan: {what} must be >= 0 when delta_softplus=False (min {float(steps.min()):.3g}); "
+                "pass delta_softplus=True or non-negative steps"
+            )
+
+
 def selective_scan(
     u: Tensor,
     delta: Tensor,
@@ -119,7 +167,11 @@ def selective_scan(
     """Chunked selective scan with the mamba_ssm argument shapes.
 
     u, delta: (b, d, L); A: (d, n); B, C: (b, n, L); D: (d,); delta_bias: (d,). Returns (b, d, L).
+    The step is softplus(delta + delta_bias), or delta + delta_bias itself with
+    `delta_softplus=False`, which must then be >= 0. A misshaped argument or a negative step
+    raises mvedge.errors.BadInput (a ValueError) naming it.
     """
+    check_scan_arguments(u, delta, A, B, C, D, delta_bias, delta_softplus)
     y = chunked_scan_bld(
         u.transpose(1, 2),
         delta.transpose(1, 2),

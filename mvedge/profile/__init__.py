@@ -2,7 +2,7 @@
 (`profile_host`) or on a phone / device farm (mvedge.profile.devices), in one result format."""
 
 from mvedge.profile.host import ProfileFailed, profile_host
-from mvedge.profile.schema import SCHEMA, ProfileResult, from_dict, latency_stats, load_result
+from mvedge.profile.schema import SCHEMA, ProfileResult, from_dict, latency_stats, load_result, load_results
 from mvedge.profile.table import format_result, format_results
 
-__all__ = ["SCHEMA", "ProfileFailed", "ProfileResult", "format_result", "format_results", "from_dict", "latency_stats", "load_result", "profile_host"]
+__all__ = ["SCHEMA", "ProfileFailed", "ProfileResult", "format_result", "format_results", "from_dict", "latency_stats", "load_result", "load_results", "profile_host"]

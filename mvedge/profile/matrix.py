@@ -71,16 +71,19 @@ def format_table(rows: list[BenchmarkRow]) -> str:
 
 
 def chart_points(rows: list[BenchmarkRow]) -> list[dict[str, Any]]:
-    """One point per profiled row: its latency, size, accuracy and PSNR (an infinite PSNR, i.e.
-    identical outputs, is left out of the PSNR panel)."""
+    """One point per written artifact (verified or converted): target, precision, latency (None
+    when it was not profiled, e.g. Core ML on Linux), size, accuracy and PSNR (an infinite PSNR,
+    i.e. identical outputs, is left out of the PSNR panel)."""
     return [
         {
             "label": f"{r.target} {r.precision}",
+            "target": r.target,
+            "precision": r.precision,
             "p50_ms": r.p50_ms,
             "size_mb": r.size_mb,
             "accuracy": r.accuracy,
             "psnr_db": r.psnr_db if r.psnr_db is not None and r.psnr_db != float("inf") else None,
         }
         for r in rows
-        if r.p50_ms is not None
+        if r.status in ("verified", "converted") and r.artifact
     ]

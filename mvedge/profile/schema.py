@@ -186,13 +186,27 @@ def consistency_notes(result: ProfileResult) -> list[str]:
     return notes
 
 
-def load_result(path: str | Path) -> ProfileResult:
-    """Read and check a result file."""
+def _read(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"profile result {str(path)!r} does not exist")
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise BadInput(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from exc
-    return from_dict(data, str(path))
+
+
+def load_result(path: str | Path) -> ProfileResult:
+    """Read and check a file holding one result."""
+    return from_dict(_read(path), str(path))
+
+
+def load_results(path: str | Path) -> list[ProfileResult]:
+    """Read and check a saved file: one result (a JSON object, what `profile A --json` and the apps
+    write) or several (a JSON list of them, what `profile A B --json` writes)."""
+    data = _read(path)
+    if isinstance(data, list):
+        if not data:
+            raise BadInput(f"{path} holds an empty list; expected profile results")
+        return [from_dict(item, f"{path} [{i}]") for i, item in enumerate(data)]
+    return [from_dict(data, str(path))]

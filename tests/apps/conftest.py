@@ -54,7 +54,7 @@ def android_bundled(artifacts, tmp_path_factory) -> Path:
 
     tflite, pte = need(artifacts, "tflite", "executorch")
     app = copy_app(ANDROID, tmp_path_factory.mktemp("android") / "android_demo")
-    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--json", str(tflite), str(pte)]) == 0
+    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--json", "-", str(tflite), str(pte)]) == 0
     return app
 
 

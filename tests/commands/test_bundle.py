@@ -23,9 +23,9 @@ def _tree(folder: Path) -> dict[str, int]:
 def test_rebundling_with_force_keeps_the_other_models(converted, tmp_path: Path) -> None:
     tflite, pte = app_artifacts(converted, "tflite", "executorch")
     app = copy_app(ANDROID, tmp_path / "android_demo")
-    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--images", "1", str(tflite)]) == 0
-    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--images", "1", str(pte)]) == 0
-    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--images", "1", "--force", str(pte)]) == 0
+    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--contract-images", "1", str(tflite)]) == 0
+    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--contract-images", "1", str(pte)]) == 0
+    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--contract-images", "1", "--force", str(pte)]) == 0
     index = json.loads((app / ANDROID_LAYOUT.models / "index.json").read_text())
     assert sorted(m["file"] for m in index["models"]) == sorted([tflite.name, pte.name])
     document = json.loads((app / ANDROID_LAYOUT.contract / "contract.json").read_text())
@@ -64,10 +64,10 @@ def test_bad_input_is_refused_cleanly(converted, tmp_path: Path, capsys) -> None
     Path(str(broken) + ".json").write_text("{not json")
     _refused(capsys, base + [str(broken)], "not readable JSON")
     assert _tree(app) == before
-    assert main(base + ["--images", "1", str(tflite)]) == 0
+    assert main(base + ["--contract-images", "1", str(tflite)]) == 0
     capsys.readouterr()
     after = _tree(app)
-    _refused(capsys, base + ["--images", "1", str(tflite)], "--force")
+    _refused(capsys, base + ["--contract-images", "1", str(tflite)], "--force")
     assert _tree(app) == after
     assert not list(app.glob(".mvedge-bundle-*"))
 
@@ -98,3 +98,19 @@ def test_an_incomplete_sidecar_is_refused_naming_the_field(converted, tmp_path: 
     Path(str(partial) + ".json").write_text(json.dumps(data))
     _refused(capsys, ["bundle", "--app", "android", "--app-dir", str(app), str(partial)], "field 'input.layout' is missing")
     assert _tree(app) == before
+
+
+def test_bundle_json_and_the_contract_image_count(converted, tmp_path: Path, capsys) -> None:
+    (tflite,) = app_artifacts(converted, "tflite")
+    app = copy_app(ANDROID, tmp_path / "android_demo")
+    base = ["bundle", "--app", "android", "--app-dir", str(app)]
+    # --images means a folder everywhere else: here it is refused, naming the count's new flag
+    _refused(capsys, base + ["--images", "1", str(tflite)], "--contract-images")
+    assert main(base + ["--contract-images", "1", "--json", "-", str(tflite)]) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)  # only the JSON on stdout
+    assert payload["contract_images"] == 1 and [m["file"] for m in payload["models"]] == [tflite.name]
+    report = tmp_path / "bundle.json"
+    assert main(base + ["--contract-images", "1", "--force", "--json", str(report), str(tflite)]) == 0
+    assert "index" in capsys.readouterr().out
+    assert json.loads(report.read_text()) == payload

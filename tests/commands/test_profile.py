@@ -36,6 +36,16 @@ def test_profile_prints_table_and_writes_json(tiny_onnx: Path, tiny_tflite: Path
     assert main(["profile", str(single), str(phone)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["artifact", "target", "precision"] and "Pixel 8" in table[2] and "host" in table[1]
+    # the saved file of several results is read back as it is
+    assert main(["profile", str(out), str(phone), "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    gathered = json.loads(captured.out)
+    assert [(r["artifact"], r["device"]["model"]) for r in gathered] == [(r["artifact"], r["device"]["model"]) for r in saved] + [
+        (tiny_tflite.name, "Pixel 8")
+    ]
+    assert main(["profile", str(out)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in table[1:3]] == [tiny_onnx.name, tiny_tflite.name]
 
 
 def test_profile_json_to_stdout(tiny_onnx: Path, capsys) -> None:

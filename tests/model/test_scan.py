@@ -130,3 +130,56 @@ def test_exported_scan_uses_only_delegable_ops() -> None:
         counts[L] = sum(ops.values())
     # 4 chunks vs 8 chunks: only the short inter-chunk recurrence grows, never per time step
     assert counts[392] - counts[196] < 30, counts
+
+
+@pytest.mark.parametrize(
+    "index,name,bad,expected",
+    [
+        (0, "u", torch.zeros(2, 6), "(b, d, L)"),
+        (1, "delta", torch.zeros(2, 6, 5), "(2, 6, 7)"),
+        (2, "A", torch.zeros(5, 8), "(6, n)"),
+        (3, "B", torch.zeros(2, 8, 5), "(2, 8, 7)"),
+        (4, "C", torch.zeros(2, 4, 7), "(2, 8, 7)"),
+        (5, "D", torch.zeros(5), "(6,)"),
+        (6, "delta_bias", torch.zeros(6, 1), "(6,)"),
+    ],
+)
+def test_a_misshaped_argument_is_named_with_its_shape_and_the_expected_one(index: int, name: str, bad: torch.Tensor, expected: str) -> None:
+    from mvedge.errors import BadInput
+
+    args = [t.float() for t in make_inputs(2, 6, 8, 7)]
+    args[index] = bad
+    with pytest.raises(BadInput) as caught:
+        selective_scan(*args)
+    message = str(caught.value)
+    assert message.startswith(f"selective_scan: {name} ") and str(tuple(bad.shape)) in message and expected in message, message
+
+
+def test_negative_steps_without_softplus_are_refused_and_non_negative_ones_match_the_reference() -> None:
+    """The log-space form keeps every exponent delta * A <= 0; a negative delta makes the decay grow
+    (the reference overflows or reaches 1e200), so it is refused instead of returning NaN."""
+    from mvedge.errors import BadInput
+
+    u, delta, A, B, C, D, bias = make_inputs(1, 4, 8, 49)
+    negative = -torch.rand_like(delta)
+    assert torch.isfinite(selective_scan_reference(u, negative, A, B, C, D, delta_softplus=False)).all()
+    with pytest.raises(BadInput, match="delta must be >= 0 when delta_softplus=False"):
+        selective_scan(*(t.float() for t in (u, negative, A, B, C, D)), delta_softplus=False)
+    with pytest.raises(BadInput, match="delta \\+ delta_bias must be >= 0"):
+        selective_scan(*(t.float() for t in (u, delta.abs(), A, B, C, D)), -delta.abs().max() - torch.ones(4), delta_softplus=False)
+    steps = torch.rand_like(delta) * 2
+    ref = selective_scan_reference(u, steps, A, B, C, D, delta_softplus=False)
+    y = selective_scan(*(t.float() for t in (u, steps, A, B, C, D)), delta_softplus=False)
+    assert rel_err(y, ref) <= 1e-5
+
+
+def test_the_eager_checks_stay_out_of_an_exported_scan() -> None:
+    class Wrapped(torch.nn.Module):
+        def forward(self, u, delta, A, B, C):
+            return selective_scan(u, delta, A, B, C, delta_softplus=False)
+
+    u, delta, A, B, C, _, _ = (t.float() for t in make_inputs(1, 4, 8, 14))
+    exported = torch.export.export(Wrapped(), (u, delta.abs(), A, B, C))
+    ops = {str(node.target) for node in exported.graph.nodes if node.op == "call_function"}
+    assert not [op for op in ops if "any" in op or ".lt" in op or ".ge" in op], ops
+    torch.testing.assert_close(exported.module()(u, delta.abs(), A, B, C), Wrapped()(u, delta.abs(), A, B, C))
