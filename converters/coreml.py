@@ -78,9 +78,10 @@ class CoreMLOptions:
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> "CoreMLOptions":
         """Read and check the CoreML keys of `extra` (other keys belong to other targets)."""
-        target = str(extra.get("minimum_target") or DEFAULT_TARGET)
+        given = str(extra.get("minimum_target") or DEFAULT_TARGET)
+        target = {t.lower(): t for t in TARGETS}.get(given.lower(), given)  # ios17, IOS17, iOS17: the same
         if target not in TARGETS:
-            raise BadRequest(f"unknown CoreML minimum_target {target!r}; choose one of {', '.join(TARGETS)}")
+            raise BadRequest(f"unknown CoreML minimum_target {given!r}; choose one of {', '.join(TARGETS)}")
         threshold = extra.get("weight_threshold", WEIGHT_THRESHOLD)
         if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
             raise BadRequest(f"weight_threshold must be a non-negative integer (elements), got {threshold!r}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mvedge.atomic import check_output_folder
 from mvedge.commands.conversion import Job, Outcome, add_conversion_arguments, convert_each, load_images, prepare
 from mvedge.errors import BadInput, MvedgeError
 from mvedge.profile import profile_host
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise BadInput(f"--threads must be a positive integer, got {args.threads}")
     out = Path(args.out)
+    check_output_folder(out)
     job: Job = prepare(args, out / "artifacts", reports=[out / "benchmark.json"])
     bundle = job.bundle
     args.threads = args.threads or default_threads()

@@ -24,10 +24,13 @@ def run(args: argparse.Namespace) -> int:
     """Bundle, then print the files written (a table, or JSON with --json)."""
     from mvedge.apps.bundle import bundle
     from mvedge.apps.layout import default_app_dir, get_layout
+    from mvedge.atomic import check_output_folder
     from mvedge.progress import Progress
 
+    args.app = args.app.lower()  # --app Android, ANDROID, android: the same app
     layout = get_layout(args.app)
     app_dir = Path(args.app_dir) if args.app_dir else default_app_dir(args.app)
+    check_output_folder(app_dir, "--app-dir")
     result = bundle(args.app, args.artifacts, app_dir, args.force, args.images, Progress("bundle", quiet=args.json))
     if args.json:
         print(strict_json.dumps(result.to_dict(), indent=1))

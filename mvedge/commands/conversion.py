@@ -17,6 +17,7 @@ from converters import pipeline
 from converters.base import ConvertOptions, MissingExtra
 from converters.registry import TARGETS, get_converter
 from mvedge.artifact import sidecar_path
+from mvedge.atomic import check_output_folder
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput, MvedgeError
 from mvedge.model.bundle import ModelBundle
@@ -186,6 +187,7 @@ def prepare(args: argparse.Namespace, out: Path, reports: Sequence[Path] = ()) -
     fail on bad input, before any conversion."""
     pairs = plan(args.target, args.precision)
     check_request(args, pairs)
+    check_output_folder(out)
     bundle = model_from_options(args.weights, args.variant, args.image_size)
     if not args.force:
         refuse_existing(bundle, pairs, out, reports)

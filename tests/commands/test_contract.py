@@ -1,0 +1,153 @@
+"""The CLI contract every command keeps: an unusable output path is one line and exit 2 before any
+work, Ctrl-C is one line and exit 130 with nothing left behind (also when a toolchain turned the
+KeyboardInterrupt into its own error), and names the user types are case-insensitive."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import converters.tflite
+import mvedge.commands.conversion
+from converters.base import Converter
+from converters.registry import TARGETS, get_converter
+from mvedge.cli import main
+from tests.commands.cli import error_line
+
+READ_ONLY = Path("/sys/mvedge-out")  # a read-only file system even for root
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the model is the work an output check must come before."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output path was checked")
+
+    monkeypatch.setattr(mvedge.commands.conversion, "model_from_options", refuse)
+    monkeypatch.setattr("mvedge.commands.build.model_from_options", refuse)
+    monkeypatch.setattr("mvedge.commands.qat.model_from_options", refuse)
+    monkeypatch.setattr(Converter, "check_available", lambda self: None)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["convert", "--target", "onnx", "--out", "{file}"],
+        ["benchmark", "--target", "onnx", "--out", "{file}"],
+        ["convert", "--target", "onnx", "--out", "{file}/sub"],
+        ["build", "--out", "{file}/w.safetensors"],
+        ["qat", "--target", "executorch", "--data", ".", "--out", "{file}/q.safetensors"],
+    ],
+)
+def test_an_output_path_through_a_file_is_refused_before_any_work(argv, no_model, tmp_path: Path, capsys) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("not a folder")
+    line = error_line(capsys, [a.replace("{file}", str(file)) for a in argv])
+    assert "a-file" in line and "file, not a folder" in line
+    assert file.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(_writable(READ_ONLY.parent), reason="needs a read-only file system at /sys")
+@pytest.mark.parametrize("command", ["convert", "benchmark"])
+def test_a_read_only_output_folder_is_refused_before_any_work(command: str, no_model, capsys) -> None:
+    line = error_line(capsys, [command, "--target", "onnx", "--out", str(READ_ONLY)])
+    assert f"--out {READ_ONLY}: cannot write in /sys" in line
+
+
+def test_a_read_only_app_folder_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    app = tmp_path / "android_demo"
+    app.mkdir()
+
+    def no_write(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_write)  # root may write anywhere; a user may not
+    line = error_line(capsys, ["bundle", "--app", "ANDROID", "--app-dir", str(app), "x.tflite"])
+    assert f"--app-dir {app}: cannot write in {app} (Permission denied)" in line
+
+
+def _interrupting(self, bundle, options, out_path, progress):
+    """A converter step that writes part of its artifact, then sees Ctrl-C."""
+    out_path.mkdir(parents=True) if out_path.suffix == ".mlpackage" else out_path.write_bytes(b"partial")
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_ctrl_c_during_any_conversion_is_one_line_130_and_leaves_nothing(target: str, monkeypatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.setattr(type(get_converter(target)), "convert", _interrupting)
+    monkeypatch.setattr(Converter, "check_available", lambda self: None)
+    out = tmp_path / "out"
+    assert main(["convert", "--target", target, "--precision", "fp32", "--no-verify", "--out", str(out)]) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "mvedge: interrupted; nothing written" and not any("Traceback" in line for line in err)
+    assert not out.exists()  # no artifact, no staging folder, no empty --out
+
+
+def test_ctrl_c_that_a_toolchain_turns_into_its_own_error_is_still_130(monkeypatch, tmp_path: Path, capsys) -> None:
+    """litert-torch's conversion runs C++ that may catch the KeyboardInterrupt and raise its own
+    error, which the converter reports as a failed conversion (exit 1 before)."""
+
+    def convert(model, args):
+        try:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C, as the terminal sends it
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("conversion aborted") from exc
+
+    pytest.importorskip("litert_torch")
+    import litert_torch
+
+    monkeypatch.setattr(litert_torch, "convert", convert)
+    monkeypatch.setattr(converters.tflite, "_probe_xnnpack", lambda *a: {"runs": True})
+    out = tmp_path / "out"
+    assert main(["convert", "--target", "tflite", "--precision", "fp32", "--no-verify", "--out", str(out)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "mvedge: interrupted; nothing written"
+    assert not out.exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_an_error_without_ctrl_c_is_still_the_error(monkeypatch, tmp_path: Path, capsys) -> None:
+    def broken(self, *args):
+        raise converters.base.ConversionError("it broke")
+
+    monkeypatch.setattr(converters.tflite.TFLiteConverter, "convert", broken)
+    monkeypatch.setattr(Converter, "check_available", lambda self: None)
+    assert main(["convert", "--target", "tflite", "--precision", "fp32", "--no-verify", "--out", str(tmp_path / "o")]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == "mvedge: error: it broke"
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--target", "coreml", "--minimum-target", "ios99"], "unknown CoreML minimum_target 'ios99'"),
+        (["--target", "tflite", "--precision", "fp32", "--io-dtype", "int8"], "io_dtype=int8 needs precision int8"),
+    ],
+)
+def test_bad_target_options_exit_2(argv, message: str, tmp_path: Path, capsys) -> None:
+    assert message in error_line(capsys, ["convert", *argv, "--no-verify", "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
+def test_minimum_targets_are_case_insensitive() -> None:
+    from converters.coreml import CoreMLOptions
+
+    assert CoreMLOptions.from_extra({"minimum_target": "ios17"}).minimum_target == "iOS17"
+    assert CoreMLOptions.from_extra({"minimum_target": "MACOS14"}).minimum_target == "macOS14"
+
+
+def test_app_names_are_case_insensitive() -> None:
+    from mvedge.apps.layout import LAYOUTS, get_layout
+
+    assert get_layout("ANDROID") is LAYOUTS["android"] and get_layout("iOS") is LAYOUTS["ios"]
