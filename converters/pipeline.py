@@ -118,7 +118,7 @@ def convert(
             batch, labels, description = images or _default_images(bundle)
             try:
                 with progress.stage(f"verifying on {description}"):
-                    drift = verify_artifact(temp_path, bundle, batch, labels, sidecar=sidecar)
+                    drift = verify_artifact(temp_path, bundle, batch, labels, sidecar=sidecar, progress=progress)
             except RuntimeUnavailable as exc:
                 note = f"not verified: {exc}"
                 progress.note(note)

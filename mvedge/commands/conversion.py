@@ -57,6 +57,10 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
     )
     parser.add_argument("--exclude", help="int8: comma-separated blocks kept float (names from mvedge quant-report)")
     parser.add_argument("--images", help="folder of images for the drift check (default: bundled images)")
+    parser.add_argument(
+        "--limit", type=int, default=mvedge.verify.data.DEFAULT_LIMIT,
+        help=f"at most this many images for the drift check (default {mvedge.verify.data.DEFAULT_LIMIT})",
+    )
     parser.add_argument("--out", default=out_default, help=out_help or f"output folder (default ./{out_default})")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--no-verify", action="store_true", help="skip the drift check in the target's runtime")
@@ -142,6 +146,10 @@ def int8_options(extra: dict, target: str, precision: str, qat: dict | None) -> 
 def check_request(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> None:
     """Refuse a bad request before any work: int8-only options without int8 in the plan, and (for
     named targets) a toolchain that is not installed."""
+    if args.limit < 1:
+        raise BadInput(f"--limit must be a positive number of images, got {args.limit}")
+    if args.calibration_limit < 1:
+        raise BadInput(f"--calibration-limit must be a positive number of images, got {args.calibration_limit}")
     if (args.observer or args.exclude) and not any(p == "int8" for _, p in pairs):
         raise BadInput("--observer and --exclude apply to --precision int8 (static calibration) only")
     if args.all_integer and ("tflite", "int8") not in pairs:
@@ -208,7 +216,7 @@ def load_images(job: Job, args: argparse.Namespace) -> None:
             job.calibration = mvedge.data.calibration.calibration_set(job.bundle, args.calibration, args.calibration_limit)
     if not args.no_verify:
         with job.progress.stage("loading verification images"):
-            job.images = mvedge.verify.data.verification_set(job.bundle, args.images)
+            job.images = mvedge.verify.data.verification_set(job.bundle, args.images, args.limit)
 
 
 @dataclass

@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from mvedge.verify.data import verification_set
     from mvedge.verify.thresholds import failures, threshold_for
 
+    if args.limit < 1:
+        raise BadInput(f"--limit must be a positive number of images, got {args.limit}")
     artifact = checked_artifact(args.artifact)
     if args.localize and artifact.suffix == ".pte":
         raise BadInput("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "

@@ -9,10 +9,13 @@ import signal
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import converters.pipeline
 import converters.tflite
 import mvedge.commands.conversion
+import mvedge.progress
 from converters.base import Converter
 from converters.registry import TARGETS, get_converter
 from mvedge.cli import main
@@ -151,3 +154,90 @@ def test_app_names_are_case_insensitive() -> None:
     from mvedge.apps.layout import LAYOUTS, get_layout
 
     assert get_layout("ANDROID") is LAYOUTS["android"] and get_layout("iOS") is LAYOUTS["ios"]
+
+
+# --- how much a command says: --quiet, progress of a slow drift check, convert --limit ----------
+
+
+def _one_pair_converted(monkeypatch: pytest.MonkeyPatch) -> list:
+    """converters.pipeline.convert replaced by one that notes a progress line and reports a
+    converted (unverified) artifact; returns the verification image sets each call was given."""
+    seen = []
+
+    def convert(bundle, target, precision, out_dir, options, force, verify, images, progress):
+        from converters.pipeline import Artifact
+
+        seen.append(images)
+        progress.child(f"{target} {precision}").note("converting ...")
+        return Artifact(Path(out_dir) / "x.onnx", target, precision, 1, 0.1, None, None, "not verified (--no-verify)")
+
+    monkeypatch.setattr(converters.pipeline, "convert", convert)
+    monkeypatch.setattr(Converter, "check_available", lambda self: None)
+    return seen
+
+
+@pytest.fixture(autouse=True)
+def _loud_again():
+    """--quiet is process-wide; each test starts without it."""
+    yield
+    mvedge.progress.set_quiet(False)
+
+
+def test_quiet_prints_only_the_final_table(monkeypatch, tmp_path: Path, capsys) -> None:
+    _one_pair_converted(monkeypatch)
+    argv = ["convert", "--target", "onnx", "--no-verify", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    loud = capsys.readouterr()
+    assert "model mambavision-digits" in loud.err and "converting ..." in loud.err
+    assert main(["--quiet", *argv]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and quiet.out == loud.out and quiet.out.startswith("target")
+
+
+def test_quiet_still_prints_errors(tmp_path: Path, capsys) -> None:
+    assert "--limit must be a positive number" in error_line(capsys, ["--quiet", "verify", "x.onnx", "--limit", "0"])
+
+
+def test_convert_limit_sets_the_number_of_verification_images(monkeypatch, tmp_path: Path) -> None:
+    seen = _one_pair_converted(monkeypatch)
+    assert main(["convert", "--target", "onnx", "--limit", "5", "--out", str(tmp_path)]) == 0
+    assert len(seen[0][0]) == 5 and "5 held-out digits" in seen[0][2]
+
+
+@pytest.mark.parametrize("command", [["convert", "--target", "onnx"], ["benchmark", "--target", "onnx"], ["verify", "x.onnx"]])
+@pytest.mark.parametrize("limit", ["0", "-3"])
+def test_a_limit_below_one_is_refused(command: list[str], limit: str, no_model, tmp_path: Path, capsys) -> None:
+    line = error_line(capsys, [*command, "--limit", limit, *(["--out", str(tmp_path / "o")] if command[0] != "verify" else [])])
+    assert line == f"mvedge: error: --limit must be a positive number of images, got {limit}"
+
+
+def test_a_slow_drift_check_reports_its_progress(monkeypatch, digits, capsys) -> None:
+    """The Core ML interpreter takes about a second an image for MambaVision-T: a line about every
+    tenth of the images, with the count and the elapsed time; a fast check says nothing."""
+    import io
+
+    import mvedge.verify.check as check
+    from mvedge.progress import Progress
+
+    class SlowRunner:
+        sidecar, sidecar_batch = None, 1
+
+        def run_all(self, batch):
+            clock[0] += 1.0  # one second an image
+            return np.zeros((len(batch), 10), dtype=np.float32)
+
+    clock = [0.0]
+    monkeypatch.setattr(check, "open_runner", lambda *a, **k: SlowRunner())
+    monkeypatch.setattr(check, "float_reference", lambda bundle, images: np.zeros((len(images), 10), dtype=np.float32))
+    monkeypatch.setattr(mvedge.progress.time, "perf_counter", lambda: clock[0])
+    images = np.zeros((20, 3, 8, 8), dtype=np.float32)
+    stream = io.StringIO()
+    check.verify_artifact("x.mlpackage", digits, images, None, progress=Progress("coreml fp16", stream))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "[coreml fp16] 6/20 images (6.0 s)" and lines[-1] == "[coreml fp16] 20/20 images (20.0 s)"
+    assert len(lines) == 8  # 6, 8, ..., 20: every second image once past 5 s
+
+    clock[0], fast = 0.0, io.StringIO()
+    SlowRunner.run_all = lambda self, batch: np.zeros((len(batch), 10), dtype=np.float32)
+    check.verify_artifact("x.mlpackage", digits, images, None, progress=Progress("onnx fp32", fast))
+    assert fast.getvalue() == ""
