@@ -22,6 +22,7 @@ from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput, MvedgeError
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
+from mvedge.quant.regions import resolve_exclusions
 
 DEFAULT_PRECISION = {"coreml": "fp16", "tflite": "fp32", "executorch": "fp32", "onnx": "fp32"}
 INT8_ONLY = ("observer", "exclude", "all_integer")
@@ -197,6 +198,8 @@ def prepare(args: argparse.Namespace, out: Path, reports: Sequence[Path] = ()) -
     check_request(args, pairs)
     check_output_folder(out)
     bundle = model_from_options(args.weights, args.variant, args.image_size)
+    if args.exclude:  # block names checked against this model now, not after a float conversion
+        resolve_exclusions(bundle.model, args.exclude.split(","))
     if not args.force:
         refuse_existing(bundle, pairs, out, reports)
     return Job(bundle, pairs, out)

@@ -241,3 +241,30 @@ def test_a_slow_drift_check_reports_its_progress(monkeypatch, digits, capsys) ->
     SlowRunner.run_all = lambda self, batch: np.zeros((len(batch), 10), dtype=np.float32)
     check.verify_artifact("x.mlpackage", digits, images, None, progress=Progress("onnx fp32", fast))
     assert fast.getvalue() == ""
+
+
+# --- small input checks ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("empty.pth", b"", "is not a readable PyTorch file: it is an empty file; expected weights written by torch.save"),
+        ("notes.pth.tar", b"hello world\n", "is not a readable PyTorch file: it is a text file of 12 bytes starting 'hello world'; expected"),
+        ("empty.safetensors", b"", "is not a readable safetensors file: it is an empty file; expected a safetensors file"),
+    ],
+)
+def test_a_checkpoint_that_is_no_checkpoint_says_what_it_is(name: str, content: bytes, message: str, tmp_path: Path, capsys) -> None:
+    (tmp_path / name).write_bytes(content)
+    line = error_line(capsys, ["build", "--weights", str(tmp_path / name)])
+    assert message in line and "EOFError" not in line and "KeyError" not in line
+
+
+def test_an_unknown_block_to_exclude_is_refused_before_any_conversion(monkeypatch, tmp_path: Path, capsys) -> None:
+    calls = []
+    monkeypatch.setattr(converters.pipeline, "convert", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(Converter, "check_available", lambda self: None)
+    out = tmp_path / "out"
+    line = error_line(capsys, ["convert", "--target", "tflite", "--precision", "int8", "--exclude", "levels.9.blocks.0", "--out", str(out)])
+    assert "--exclude 'levels.9.blocks.0' names no block of this model; use one of: patch_embed, levels.0.blocks.0" in line
+    assert calls == [] and not out.exists()
