@@ -268,3 +268,39 @@ def test_an_unknown_block_to_exclude_is_refused_before_any_conversion(monkeypatc
     line = error_line(capsys, ["convert", "--target", "tflite", "--precision", "int8", "--exclude", "levels.9.blocks.0", "--out", str(out)])
     assert "--exclude 'levels.9.blocks.0' names no block of this model; use one of: patch_embed, levels.0.blocks.0" in line
     assert calls == [] and not out.exists()
+
+
+# --- input sizes the network cannot use well ----------------------------------------------------
+
+
+@pytest.mark.parametrize("size", ["31", "17", "1"])
+def test_an_image_size_below_the_total_stride_is_refused_naming_the_minimum(size: str, monkeypatch, tmp_path: Path, capsys) -> None:
+    calls = []
+    monkeypatch.setattr(converters.pipeline, "convert", lambda *a, **k: calls.append(a))
+    out = tmp_path / "out"
+    line = error_line(capsys, ["convert", "--target", "onnx", "--image-size", size, "--out", str(out)])
+    assert f"--image-size {size} is below the network's total stride (32)" in line and "use at least 32" in line
+    assert calls == [] and not out.exists()
+
+
+def test_the_total_stride_comes_from_the_model() -> None:
+    from torch import nn
+
+    from mvedge.model import build
+    from mvedge.model.bundle import total_stride
+    from mvedge.model.configs import test_config
+
+    assert total_stride(build(**test_config("tiny", image_size=32))) == 32  # stem /4, three downsamplers /2
+    model = build(**test_config("tiny", image_size=32))
+    model.levels[2].downsample = None
+    model.patch_embed.conv_down[0] = nn.Conv2d(3, model.patch_embed.conv_down[0].out_channels, 3, 4, 1)
+    assert total_stride(model) == 4 * 2 * 2 * 2  # a /4 first conv, then /2, and two downsamplers
+
+
+@pytest.mark.parametrize("size,noted", [("128", False), ("64", False), ("256", False), ("48", True), ("320", True)])
+def test_a_size_far_from_the_training_size_gets_one_note(size: str, noted: bool, monkeypatch, tmp_path: Path, capsys) -> None:
+    _one_pair_converted(monkeypatch)
+    assert main(["convert", "--target", "onnx", "--no-verify", "--image-size", size, "--out", str(tmp_path)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "trained at" in line]
+    expected = [f"note: --image-size {size} is outside 0.5x-2x of the size the model was trained at (128); expect lower accuracy"]
+    assert [n[: len(expected[0])] for n in notes] == (expected if noted else [])
