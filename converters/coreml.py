@@ -212,6 +212,22 @@ class CoreMLConverter(Converter):
     modules = ("coremltools",)
     packages = ("coremltools", "scikit-learn", "executorch", "torchao")
     calibrated = frozenset({"int8"})
+    reads = {
+        "minimum_target": None,
+        "tensor_input": None,
+        "scan_fp32": tuple(p for p in PRECISIONS if p != "fp32"),  # the fp16 compute precisions
+        "observer": ("int8",),
+        "exclude": ("int8",),
+    }
+
+    def check_options(self, precision: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """The minimum target (any case, canonical spelling) and the flags, checked."""
+        opts = CoreMLOptions.from_extra(extra)
+        if precision in COMPRESSED and opts.minimum_target in ("iOS15", "macOS12"):
+            raise BadRequest(f"precision {precision} needs compressed-weight ops from {COMPRESSED_NEEDS}; pass --minimum-target iOS16 or later")
+        if precision == "int8" and opts.minimum_target not in ACTIVATION_QUANT_NEEDS:
+            raise BadRequest(f"precision int8 (activation quantization) needs iOS17 / macOS14 or later; got --minimum-target {opts.minimum_target}")
+        return {**extra, "minimum_target": opts.minimum_target} if "minimum_target" in extra else dict(extra)
 
     def check_available(self) -> None:
         """As for every target, with coremltools imported without its TensorFlow probe."""

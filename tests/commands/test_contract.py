@@ -135,10 +135,11 @@ def test_an_error_without_ctrl_c_is_still_the_error(monkeypatch, tmp_path: Path,
     "argv,message",
     [
         (["--target", "coreml", "--minimum-target", "ios99"], "unknown CoreML minimum_target 'ios99'"),
-        (["--target", "tflite", "--precision", "fp32", "--io-dtype", "int8"], "io_dtype=int8 needs precision int8"),
+        (["--target", "tflite", "--precision", "fp32", "--io-dtype", "int8"], "--io-dtype is not used by this run (tflite fp32)"),
+        (["--target", "coreml", "--precision", "palette4", "--minimum-target", "iOS15"], "palette4 needs compressed-weight ops"),
     ],
 )
-def test_bad_target_options_exit_2(argv, message: str, tmp_path: Path, capsys) -> None:
+def test_bad_target_options_exit_2(argv, message: str, no_model, tmp_path: Path, capsys) -> None:
     assert message in error_line(capsys, ["convert", *argv, "--no-verify", "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
 
@@ -304,3 +305,109 @@ def test_a_size_far_from_the_training_size_gets_one_note(size: str, noted: bool,
     notes = [line for line in capsys.readouterr().err.splitlines() if "trained at" in line]
     expected = [f"note: --image-size {size} is outside 0.5x-2x of the size the model was trained at (128); expect lower accuracy"]
     assert [n[: len(expected[0])] for n in notes] == (expected if noted else [])
+
+
+# --- artifact names -----------------------------------------------------------------------------
+
+
+def _bundle(name: str = "T", size: int = 224, random: bool = False):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name=name, image_size=size, random_weights=random)
+
+
+def test_artifact_names_say_what_is_inside() -> None:
+    from converters.pipeline import artifact_name
+
+    name = artifact_name(_bundle(random=True), "tflite", "int8", ".tflite", {"nhwc": True, "io_dtype": "int8"})
+    assert name == "mambavision-t-random-224-tflite-int8-nhwc-io_int8.tflite"
+    assert artifact_name(_bundle("mambavision-digits", 128), "onnx", "fp32", ".onnx") == "mambavision-digits-128-onnx-fp32.onnx"
+    different = [
+        artifact_name(_bundle(), "tflite", "int8", ".tflite"),
+        artifact_name(_bundle(size=31), "tflite", "int8", ".tflite"),
+        artifact_name(_bundle(random=True), "tflite", "int8", ".tflite"),
+        artifact_name(_bundle(), "tflite", "int8", ".tflite", {"nhwc": True}),
+        artifact_name(_bundle(), "tflite", "int8", ".tflite", {"io_dtype": "int8"}),
+        artifact_name(_bundle(), "tflite", "int8", ".tflite", {"all_integer": True}),
+        artifact_name(_bundle(), "tflite", "int8", ".tflite", {"observer": "histogram"}),
+        artifact_name(_bundle(), "tflite", "int8", ".tflite", {"exclude": "head"}),
+        artifact_name(_bundle(), "tflite", "int8", ".tflite", {"exclude": "head,levels.0.blocks.0"}),
+        artifact_name(_bundle(), "tflite", "int8", ".tflite", {"via": "onnx2tf"}),
+        artifact_name(_bundle(), "coreml", "int8", ".tflite", {"minimum_target": "iOS18"}),
+        artifact_name(_bundle(), "coreml", "int8", ".tflite", {"tensor_input": True}),
+        artifact_name(_bundle(), "coreml", "int8", ".tflite", {"scan_fp32": True}),
+    ]
+    assert len(set(different)) == len(different)
+    same = {  # defaults spelled out, or the same blocks in another order: the same artifact
+        artifact_name(_bundle(), "tflite", "int8", ".tflite", {"io_dtype": "float32", "via": "litert-torch", "nhwc": False}),
+        artifact_name(_bundle(), "tflite", "int8", ".tflite"),
+    }
+    assert len(same) == 1
+    assert artifact_name(_bundle(), "tflite", "int8", ".t", {"exclude": "a,b"}) == artifact_name(_bundle(), "tflite", "int8", ".t", {"exclude": "b, a"})
+
+
+def test_the_size_keeps_two_conversions_apart(monkeypatch, tmp_path: Path, capsys) -> None:
+    """A 64-px conversion does not collide with the 128-px one already there."""
+    from mvedge.commands.conversion import artifact_paths, plan
+    from mvedge.model.bundle import load_bundle
+
+    (at_128,) = artifact_paths(load_bundle(), plan("onnx", None), tmp_path)
+    (at_64,) = artifact_paths(load_bundle(image_size=64), plan("onnx", None), tmp_path)
+    assert at_128.name == "mambavision-digits-128-onnx-fp32.onnx" and at_64.name == "mambavision-digits-64-onnx-fp32.onnx"
+
+
+# --- options a target does not use --------------------------------------------------------------
+
+
+@pytest.fixture
+def recorded_extra(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict]]:
+    """(target, precision, options.extra) of every conversion, each reported as converted."""
+    calls = []
+
+    def convert(bundle, target, precision, out_dir, options, *args, **kwargs):
+        from converters.pipeline import Artifact
+
+        calls.append((target, precision, dict(options.extra)))
+        return Artifact(Path(out_dir) / "x", target, precision, 1, 0.1, None, None, "")
+
+    monkeypatch.setattr(converters.pipeline, "convert", convert)
+    monkeypatch.setattr(Converter, "check_available", lambda self: None)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--target", "onnx", "--nhwc"], "--nhwc is not used by this run (onnx fp32); it applies to tflite"),
+        (["--target", "onnx", "--calibration", "."], "--calibration is not used by this run (onnx fp32); it applies to coreml int8"),
+        (["--target", "tflite", "--precision", "fp32", "--calibration", "."], "--calibration is not used by this run (tflite fp32)"),
+        (["--target", "coreml", "--via", "onnx2tf"], "--via is not used by this run (coreml fp16); it applies to tflite"),
+        (["--target", "coreml", "--precision", "fp32", "--scan-fp32"], "--scan-fp32 is not used by this run (coreml fp32)"),
+        (["--target", "executorch,onnx", "--tensor-input"], "--tensor-input is not used by this run (executorch fp32, onnx fp32); it applies to coreml"),
+    ],
+)
+def test_an_option_no_target_of_the_run_uses_is_refused(argv, message: str, recorded_extra, no_model, tmp_path: Path, capsys) -> None:
+    assert message in error_line(capsys, ["convert", *argv, "--out", str(tmp_path / "out")])
+    assert recorded_extra == [] and not (tmp_path / "out").exists()
+
+
+def test_an_option_some_targets_ignore_is_reported_and_reaches_only_its_users(recorded_extra, tmp_path: Path, capsys) -> None:
+    assert main(["convert", "--target", "onnx,tflite", "--precision", "fp32", "--nhwc", "--no-verify", "--out", str(tmp_path)]) == 0
+    assert "note: --nhwc applies to tflite fp32 only; onnx fp32 ignore it" in capsys.readouterr().err
+    assert recorded_extra == [("onnx", "fp32", {}), ("tflite", "fp32", {"nhwc": True})]  # no "nhwc" in the onnx sidecar
+
+
+def test_targets_a_precision_leaves_out_are_named(recorded_extra, tmp_path: Path, capsys) -> None:
+    assert main(["convert", "--target", "all", "--precision", "palette4", "--no-verify", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "note: tflite, executorch, onnx left out: no precision palette4 (their precisions: tflite fp32, fp16" in err
+    assert [(t, p) for t, p, _ in recorded_extra] == [("coreml", "palette4")]
+
+
+def test_the_options_table_comes_from_the_converters() -> None:
+    from mvedge.commands.conversion import OPTION_FLAGS, option_users
+
+    assert get_converter("onnx").reads == {} and option_users("nhwc") == "tflite"
+    assert get_converter("tflite").uses("io_dtype", "int8") and not get_converter("tflite").uses("io_dtype", "fp32")
+    assert get_converter("coreml").uses("scan_fp32", "fp16") and not get_converter("coreml").uses("scan_fp32", "fp32")
+    assert {o for t in TARGETS for o in get_converter(t).reads} == set(OPTION_FLAGS)
