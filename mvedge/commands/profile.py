@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mvedge import strict_json
+from mvedge.atomic import check_output_file
 from mvedge.errors import BadInput
 from mvedge.progress import Progress
 
@@ -52,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from mvedge.artifact import checked_artifact
     from mvedge.profile.report import write_json
 
+    if args.json and args.json != "-":  # before any profiling
+        check_output_file(args.json, "--json")
     if all(p.endswith(".json") for p in args.artifacts):
         return _gather(args.artifacts, args.json)
     if any(p.endswith(".json") for p in args.artifacts):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mvedge import strict_json
 from mvedge.artifact import checked_artifact, read_sidecar
+from mvedge.atomic import check_output_file
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput
 
@@ -35,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise BadInput(f"--limit must be a positive number of images, got {args.limit}")
+    if args.json:  # before the model and the images are loaded
+        check_output_file(args.json, "--json")
     artifact = checked_artifact(args.artifact)
     if args.localize and artifact.suffix == ".pte":
         raise BadInput("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "

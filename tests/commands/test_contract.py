@@ -53,6 +53,8 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
         ["convert", "--target", "onnx", "--out", "{file}/sub"],
         ["build", "--out", "{file}/w.safetensors"],
         ["qat", "--target", "executorch", "--data", ".", "--out", "{file}/q.safetensors"],
+        ["verify", "x.onnx", "--json", "{file}/report.json"],
+        ["profile", "x.onnx", "--json", "{file}/profile.json"],
     ],
 )
 def test_an_output_path_through_a_file_is_refused_before_any_work(argv, no_model, tmp_path: Path, capsys) -> None:
