@@ -151,7 +151,7 @@ def unused_options(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> li
             raise BadInput(f"{flag} is not used by this run ({run}); it applies to {who or 'no target'}: drop it or change --target/--precision")
         ignored = [f"{t} {p}" for t, p in pairs if (t, p) not in users]
         if ignored:
-            notes.append(f"note: {flag} applies to {', '.join(f'{t} {p}' for t, p in users)} only; {', '.join(ignored)} ignore it")
+            notes.append(f"note: {flag} applies to {', '.join(f'{t} {p}' for t, p in users)} only; {', '.join(ignored)} {'ignores' if len(ignored) == 1 else 'ignore'} it")
     return notes
 
 

@@ -395,7 +395,7 @@ def test_an_option_no_target_of_the_run_uses_is_refused(argv, message: str, reco
 
 def test_an_option_some_targets_ignore_is_reported_and_reaches_only_its_users(recorded_extra, tmp_path: Path, capsys) -> None:
     assert main(["convert", "--target", "onnx,tflite", "--precision", "fp32", "--nhwc", "--no-verify", "--out", str(tmp_path)]) == 0
-    assert "note: --nhwc applies to tflite fp32 only; onnx fp32 ignore it" in capsys.readouterr().err
+    assert "note: --nhwc applies to tflite fp32 only; onnx fp32 ignores it" in capsys.readouterr().err
     assert recorded_extra == [("onnx", "fp32", {}), ("tflite", "fp32", {"nhwc": True})]  # no "nhwc" in the onnx sidecar
 
 
