@@ -72,6 +72,19 @@ class Converter(ABC):
     modules: ClassVar[tuple[str, ...]]  # modules the toolchain must provide
     packages: ClassVar[tuple[str, ...]] = ()  # distributions whose versions go into sidecars
     calibrated: ClassVar[frozenset[str]] = frozenset()  # precisions that need calibration images
+    reads: ClassVar[dict[str, tuple[str, ...] | None]] = {}  # target option -> precisions that read it (None: all)
+
+    def uses(self, option: str, precision: str) -> bool:
+        """Whether a conversion at `precision` reads target option `option` (`reads`)."""
+        if option not in self.reads:
+            return False
+        precisions = self.reads[option]
+        return precisions is None or precision in precisions
+
+    def check_options(self, precision: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """The target options of one conversion, checked (BadRequest for a bad value) and in
+        their canonical spelling, before any work; by default as given."""
+        return dict(extra)
 
     def check_available(self) -> None:
         """Raise MissingExtra naming the pip extra when the toolchain cannot be imported."""

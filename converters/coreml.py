@@ -78,9 +78,10 @@ class CoreMLOptions:
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> "CoreMLOptions":
         """Read and check the CoreML keys of `extra` (other keys belong to other targets)."""
-        target = str(extra.get("minimum_target") or DEFAULT_TARGET)
+        given = str(extra.get("minimum_target") or DEFAULT_TARGET)
+        target = {t.lower(): t for t in TARGETS}.get(given.lower(), given)  # ios17, IOS17, iOS17: the same
         if target not in TARGETS:
-            raise BadRequest(f"unknown CoreML minimum_target {target!r}; choose one of {', '.join(TARGETS)}")
+            raise BadRequest(f"unknown CoreML minimum_target {given!r}; choose one of {', '.join(TARGETS)}")
         threshold = extra.get("weight_threshold", WEIGHT_THRESHOLD)
         if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
             raise BadRequest(f"weight_threshold must be a non-negative integer (elements), got {threshold!r}")
@@ -211,6 +212,22 @@ class CoreMLConverter(Converter):
     modules = ("coremltools",)
     packages = ("coremltools", "scikit-learn", "executorch", "torchao")
     calibrated = frozenset({"int8"})
+    reads = {
+        "minimum_target": None,
+        "tensor_input": None,
+        "scan_fp32": tuple(p for p in PRECISIONS if p != "fp32"),  # the fp16 compute precisions
+        "observer": ("int8",),
+        "exclude": ("int8",),
+    }
+
+    def check_options(self, precision: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """The minimum target (any case, canonical spelling) and the flags, checked."""
+        opts = CoreMLOptions.from_extra(extra)
+        if precision in COMPRESSED and opts.minimum_target in ("iOS15", "macOS12"):
+            raise BadRequest(f"precision {precision} needs compressed-weight ops from {COMPRESSED_NEEDS}; pass --minimum-target iOS16 or later")
+        if precision == "int8" and opts.minimum_target not in ACTIVATION_QUANT_NEEDS:
+            raise BadRequest(f"precision int8 (activation quantization) needs iOS17 / macOS14 or later; got --minimum-target {opts.minimum_target}")
+        return {**extra, "minimum_target": opts.minimum_target} if "minimum_target" in extra else dict(extra)
 
     def check_available(self) -> None:
         """As for every target, with coremltools imported without its TensorFlow probe."""

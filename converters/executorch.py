@@ -254,6 +254,7 @@ class ExecuTorchConverter(Converter):
     modules = ("executorch", "torchao")
     packages = _PACKAGES
     calibrated = frozenset({"int8"})
+    reads = {"observer": ("int8",), "exclude": ("int8",)}
 
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
         example = options.example_input(bundle.config["in_channels"])

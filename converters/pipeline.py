@@ -8,9 +8,11 @@ complete and atomically, next to the staged artifact before both are renamed int
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,9 +47,40 @@ class Artifact:
     verify_note: str = ""
 
 
-def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str) -> str:
-    """File name of an artifact: '<model>-<target>-<precision><suffix>'."""
-    return f"{bundle.name.lower()}-{target}-{precision}{suffix}"
+NAME_TAGS = {  # target option -> its tag in artifact names (the value decides whether it has one)
+    "nhwc": lambda v: "nhwc" if v else None,
+    "io_dtype": lambda v: f"io_{v}" if v and v != "float32" else None,
+    "tensor_input": lambda v: "tensor" if v else None,
+    "via": lambda v: v if v and v != "litert-torch" else None,
+    "minimum_target": lambda v: str(v).lower() if v and str(v).lower() != "ios17" else None,
+    "scan_fp32": lambda v: "scanfp32" if v else None,
+    "all_integer": lambda v: "allint" if v else None,
+    "observer": lambda v: v or None,
+    "exclude": lambda v: "excl" + hashlib.sha256(",".join(sorted(_names(v))).encode()).hexdigest()[:6] if _names(v) else None,
+}
+
+
+def _names(value: Any) -> list[str]:
+    names = value.split(",") if isinstance(value, str) else list(value or ())
+    return [str(n).strip() for n in names if str(n).strip()]
+
+
+def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str, extra: dict[str, Any] | None = None) -> str:
+    """File name of an artifact, so that different content never shares a name:
+    'mambavision-<model>[-random]-<size>-<target>-<precision>[-<option tags>]<suffix>', the tags
+    naming each target option that changes the artifact (nhwc, io_int8, tensor, onnx2tf, ios16,
+    scanfp32, allint, the observer, excl<hash of the excluded blocks>), e.g.
+    'mambavision-t-random-224-tflite-int8-nhwc-io_int8.tflite', 'mambavision-digits-128-onnx-fp32.onnx'."""
+    model = bundle.name.lower()
+    parts = [model if model.startswith("mambavision") else f"mambavision-{model}"]
+    if bundle.random_weights:
+        parts.append("random")
+    parts += [str(bundle.image_size), target, precision]
+    for key, tag in NAME_TAGS.items():
+        value = tag((extra or {}).get(key))
+        if value:
+            parts.append(value)
+    return "-".join(parts) + suffix
 
 
 def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: ConvertOptions, result: ConversionResult, versions: dict) -> Sidecar:
@@ -100,7 +133,7 @@ def convert(
         with progress.stage("loading calibration images"):
             options.calibration = calibration_set(bundle)
     out_dir = Path(out_dir)
-    final = out_dir / artifact_name(bundle, target, precision, converter.suffix)
+    final = out_dir / artifact_name(bundle, target, precision, converter.suffix, options.extra)
     final_sidecar = sidecar_path(final)
     if (final.exists() or final_sidecar.exists()) and not force:
         raise BadRequest(f"{final} already exists; pass --force to overwrite it or --out to choose another folder")
@@ -118,7 +151,7 @@ def convert(
             batch, labels, description = images or _default_images(bundle)
             try:
                 with progress.stage(f"verifying on {description}"):
-                    drift = verify_artifact(temp_path, bundle, batch, labels, sidecar=sidecar)
+                    drift = verify_artifact(temp_path, bundle, batch, labels, sidecar=sidecar, progress=progress)
             except RuntimeUnavailable as exc:
                 note = f"not verified: {exc}"
                 progress.note(note)

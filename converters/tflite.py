@@ -57,6 +57,20 @@ class TFLiteConverter(Converter):
     modules = ("litert_torch", "ai_edge_litert.interpreter", "ai_edge_quantizer")
     packages = ("litert-torch", "ai-edge-litert", "ai-edge-quantizer", "litert-converter", "onnx2tf")
     calibrated = frozenset({"int8"})
+    reads = {
+        "via": None,
+        "nhwc": None,
+        "io_dtype": ("int8",),
+        "all_integer": ("int8",),
+        "scan_fp32": ("int8",),
+        "observer": ("int8",),
+        "exclude": ("int8",),
+    }
+
+    def check_options(self, precision: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """The route, layout, I/O dtype and int8 options, checked as `convert` reads them."""
+        _read_extra(ConvertOptions(precision, 1, extra=dict(extra)))
+        return dict(extra)
 
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
         route, nhwc, io_dtype, keep_float = _read_extra(options)

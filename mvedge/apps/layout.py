@@ -57,9 +57,9 @@ LAYOUTS: dict[str, AppLayout] = {
 
 
 def get_layout(app: str) -> AppLayout:
-    """The layout of 'android' or 'ios'; ValueError naming the choices otherwise."""
+    """The layout of 'android' or 'ios' (any case); ValueError naming the choices otherwise."""
     try:
-        return LAYOUTS[app]
+        return LAYOUTS[app.lower()]
     except KeyError:
         raise BadInput(f"unknown app {app!r}; choose one of {', '.join(LAYOUTS)}") from None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mvedge.atomic import check_output_folder
 from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.commands.conversion import Job, Outcome, add_conversion_arguments, convert_each, load_images, prepare
 from mvedge.errors import BadInput, MvedgeError
@@ -116,6 +117,7 @@ def _benchmark(args: argparse.Namespace) -> tuple[int, dict]:
     if args.threads is not None and args.threads < 1:
         raise BadInput(f"--threads must be a positive integer, got {args.threads}")
     out = Path(args.out)
+    check_output_folder(out)
     job: Job = prepare(args, out / "artifacts", reports=[out / "benchmark.json"])
     bundle = job.bundle
     args.threads = args.threads or default_threads()

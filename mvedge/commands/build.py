@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from mvedge.atomic import check_output_file
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput, Failed
 from mvedge.model import VARIANTS, output_size
@@ -26,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the model's summary after one forward pass on a random image; exit 0."""
     out = Path(args.out) if args.out else None
+    if out is not None:
+        check_output_file(out)
     if out is not None and out.exists() and not args.force:  # refuse before building anything
         raise BadInput(f"{out} already exists; pass --force to overwrite it")
     bundle = model_from_options(args.weights, args.variant or (None if args.weights else "T"), args.image_size)

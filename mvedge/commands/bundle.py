@@ -29,13 +29,16 @@ def run(args: argparse.Namespace) -> int:
     """Bundle, then print the files written (and the JSON report with --json)."""
     from mvedge.apps.bundle import bundle
     from mvedge.apps.layout import default_app_dir, get_layout
+    from mvedge.atomic import check_output_folder
     from mvedge.progress import Progress
 
     if args.images is not None:
         raise BadInput(f"bundle --images is now --contract-images {args.images} (the number of contract images); "
                        "--images names a folder of images in the other commands")
+    args.app = args.app.lower()  # --app Android, ANDROID, android: the same app
     layout = get_layout(args.app)
     app_dir = Path(args.app_dir) if args.app_dir else default_app_dir(args.app)
+    check_output_folder(app_dir, "--app-dir")
     with human_lines(args.json):
         result = bundle(args.app, args.artifacts, app_dir, args.force, args.contract_images, Progress("bundle"))
         _print_files(result, app_dir, layout)

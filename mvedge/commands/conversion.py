@@ -17,13 +17,14 @@ from converters import pipeline
 from converters.base import ConvertOptions, MissingExtra
 from converters.registry import TARGETS, get_converter
 from mvedge.artifact import sidecar_path
+from mvedge.atomic import check_output_folder
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput, MvedgeError
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
+from mvedge.quant.regions import resolve_exclusions
 
 DEFAULT_PRECISION = {"coreml": "fp16", "tflite": "fp32", "executorch": "fp32", "onnx": "fp32"}
-INT8_ONLY = ("observer", "exclude", "all_integer")
 
 
 def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: str | None = None,
@@ -56,6 +57,10 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
     )
     parser.add_argument("--exclude", help="int8: comma-separated blocks kept float (names from mvedge quant-report)")
     parser.add_argument("--images", help="folder of images for the drift check (default: bundled images)")
+    parser.add_argument(
+        "--limit", type=int, default=mvedge.verify.data.DEFAULT_LIMIT,
+        help=f"at most this many images for the drift check (default {mvedge.verify.data.DEFAULT_LIMIT})",
+    )
     parser.add_argument("--out", default=out_default, help=out_help or f"output folder (default ./{out_default})")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--no-verify", action="store_true", help="skip the drift check in the target's runtime")
@@ -104,6 +109,67 @@ def plan(target: str, precision: str | None) -> list[tuple[str, str]]:
     return [(n, p) for n in names for p in supported[n] if p in wanted]
 
 
+OPTION_FLAGS = {  # target option (ConvertOptions.extra key) -> its command-line flag
+    "nhwc": "--nhwc",
+    "io_dtype": "--io-dtype",
+    "via": "--via",
+    "minimum_target": "--minimum-target",
+    "scan_fp32": "--scan-fp32",
+    "all_integer": "--all-integer",
+    "tensor_input": "--tensor-input",
+    "observer": "--observer",
+    "exclude": "--exclude",
+}
+
+
+def option_users(option: str) -> str:
+    """Who reads a target option, from the converters' `reads` tables: 'tflite int8, executorch int8'."""
+    users = []
+    for target in TARGETS:
+        if option in get_converter(target).reads:
+            precisions = get_converter(target).reads[option]
+            users.append(target if precisions is None else f"{target} {'/'.join(precisions)}")
+    return ", ".join(users)
+
+
+def unused_options(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> list[str]:
+    """Refuse (BadInput) a target option, or --calibration, that no pair of the plan uses; return
+    one note per option that some pairs use and others do not (they ignore it)."""
+    notes = []
+    given = dict(target_options(args))
+    if args.calibration:
+        given["calibration"] = args.calibration
+    for option in given:
+        if option == "calibration":
+            users = [(t, p) for t, p in pairs if p in get_converter(t).calibrated]
+            flag, who = "--calibration", ", ".join(f"{t} {'/'.join(sorted(get_converter(t).calibrated))}" for t in TARGETS if get_converter(t).calibrated)
+        else:
+            users = [(t, p) for t, p in pairs if get_converter(t).uses(option, p)]
+            flag, who = OPTION_FLAGS[option], option_users(option)
+        if not users:
+            run = ", ".join(f"{t} {p}" for t, p in pairs)
+            raise BadInput(f"{flag} is not used by this run ({run}); it applies to {who or 'no target'}: drop it or change --target/--precision")
+        ignored = [f"{t} {p}" for t, p in pairs if (t, p) not in users]
+        if ignored:
+            notes.append(f"note: {flag} applies to {', '.join(f'{t} {p}' for t, p in users)} only; {', '.join(ignored)} {'ignores' if len(ignored) == 1 else 'ignore'} it")
+    return notes
+
+
+def left_out(target: str, precision: str | None, pairs: list[tuple[str, str]]) -> str | None:
+    """A note naming the chosen targets that the plan left out because none of the listed
+    precisions is theirs (`--target all --precision palette4`)."""
+    if precision in (None, "all"):
+        return None
+    names = list(TARGETS) if target == "all" else _names(target)
+    planned = {t for t, _ in pairs}
+    missing = [n for n in names if n not in planned]
+    if not missing:
+        return None
+    return f"note: {', '.join(missing)} left out: no precision {precision} (their precisions: " + "; ".join(
+        f"{n} {', '.join(get_converter(n).precisions)}" for n in missing
+    ) + ")"
+
+
 def target_options(args: argparse.Namespace) -> dict:
     """Target-specific options from the command line (only those given)."""
     extra = {
@@ -121,13 +187,12 @@ def target_options(args: argparse.Namespace) -> dict:
 
 
 def int8_options(extra: dict, target: str, precision: str, qat: dict | None) -> dict:
-    """The target options of one (target, precision): observer / exclude only for int8, and for
-    a QAT checkpoint tuned for this target, its recorded observer, exclusions and recipe options
-    where the command line gives none."""
-    extra = dict(extra)
+    """The target options of one (target, precision): only those its converter reads at that
+    precision (its `reads` table), and for a QAT checkpoint tuned for this target, its recorded
+    observer, exclusions and recipe options where the command line gives none."""
+    converter = get_converter(target)
+    extra = {k: v for k, v in extra.items() if converter.uses(k, precision) or k not in OPTION_FLAGS}
     if precision != "int8":
-        for key in INT8_ONLY:
-            extra.pop(key, None)
         return extra
     if qat and qat.get("target") == target:
         extra.setdefault("observer", qat.get("observer"))
@@ -138,27 +203,38 @@ def int8_options(extra: dict, target: str, precision: str, qat: dict | None) -> 
     return {k: v for k, v in extra.items() if v is not None}
 
 
-def check_request(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> None:
-    """Refuse a bad request before any work: int8-only options without int8 in the plan, and (for
-    named targets) a toolchain that is not installed."""
-    if (args.observer or args.exclude) and not any(p == "int8" for _, p in pairs):
-        raise BadInput("--observer and --exclude apply to --precision int8 (static calibration) only")
-    if args.all_integer and ("tflite", "int8") not in pairs:
-        raise BadInput("--all-integer applies to --target tflite --precision int8 only")
+def check_request(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> list[str]:
+    """Refuse a bad request before any work: an option no pair uses, a bad option value (each
+    converter's `check_options`), and (for named targets) a toolchain that is not installed.
+    Returns the notes on options some pairs ignore."""
+    if args.limit < 1:
+        raise BadInput(f"--limit must be a positive number of images, got {args.limit}")
+    if args.calibration_limit < 1:
+        raise BadInput(f"--calibration-limit must be a positive number of images, got {args.calibration_limit}")
+    notes = unused_options(args, pairs)
+    extra = target_options(args)
+    for target, precision in pairs:
+        get_converter(target).check_options(precision, int8_options(extra, target, precision, None))
     if args.target != "all":  # with all, a missing toolchain skips its target instead
         for target in dict.fromkeys(t for t, _ in pairs):
             get_converter(target).check_available()
+    return notes
 
 
-def artifact_paths(bundle: ModelBundle, pairs: list[tuple[str, str]], out: Path) -> list[Path]:
-    """Where each pair's artifact goes."""
-    return [out / pipeline.artifact_name(bundle, t, p, get_converter(t).suffix) for t, p in pairs]
+def artifact_paths(bundle: ModelBundle, pairs: list[tuple[str, str]], out: Path, extra: dict | None = None) -> list[Path]:
+    """Where each pair's artifact goes (its name carries the options that pair uses)."""
+    qat = bundle.extra.get("qat")
+    return [
+        out / pipeline.artifact_name(bundle, t, p, get_converter(t).suffix, int8_options(extra or {}, t, p, qat)) for t, p in pairs
+    ]
 
 
-def refuse_existing(bundle: ModelBundle, pairs: list[tuple[str, str]], out: Path, reports: Sequence[Path] = ()) -> None:
+def refuse_existing(
+    bundle: ModelBundle, pairs: list[tuple[str, str]], out: Path, reports: Sequence[Path] = (), extra: dict | None = None
+) -> None:
     """Without --force, an artifact, sidecar or report already there is refused before any work,
     not after minutes of conversion."""
-    existing = [p for p in artifact_paths(bundle, pairs, out) if p.exists() or sidecar_path(p).exists()]
+    existing = [p for p in artifact_paths(bundle, pairs, out, extra) if p.exists() or sidecar_path(p).exists()]
     existing += [p for p in reports if p.exists()]
     if existing:
         raise BadInput(f"{existing[0]} already exists; pass --force to overwrite it or --out to choose another folder")
@@ -185,11 +261,18 @@ def prepare(args: argparse.Namespace, out: Path, reports: Sequence[Path] = ()) -
     """The plan, its checks, the model, and the refusal of existing outputs: everything that can
     fail on bad input, before any conversion."""
     pairs = plan(args.target, args.precision)
-    check_request(args, pairs)
+    notes = check_request(args, pairs)
+    check_output_folder(out)
     bundle = model_from_options(args.weights, args.variant, args.image_size)
+    if args.exclude:  # block names checked against this model now, not after a float conversion
+        resolve_exclusions(bundle.model, args.exclude.split(","))
     if not args.force:
-        refuse_existing(bundle, pairs, out, reports)
-    return Job(bundle, pairs, out)
+        refuse_existing(bundle, pairs, out, reports, target_options(args))
+    job = Job(bundle, pairs, out)
+    for note in [left_out(args.target, args.precision, pairs), *notes]:
+        if note:
+            job.progress.note(note)
+    return job
 
 
 def load_images(job: Job, args: argparse.Namespace) -> None:
@@ -206,7 +289,7 @@ def load_images(job: Job, args: argparse.Namespace) -> None:
             job.calibration = mvedge.data.calibration.calibration_set(job.bundle, args.calibration, args.calibration_limit)
     if not args.no_verify:
         with job.progress.stage("loading verification images"):
-            job.images = mvedge.verify.data.verification_set(job.bundle, args.images)
+            job.images = mvedge.verify.data.verification_set(job.bundle, args.images, args.limit)
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mvedge.atomic import check_output_file
 from mvedge.commands.output import add_json_argument, emit_json, json_to_stdout
 from mvedge.errors import BadInput
 from mvedge.progress import Progress
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from mvedge.profile import ProfileFailed, format_result, format_results, profile_host
     from mvedge.artifact import checked_artifact
 
+    if args.json and args.json != "-":  # before any profiling
+        check_output_file(args.json, "--json")
     if all(p.endswith(".json") for p in args.artifacts):
         return _gather(args.artifacts, args.json)
     if any(p.endswith(".json") for p in args.artifacts):

@@ -11,6 +11,7 @@ import importlib.metadata
 from pathlib import Path
 
 import mvedge
+from mvedge.atomic import check_output_file
 from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput
@@ -69,6 +70,9 @@ def _train(args: argparse.Namespace) -> dict | None:
     from mvedge.quant.regions import resolve_exclusions
 
     recipe = recipe_for(args.target)  # BadInput for a target without int8 (onnx)
+    for path, option in ((args.out, "--out"), (args.json, "--json")):
+        if path:  # before the model and the images are loaded
+            check_output_file(path, option)
     bundle = model_from_options(args.weights, args.variant)
     previous = bundle.extra.get("qat")
     if previous:  # tuning a QAT checkpoint again: named after its base model

@@ -9,6 +9,7 @@ from pathlib import Path
 from dataclasses import asdict
 
 from mvedge.artifact import checked_artifact, read_sidecar
+from mvedge.atomic import check_output_file
 from mvedge.commands.integrity import check_sha256
 from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.commands.resolve import model_from_options
@@ -45,6 +46,10 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
     from mvedge.verify.data import verification_set
     from mvedge.verify.thresholds import failures, threshold_for
 
+    if args.limit < 1:
+        raise BadInput(f"--limit must be a positive number of images, got {args.limit}")
+    if args.json:  # before the model and the images are loaded
+        check_output_file(args.json, "--json")
     artifact = checked_artifact(args.artifact)
     if args.localize and artifact.suffix == ".pte":
         raise BadInput("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "

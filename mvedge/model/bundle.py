@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from torch import nn
+
 from mvedge.errors import BadInput
 from mvedge.model.checkpoints import CheckpointError, load_checkpoint, read_safetensors_metadata
 from mvedge.model.configs import VARIANTS, canonical_variant, config
@@ -39,6 +41,7 @@ class ModelBundle:
     source: str = ""  # checkpoint path, "embedded" or "random"
     extra: dict[str, Any] = field(default_factory=dict)
     domain: str = PHOTOS  # DIGITS or PHOTOS: which bundled images fit the model
+    trained_size: int | None = None  # the input side the weights were trained at, when --image-size changed it
 
     @property
     def image_size(self) -> int:
@@ -71,9 +74,45 @@ def load_bundle(weights: str | None = None, variant: str | None = None, image_si
         labels = list(default_model_info()["labels"])
         bundle = ModelBundle(model, DEFAULT_MODEL_NAME, dict(model.config), default_preprocessing(), labels, "embedded", domain=DIGITS)
     if image_size is not None:
+        stride = total_stride(bundle.model)
+        if image_size < stride:
+            raise BadInput(
+                f"--image-size {image_size} is below the network's total stride ({stride}): the last stage's pixels would be mostly padding; "
+                f"use at least {stride} (the model was trained at {bundle.image_size})"
+            )
+        bundle.trained_size = bundle.image_size
         bundle.preprocessing = dataclasses.replace(bundle.preprocessing, input_size=image_size)
         bundle.config["image_size"] = image_size
     return bundle
+
+
+SIZE_RANGE = (0.5, 2.0)
+"""Input sides outside this range of the training size (as factors) usually cost accuracy: a note says so."""
+
+
+def total_stride(model: nn.Module) -> int:
+    """How many input pixels one pixel of the last stage covers along a side: the product of the
+    strides of the stem and of every downsampler (32 for MambaVision: /4 then three /2)."""
+    stride = 1
+    stages = [getattr(model, "patch_embed", None)] + [getattr(level, "downsample", None) for level in getattr(model, "levels", [])]
+    for stage in stages:
+        for module in stage.modules() if stage is not None else ():
+            if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+                step = module.stride if isinstance(module.stride, int) else module.stride[0]
+                stride *= int(step)
+    return stride
+
+
+def size_note(bundle: ModelBundle) -> str | None:
+    """A note when --image-size is far from the training size (outside SIZE_RANGE): the model
+    still runs, but its accuracy at that size is not what it was trained for."""
+    trained, size = bundle.trained_size, bundle.image_size
+    if trained is None or SIZE_RANGE[0] * trained <= size <= SIZE_RANGE[1] * trained:
+        return None
+    return (
+        f"note: --image-size {size} is outside {SIZE_RANGE[0]:g}x-{SIZE_RANGE[1]:g}x of the size the model was trained at "
+        f"({trained}); expect lower accuracy (the drift check compares with the float model at the same size)"
+    )
 
 
 def _from_checkpoint(weights: str, variant: str | None) -> ModelBundle:

@@ -34,6 +34,27 @@ class CheckpointError(BadInput):
     """A checkpoint cannot be read or does not match the model; the message says what and how to fix it."""
 
 
+EXPECTED_TORCH = "weights written by torch.save (a .pth.tar, .pth or .pt file) or a .safetensors file"
+EXPECTED_SAFETENSORS = "a safetensors file (an 8-byte header length, a JSON header, then the tensors)"
+
+
+def _what_file(path: Path) -> str | None:
+    """What a file that is plainly no checkpoint is ('an empty file', 'a text file starting ...'),
+    for the error message; None when it looks like binary data (the reader's own error says more)."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if not head:
+        return "an empty file"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
+        first = text.strip().splitlines()[0][:40] if text.strip() else ""
+        return f"a text file of {path.stat().st_size} bytes starting {first!r}"
+    return None
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
     """Read the raw weights of a checkpoint file (any supported format) without building a model."""
     path = Path(path)
@@ -47,7 +68,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
         try:
             raw: Any = load_file(str(path), device="cpu")
         except Exception as exc:
-            raise CheckpointError(f"checkpoint {str(path)!r} is not a readable safetensors file ({exc})") from exc
+            what = _what_file(path)
+            detail = f": it is {what}" if what else f" ({exc})"
+            raise CheckpointError(f"checkpoint {str(path)!r} is not a readable safetensors file{detail}; expected {EXPECTED_SAFETENSORS}") from exc
     else:
         try:
             with torch.serialization.safe_globals(SAFE_GLOBALS):
@@ -64,7 +87,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
                 "pass a .pth.tar, .pth, .pt or .safetensors checkpoint"
             ) from exc
         except Exception as exc:
-            raise CheckpointError(f"checkpoint {str(path)!r} is not a readable PyTorch file ({type(exc).__name__}: {exc})") from exc
+            what = _what_file(path)
+            detail = f": it is {what}" if what else f" ({type(exc).__name__}: {exc})"
+            raise CheckpointError(f"checkpoint {str(path)!r} is not a readable PyTorch file{detail}; expected {EXPECTED_TORCH}") from exc
     return extract_state_dict(raw, str(path))
 
 

@@ -9,6 +9,7 @@ import torch
 
 from mvedge.artifact import Sidecar
 from mvedge.model.bundle import ModelBundle
+from mvedge.progress import Progress
 from mvedge.verify.data import as_the_app_feeds
 from mvedge.verify.metrics import Drift, compare
 from mvedge.verify.runners import open_runner
@@ -20,13 +21,29 @@ def float_reference(bundle: ModelBundle, images: np.ndarray) -> np.ndarray:
         return np.concatenate([bundle.model(torch.from_numpy(images[i : i + 16])).numpy() for i in range(0, len(images), 16)])
 
 
+PROGRESS_AFTER_S = 5.0
+"""A run slower than this (the Core ML interpreter, a big model) reports its progress."""
+
+
 def verify_artifact(
-    path: str | Path, bundle: ModelBundle, images: np.ndarray, labels: np.ndarray | None, sidecar: Sidecar | None = None, **runner_options
+    path: str | Path,
+    bundle: ModelBundle,
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    sidecar: Sidecar | None = None,
+    progress: Progress | None = None,
+    **runner_options,
 ) -> Drift:
     """Run the artifact in its own runtime on `images`, fed the way its sidecar's preprocessing
     says, and compare with the float model on the reference preprocessing. `sidecar`: the one in
-    hand (the convert pipeline's, not yet written); default: the one next to the artifact."""
+    hand (the convert pipeline's, not yet written); default: the one next to the artifact. A slow
+    run prints a progress line (images done, elapsed) about every tenth of the images."""
     runner = open_runner(path, sidecar=sidecar, **runner_options)
     artifact_preprocessing = runner.sidecar.preprocessing if runner.sidecar is not None else None
     feed = as_the_app_feeds(images, bundle.preprocessing.to_dict(), artifact_preprocessing)
-    return compare(float_reference(bundle, images), runner.run_all(feed), labels)
+    counter = (progress or Progress("verify")).counter(len(feed), "images", after_s=PROGRESS_AFTER_S)
+    size, outputs = runner.sidecar_batch, []
+    for start in range(0, len(feed), size):
+        outputs.append(runner.run_all(feed[start : start + size]))
+        counter.add(len(outputs[-1]))
+    return compare(float_reference(bundle, images), np.concatenate(outputs, axis=0), labels)

@@ -123,7 +123,7 @@ def test_benchmark_onnx_end_to_end(tmp_path: Path, capsys) -> None:
     assert rows[0] == CSV_HEADER and [r[:3] for r in rows[1:]] == [["onnx", "fp32", "verified"]]
     onnx = dict(zip(CSV_HEADER, rows[1]))
     assert float(onnx["p50_ms"]) > 0 and float(onnx["fps"]) > 0 and float(onnx["accuracy"]) > 0.9 and float(onnx["size_mb"]) > 0
-    assert Path(onnx["artifact"]) == out / "artifacts" / "mambavision-digits-onnx-fp32.onnx"
+    assert Path(onnx["artifact"]) == out / "artifacts" / "mambavision-digits-128-onnx-fp32.onnx"
     report = json.loads((out / "benchmark.json").read_text())
     assert report["schema"] == "mvedge.benchmark/1" and report["source"] == "embedded"
     assert report["rows"][0]["profile"]["schema"] == "mvedge.profile/1" and len(report["rows"][0]["profile"]["samples_ms"]) == 3

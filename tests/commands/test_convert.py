@@ -104,9 +104,9 @@ def test_int8_options_reach_the_int8_conversion_only(recorded, tmp_path: Path) -
 def test_bad_requests_are_refused_before_any_work(command: str, recorded, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     cases = [
-        (["--target", "onnx", "--observer", "minmax"], "--observer and --exclude apply to --precision int8"),
-        (["--target", "onnx,tflite", "--precision", "fp32", "--exclude", "head"], "--observer and --exclude apply to --precision int8"),
-        (["--target", "executorch", "--precision", "int8", "--all-integer"], "--all-integer applies to --target tflite --precision int8 only"),
+        (["--target", "onnx", "--observer", "minmax"], "--observer is not used by this run (onnx fp32); it applies to coreml int8, tflite int8, executorch int8"),
+        (["--target", "onnx,tflite", "--precision", "fp32", "--exclude", "head"], "--exclude is not used by this run (onnx fp32, tflite fp32)"),
+        (["--target", "executorch", "--precision", "int8", "--all-integer"], "--all-integer is not used by this run (executorch int8); it applies to tflite int8"),
         (["--target", "onnx", "--precision", "int4"], "target onnx does not support precision 'int4'"),
         (["--target", "onnx,tensorrt"], "unknown target 'tensorrt'"),
     ]
@@ -135,8 +135,8 @@ onnx_only = pytest.mark.skipif(__import__("importlib").util.find_spec("onnxrunti
 def test_convert_default_model_writes_verified_artifact_and_table(tmp_path: Path, capsys) -> None:
     assert main(["convert", "--target", "onnx", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "onnx    fp32       verified" in out and "mambavision-digits-onnx-fp32.onnx" in out
-    artifact = tmp_path / "mambavision-digits-onnx-fp32.onnx"
+    assert "onnx    fp32       verified" in out and "mambavision-digits-128-onnx-fp32.onnx" in out
+    artifact = tmp_path / "mambavision-digits-128-onnx-fp32.onnx"
     assert artifact.is_file() and (tmp_path / (artifact.name + ".json")).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == [artifact.name, artifact.name + ".json"]
     # the same artifact through `mvedge verify`, with a JSON report

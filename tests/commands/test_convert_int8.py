@@ -14,10 +14,10 @@ from tests.commands.cli import error_line
 
 
 def test_convert_refuses_bad_quantization_options(capsys, tmp_path: Path) -> None:
-    assert "apply to --precision int8" in error_line(capsys, ["convert", "--target", "onnx", "--observer", "minmax", "--out", str(tmp_path)])
+    assert "--observer is not used by this run (onnx fp32); it applies to coreml int8, tflite int8" in error_line(capsys, ["convert", "--target", "onnx", "--observer", "minmax", "--out", str(tmp_path)])
     assert "does not support precision 'int8'" in error_line(capsys, ["convert", "--target", "onnx", "--precision", "int8", "--out", str(tmp_path)])
     for argv in (["--target", "executorch", "--precision", "int8"], ["--target", "tflite", "--precision", "fp16"]):
-        assert "--all-integer applies to --target tflite --precision int8 only" in error_line(capsys, ["convert", *argv, "--all-integer", "--out", str(tmp_path)])
+        assert "--all-integer is not used by this run" in error_line(capsys, ["convert", *argv, "--all-integer", "--out", str(tmp_path)])
     pytest.importorskip("executorch")
     message = error_line(capsys, ["convert", "--target", "executorch", "--precision", "int8", "--exclude", "levels.9.blocks.0", "--calibration-limit", "4", "--no-verify", "--out", str(tmp_path)])
     assert "names no block of this model" in message and "levels.3.blocks.1" in message

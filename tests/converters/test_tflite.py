@@ -71,7 +71,7 @@ def _sidecar(artifact) -> dict:
 
 def test_fp32_litert_torch(fp32_artifact) -> None:
     artifact = fp32_artifact
-    assert artifact.path.name == "mambavision-digits-tflite-fp32.tflite"
+    assert artifact.path.name == "mambavision-digits-128-tflite-fp32.tflite"
     assert artifact.drift.psnr_db > 80 and artifact.drift.top1_agreement == 1.0
     sidecar = _sidecar(artifact)
     conversion = sidecar["conversion"]
