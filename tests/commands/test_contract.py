@@ -20,6 +20,7 @@ from converters.base import Converter
 from converters.registry import TARGETS, get_converter
 from mvedge.cli import main
 from tests.commands.cli import error_line
+from tests.sidecars import make_sidecar
 
 READ_ONLY = Path("/sys/mvedge-out")  # a read-only file system even for root
 
@@ -172,7 +173,8 @@ def _one_pair_converted(monkeypatch: pytest.MonkeyPatch) -> list:
 
         seen.append(images)
         progress.child(f"{target} {precision}").note("converting ...")
-        return Artifact(Path(out_dir) / "x.onnx", target, precision, 1, 0.1, None, None, "not verified (--no-verify)")
+        sidecar = make_sidecar(target, precision)
+        return Artifact(Path(out_dir) / "x.onnx", target, precision, 1, 0.1, None, sidecar, "not verified (--no-verify)")
 
     monkeypatch.setattr(converters.pipeline, "convert", convert)
     monkeypatch.setattr(Converter, "check_available", lambda self: None)
@@ -370,7 +372,7 @@ def recorded_extra(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict
         from converters.pipeline import Artifact
 
         calls.append((target, precision, dict(options.extra)))
-        return Artifact(Path(out_dir) / "x", target, precision, 1, 0.1, None, None, "")
+        return Artifact(Path(out_dir) / "x", target, precision, 1, 0.1, None, make_sidecar(target, precision), "")
 
     monkeypatch.setattr(converters.pipeline, "convert", convert)
     monkeypatch.setattr(Converter, "check_available", lambda self: None)
