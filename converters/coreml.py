@@ -277,7 +277,10 @@ class CoreMLConverter(Converter):
             out_path,
             input_name=INPUT_NAME,
             input_layout="NCHW",
-            input_dtype="uint8" if plan.image_input else "float32",
+            input_dtype="image" if plan.image_input else "float32",  # an image: 8-bit RGB pixels, normalised inside
+            color_layout="RGB" if plan.image_input else None,
+            output_name=plan.output_name,
+            output_dtype=_output_dtype(mlmodel, plan.output_name),
             metadata=metadata,
         )
 
@@ -422,6 +425,18 @@ def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options:
     except Exception as exc:
         raise ConversionError(f"coremltools conversion failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}") from exc
     return mlmodel, kept_fp32
+
+
+def _output_dtype(mlmodel: Any, name: str) -> str:
+    """The element type of a multi-array output of the saved model ("float32", "float16", ...)."""
+    from coremltools.proto import FeatureTypes_pb2
+
+    names = {FeatureTypes_pb2.ArrayFeatureType.FLOAT32: "float32", FeatureTypes_pb2.ArrayFeatureType.FLOAT16: "float16",
+             FeatureTypes_pb2.ArrayFeatureType.DOUBLE: "float64", FeatureTypes_pb2.ArrayFeatureType.INT32: "int32"}
+    for output in mlmodel.get_spec().description.output:
+        if output.name == name:
+            return names.get(output.type.multiArrayType.dataType, "unknown")
+    raise ConversionError(f"the Core ML model has no output {name!r}")
 
 
 def _has_scan(model: nn.Module) -> bool:

@@ -51,4 +51,7 @@ class OnnxConverter(Converter):
         onnx.checker.check_model(model)
         ops = sorted({node.op_type for node in model.graph.node})
         opset = max(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
-        return ConversionResult(out_path, input_name="image", metadata={"opset": opset, "ops": ops, "dynamic_batch": dynamic})
+        return ConversionResult(
+            out_path, input_name="image", output_name="logits", dynamic_batch=dynamic,
+            metadata={"opset": opset, "ops": ops, "dynamic_batch": dynamic},
+        )

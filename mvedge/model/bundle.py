@@ -79,6 +79,24 @@ def load_bundle(weights: str | None = None, variant: str | None = None, image_si
     return with_labels_file(bundle, labels) if labels else bundle
 
 
+LICENSE_DIGITS = "Apache-2.0 (mvedge's embedded digits model)"
+LICENSE_OFFICIAL = "NVIDIA Source Code License-NC"
+LICENSE_RANDOM = "none (random weights)"
+LICENSE_UNKNOWN = "unknown (the checkpoint's own; check it before shipping)"
+
+
+def weights_license(bundle: ModelBundle) -> str:
+    """The license of the bundle's weights, for sidecars: mvedge's for the embedded digits model
+    (and checkpoints tuned from it), NVIDIA's for official checkpoints, none for random weights."""
+    if bundle.domain == DIGITS:
+        return LICENSE_DIGITS
+    if bundle.random_weights:
+        return LICENSE_RANDOM
+    qat = bundle.extra.get("qat") or {}
+    official = bundle.name in VARIANTS or qat.get("base_name") in VARIANTS
+    return LICENSE_OFFICIAL if official else LICENSE_UNKNOWN
+
+
 def with_labels_file(bundle: ModelBundle, path: str) -> ModelBundle:
     """The bundle with the class names of a labels file (one per line, as many as the head has
     classes); BadInput otherwise."""
