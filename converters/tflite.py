@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions
-from mvedge.model.bundle import ModelBundle
+from converters.litert_metadata import LABELS_ENTRY, MVEDGE_ENTRY, with_metadata
+from mvedge.model.bundle import ModelBundle, embedded_description
 from mvedge.progress import Progress
 from mvedge.quiet import ENVIRONMENT as QUIET_ENVIRONMENT
 from mvedge.quiet import silenced, silenced_imports
@@ -91,6 +92,10 @@ class TFLiteConverter(Converter):
                         recipe_meta["quant_recipe"] = quant_recipe("tflite").to_dict()
                         recipe_meta["excluded"] = list(excluded)
                 metadata.update(recipe_meta)
+        input_detail, output_detail, signature = _io_details(model_bytes)
+        description = embedded_description(bundle)
+        description["input"] = {"name": signature["input"], "layout": "NHWC" if nhwc else "NCHW", "dtype": np.dtype(input_detail["dtype"]).name}
+        model_bytes = with_metadata(model_bytes, description)
         out_path.write_bytes(model_bytes)
         info = inspect_flatbuffer(model_bytes)
         if info["flex_ops"] or info["custom_ops"]:
@@ -101,7 +106,7 @@ class TFLiteConverter(Converter):
             )
         metadata.update(info)
         metadata["xnnpack"] = _probe_xnnpack(out_path, progress)
-        input_detail, output_detail, signature = _io_details(out_path)
+        metadata["embedded_metadata"] = [MVEDGE_ENTRY] + ([LABELS_ENTRY] if bundle.labels else [])
         metadata["signature"] = signature["key"]
         metadata["tensor_names"] = {"input": input_detail["name"], "output": output_detail["name"]}
         return ConversionResult(
@@ -370,13 +375,13 @@ def _probe_xnnpack(path: Path, progress: Progress) -> dict[str, Any]:
     return {"partitions": result.get("partitions"), "runs": True}
 
 
-def _io_details(path: Path) -> tuple[dict, dict, dict[str, str]]:
+def _io_details(model: bytes) -> tuple[dict, dict, dict[str, str]]:
     """The first input's and output's tensor details, read by the LiteRT interpreter, and the
     signature apps call it through: its key and its input and output names (the tensor names
     when the model has no signature)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path))
+    interpreter = Interpreter(model_content=model)
     input_detail, output_detail = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     signatures = interpreter.get_signature_list()
     if len(signatures) != 1:

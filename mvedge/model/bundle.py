@@ -97,6 +97,20 @@ def weights_license(bundle: ModelBundle) -> str:
     return LICENSE_OFFICIAL if official else LICENSE_UNKNOWN
 
 
+def embedded_description(bundle: ModelBundle) -> dict[str, Any]:
+    """What an artifact carries inside itself about its model (TFLite and ONNX metadata, next to
+    the sidecar): name, preprocessing, labels and the weights' license."""
+    import mvedge
+
+    return {
+        "mvedge_version": mvedge.__version__,
+        "model": bundle.name,
+        "preprocessing": bundle.preprocessing.to_dict(),
+        "labels": list(bundle.labels) if bundle.labels else None,
+        "license": weights_license(bundle),
+    }
+
+
 def with_labels_file(bundle: ModelBundle, path: str) -> ModelBundle:
     """The bundle with the class names of a labels file (one per line, as many as the head has
     classes); BadInput otherwise."""
