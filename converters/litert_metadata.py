@@ -28,6 +28,10 @@ def with_metadata(model: bytes, description: dict[str, Any]) -> bytes:
         entries[LABELS_ENTRY] = ("\n".join(description["labels"]) + "\n").encode()
     root.metadata = [m for m in (root.metadata or []) if _text(m.name) not in entries]
     root.buffers = root.buffers or []
+    for buffer in root.buffers:  # data stored after the flatbuffer (ai-edge-quantizer writes some): move it inside
+        if buffer.offset > 1:
+            buffer.data = np.frombuffer(model, dtype=np.uint8, count=buffer.size, offset=buffer.offset)
+            buffer.offset = buffer.size = 0
     for name, data in entries.items():
         buffer = schema.BufferT()
         buffer.data = np.frombuffer(data, dtype=np.uint8)
