@@ -59,6 +59,10 @@ class ConversionResult:
     input_dtype: str = "float32"
     input_quantization: dict[str, float] | None = None  # scale/zero_point for integer inputs
     output_quantization: dict[str, float] | None = None
+    output_name: str = "logits"
+    output_dtype: str = "float32"
+    dynamic_batch: bool = False  # the runtime takes any batch size, not only the exported one
+    color_layout: str | None = None  # an image input's pixel layout ("RGB"); None for a tensor input
     metadata: dict[str, Any] = field(default_factory=dict)  # delegation report, ops, recipe, ...
 
 

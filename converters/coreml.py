@@ -23,6 +23,8 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,10 @@ of rank >= 2 above the threshold, which includes the selective scan's decay matr
 the threshold in the small models); its errors would compound through exp(delta * A) along the
 sequence, and it is tiny, so it stays fp16."""
 INPUT_NAME = "image"
+CONVERSION_DATE_KEY = "com.github.apple.coremltools.conversion_date"
+DEBUG_MAPPING = "executorch_debug_handle_mapping.json"
+"""coremltools writes this ExecuTorch debug-handle map into every package converted from a
+torch.export program that carries debug handles; Core ML does not read it, so it is removed."""
 LICENSE_APACHE = "mvedge code: Apache-2.0."
 LICENSE_NVIDIA = (
     "MambaVision weights are NVIDIA's (official checkpoints: NVIDIA Source Code License-NC, non-commercial); "
@@ -257,6 +263,7 @@ class CoreMLConverter(Converter):
         _describe(mlmodel, bundle, options, opts, plan)
         with progress.stage("saving .mlpackage"), silenced():
             mlmodel.save(str(out_path))
+        make_reproducible(out_path)
 
         metadata: dict[str, Any] = {
             "minimum_target": opts.minimum_target,
@@ -287,7 +294,10 @@ class CoreMLConverter(Converter):
             out_path,
             input_name=INPUT_NAME,
             input_layout="NCHW",
-            input_dtype="uint8" if plan.image_input else "float32",
+            input_dtype="image" if plan.image_input else "float32",  # an image: 8-bit RGB pixels, normalised inside
+            color_layout="RGB" if plan.image_input else None,
+            output_name=plan.output_name,
+            output_dtype=_output_dtype(mlmodel, plan.output_name),
             metadata=metadata,
         )
 
@@ -434,6 +444,18 @@ def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options:
     return mlmodel, kept_fp32
 
 
+def _output_dtype(mlmodel: Any, name: str) -> str:
+    """The element type of a multi-array output of the saved model ("float32", "float16", ...)."""
+    from coremltools.proto import FeatureTypes_pb2
+
+    names = {FeatureTypes_pb2.ArrayFeatureType.FLOAT32: "float32", FeatureTypes_pb2.ArrayFeatureType.FLOAT16: "float16",
+             FeatureTypes_pb2.ArrayFeatureType.DOUBLE: "float64", FeatureTypes_pb2.ArrayFeatureType.INT32: "int32"}
+    for output in mlmodel.get_spec().description.output:
+        if output.name == name:
+            return names.get(output.type.multiArrayType.dataType, "unknown")
+    raise ConversionError(f"the Core ML model has no output {name!r}")
+
+
 def _has_scan(model: nn.Module) -> bool:
     return any(isinstance(m, scan_module.SelectiveScan) for m in model.modules())
 
@@ -532,6 +554,42 @@ def _describe(mlmodel: Any, bundle: ModelBundle, options: ConvertOptions, opts: 
     if opts.scan_fp32 and precision != "fp32":
         meta["mvedge.scan_fp32"] = "true"
     meta["mvedge.license_note"] = _weights_license(bundle)
+    if CONVERSION_DATE_KEY in meta:  # a timestamp would make two conversions of the same input differ
+        del meta[CONVERSION_DATE_KEY]
+
+
+# ------------------------------------------------------------------ reproducible packages
+
+
+def make_reproducible(package: Path) -> None:
+    """Make a saved .mlpackage depend only on what was converted: the model spec re-serialised
+    deterministically (protobuf map entries such as the metadata in key order), Manifest.json item
+    identifiers derived from the item paths instead of random UUIDs, no ExecuTorch debug map, and
+    the usual permissions for files and folders (coremltools' temporary files are 0600)."""
+    (package / DEBUG_MAPPING).unlink(missing_ok=True)
+    spec_path = _deterministic_manifest(package)
+    from coremltools.proto import Model_pb2
+
+    spec = Model_pb2.Model()
+    spec.ParseFromString(spec_path.read_bytes())
+    spec_path.write_bytes(spec.SerializeToString(deterministic=True))
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [package, *package.rglob("*")]:
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
+def _deterministic_manifest(package: Path) -> Path:
+    """Rewrite Manifest.json with each item's identifier a UUID derived from its path (the same on
+    every conversion); returns the path of the root model spec."""
+    manifest_path = package / "Manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    renamed = {old: str(uuid.uuid5(uuid.NAMESPACE_URL, "mlpackage:" + item["path"])) for old, item in manifest["itemInfoEntries"].items()}
+    root = manifest["itemInfoEntries"][manifest["rootModelIdentifier"]]
+    manifest["itemInfoEntries"] = {renamed[old]: item for old, item in manifest["itemInfoEntries"].items()}
+    manifest["rootModelIdentifier"] = renamed[manifest["rootModelIdentifier"]]
+    manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")
+    return package / "Data" / root["path"]
 
 
 def _weights_license(bundle: ModelBundle) -> str:

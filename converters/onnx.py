@@ -1,17 +1,37 @@
-"""ONNX: torch.export-based exporter (opset 18), dynamic batch, checked in onnxruntime."""
+"""ONNX: torch.export-based exporter (opset 18), dynamic batch, checked in onnxruntime; the model's
+name, preprocessing, labels and license are written into its metadata_props."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from converters.base import ConversionError, ConversionResult, Converter, ConvertOptions
-from mvedge.model.bundle import ModelBundle
+from mvedge.model.bundle import ModelBundle, embedded_description
 from mvedge.progress import Progress
 from mvedge.quiet import silenced
 
 OPSET = 18  # the dynamo exporter's floor (it writes 18 even when asked for 17)
+
+
+def set_metadata(model, description: dict[str, Any]) -> None:
+    """Write the model's description into the ONNX model's metadata_props (string key -> string):
+    mvedge.version, mvedge.model, mvedge.license, and mvedge.preprocessing / mvedge.labels as JSON."""
+    props = {
+        "mvedge.version": description["mvedge_version"],
+        "mvedge.model": description["model"],
+        "mvedge.license": description["license"],
+        "mvedge.preprocessing": json.dumps(description["preprocessing"], sort_keys=True),
+        "mvedge.labels": json.dumps(description["labels"]),
+    }
+    kept = [(p.key, p.value) for p in model.metadata_props if p.key not in props]
+    del model.metadata_props[:]
+    for key, value in kept + sorted(props.items()):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
 
 
 class OnnxConverter(Converter):
@@ -48,7 +68,12 @@ class OnnxConverter(Converter):
         import onnx
 
         model = onnx.load(str(out_path))
+        set_metadata(model, embedded_description(bundle))
+        onnx.save(model, str(out_path))
         onnx.checker.check_model(model)
         ops = sorted({node.op_type for node in model.graph.node})
         opset = max(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
-        return ConversionResult(out_path, input_name="image", metadata={"opset": opset, "ops": ops, "dynamic_batch": dynamic})
+        return ConversionResult(
+            out_path, input_name="image", output_name="logits", dynamic_batch=dynamic,
+            metadata={"opset": opset, "ops": ops, "dynamic_batch": dynamic},
+        )

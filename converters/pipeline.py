@@ -21,7 +21,7 @@ from converters.base import BadRequest, ConversionError, ConversionResult, Conve
 from converters.registry import get_converter
 from mvedge.atomic import move_into_place, staging_folder
 from mvedge.artifact import InputSpec, OutputSpec, Sidecar, sha256_of, sidecar_path, size_of, write_sidecar
-from mvedge.model.bundle import ModelBundle
+from mvedge.model.bundle import ModelBundle, weights_license
 from mvedge.progress import Progress
 from mvedge.verify.check import verify_artifact
 from mvedge.verify.metrics import Drift
@@ -97,14 +97,29 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
         config=bundle.config,
         target=target,
         precision=precision,
-        input=InputSpec(result.input_name, shape, result.input_layout, result.input_dtype, options.batch, result.input_quantization),
-        output=OutputSpec([options.batch, mvedge.output_size(bundle.config)], result.output_quantization),
+        license=weights_license(bundle),
+        source_sha256=_source_sha256(bundle),
+        input=InputSpec(
+            result.input_name, shape, result.input_layout, result.input_dtype, options.batch, result.input_quantization,
+            dynamic_batch=result.dynamic_batch, color_layout=result.color_layout,
+        ),
+        output=OutputSpec(
+            [options.batch, mvedge.output_size(bundle.config)], result.output_quantization,
+            name=result.output_name, dtype=result.output_dtype, dynamic_batch=result.dynamic_batch,
+        ),
         preprocessing=bundle.preprocessing.to_dict(),
         labels=bundle.labels,
         toolchain=versions,
         options={k: v for k, v in options.extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
         conversion=result.metadata,
     )
+
+
+def _source_sha256(bundle: ModelBundle) -> str | None:
+    """sha256 of the checkpoint file the weights came from; None for embedded or random weights."""
+    if bundle.source in ("embedded", "random") or not Path(bundle.source).is_file():
+        return None
+    return sha256_of(bundle.source)
 
 
 def convert(

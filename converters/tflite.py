@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions
-from mvedge.model.bundle import ModelBundle
+from converters.litert_metadata import LABELS_ENTRY, MVEDGE_ENTRY, with_metadata
+from mvedge.model.bundle import ModelBundle, embedded_description
 from mvedge.progress import Progress
 from mvedge.quiet import ENVIRONMENT as QUIET_ENVIRONMENT
 from mvedge.quiet import silenced, silenced_imports
@@ -105,6 +106,10 @@ class TFLiteConverter(Converter):
                         recipe_meta["quant_recipe"] = quant_recipe("tflite").to_dict()
                         recipe_meta["excluded"] = list(excluded)
                 metadata.update(recipe_meta)
+        input_detail, output_detail, signature = _io_details(model_bytes)
+        description = embedded_description(bundle)
+        description["input"] = {"name": signature["input"], "layout": "NHWC" if nhwc else "NCHW", "dtype": np.dtype(input_detail["dtype"]).name}
+        model_bytes = with_metadata(model_bytes, description)
         out_path.write_bytes(model_bytes)
         info = inspect_flatbuffer(model_bytes)
         if info["flex_ops"] or info["custom_ops"]:
@@ -115,10 +120,14 @@ class TFLiteConverter(Converter):
             )
         metadata.update(info)
         metadata["xnnpack"] = _probe_xnnpack(out_path, progress)
-        input_detail, output_detail = _io_details(out_path)
+        metadata["embedded_metadata"] = [MVEDGE_ENTRY] + ([LABELS_ENTRY] if bundle.labels else [])
+        metadata["signature"] = signature["key"]
+        metadata["tensor_names"] = {"input": input_detail["name"], "output": output_detail["name"]}
         return ConversionResult(
             out_path,
-            input_name=input_detail["name"],
+            input_name=signature["input"],
+            output_name=signature["output"],
+            output_dtype=np.dtype(output_detail["dtype"]).name,
             input_layout="NHWC" if nhwc else "NCHW",
             input_dtype=np.dtype(input_detail["dtype"]).name,
             input_quantization=_quantization(input_detail),
@@ -380,12 +389,21 @@ def _probe_xnnpack(path: Path, progress: Progress) -> dict[str, Any]:
     return {"partitions": result.get("partitions"), "runs": True}
 
 
-def _io_details(path: Path) -> tuple[dict, dict]:
-    """The first input's and output's tensor details, read by the LiteRT interpreter."""
+def _io_details(model: bytes) -> tuple[dict, dict, dict[str, str]]:
+    """The first input's and output's tensor details, read by the LiteRT interpreter, and the
+    signature apps call it through: its key and its input and output names (the tensor names
+    when the model has no signature)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path))
-    return interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter = Interpreter(model_content=model)
+    input_detail, output_detail = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    signatures = interpreter.get_signature_list()
+    if len(signatures) != 1:
+        return input_detail, output_detail, {"key": None, "input": input_detail["name"], "output": output_detail["name"]}
+    ((key, names),) = signatures.items()
+    if len(names.get("inputs", [])) != 1 or len(names.get("outputs", [])) != 1:
+        raise ConversionError(f"the .tflite signature {key!r} has {names.get('inputs')} inputs and {names.get('outputs')} outputs; expected one of each")
+    return input_detail, output_detail, {"key": key, "input": names["inputs"][0], "output": names["outputs"][0]}
 
 
 def _quantization(detail: dict) -> dict[str, float] | None:

@@ -6,7 +6,10 @@ The sidecar is '<artifact name>.json' next to the artifact. It is strict JSON: a
 (see mvedge.strict_json), and `read_sidecar` reads those back as floats. Its "schema" field is
 "mvedge.sidecar/1"; sidecars written before the field existed carry the same keys and are read as
 that version. The keys are read by `mvedge verify`, `profile` and `bundle` and by the demo apps
-(android_demo, ios_demo), so they only ever grow.
+(android_demo, ios_demo), so they only ever grow: keys added later (the weights' license, the
+source checkpoint's sha256, the output's name and dtype, dynamic_batch, an image input's
+color_layout) read as None / False from older sidecars. `input.shape` stays numbers at the
+exported batch; a runtime that takes any batch says so with `dynamic_batch`.
 """
 
 from __future__ import annotations
@@ -131,9 +134,15 @@ class _Fields:
         if value is None and optional:
             return None
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            expected = " or ".join({dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}[k] for k in kinds)
+            expected = " or ".join({dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number", bool: "true or false"}[k] for k in kinds)
             raise self.error(name, f"must be {expected}{' or null' if optional else ''}, got {value!r}"[:300])
         return value
+
+    def absent_or(self, key: str, kinds: tuple[type, ...], default: Any) -> Any:
+        """A field added in a later mvedge: `default` when the sidecar predates it (or holds null)."""
+        if self.data.get(key) is None:
+            return default
+        return self.get(key, kinds)
 
     def ints(self, key: str) -> list[int]:
         values = self.get(key, (list,))
@@ -155,8 +164,10 @@ class _Fields:
 
 @dataclass
 class InputSpec:
-    """The artifact's input tensor: name, shape in its layout (NCHW or NHWC), element type, the
-    fixed batch, and scale/zero_point for an integer input."""
+    """The artifact's input: name (what the app binds: TFLite's signature input name), shape in
+    its layout (NCHW or NHWC) at the exported batch, element type ("image" for a Core ML image
+    input, whose pixels `color_layout` describes), the exported batch, whether the runtime also
+    takes other batch sizes, and scale/zero_point for an integer input."""
 
     name: str
     shape: list[int]
@@ -164,6 +175,8 @@ class InputSpec:
     dtype: str
     batch: int
     quantization: dict[str, float] | None = None
+    dynamic_batch: bool = False
+    color_layout: str | None = None  # "RGB" for a Core ML image input
 
     def nchw(self) -> tuple[int, int, int, int] | None:
         """(batch, channels, height, width), or None when the input is not a 4-D image tensor."""
@@ -180,19 +193,45 @@ class InputSpec:
         layout = f.get("layout", (str,))
         if layout not in ("NCHW", "NHWC"):
             raise f.error(f.prefix + "layout", f"must be NCHW or NHWC, got {layout!r}")
-        return cls(f.get("name", (str,)), f.ints("shape"), layout, f.get("dtype", (str,)), f.get("batch", (int,)), f.get("quantization", (dict,), optional=True))
+        return cls(
+            f.get("name", (str,)), f.ints("shape"), layout, f.get("dtype", (str,)), f.get("batch", (int,)),
+            f.get("quantization", (dict,), optional=True), f.absent_or("dynamic_batch", (bool,), False), f.absent_or("color_layout", (str,), None),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "layout": self.layout,
+            "dtype": self.dtype,
+            "batch": self.batch,
+            "dynamic_batch": self.dynamic_batch,
+            "color_layout": self.color_layout,
+            "quantization": self.quantization,
+        }
 
 
 @dataclass
 class OutputSpec:
-    """The artifact's output: shape (batch, classes or features) and scale/zero_point when integer."""
+    """The artifact's output: shape (batch, classes or features) at the exported batch,
+    scale/zero_point when integer, its name and element type (None in sidecars written before
+    they were recorded), and whether the batch is dynamic."""
 
     shape: list[int]
     quantization: dict[str, float] | None = None
+    name: str | None = None
+    dtype: str | None = None
+    dynamic_batch: bool = False
 
     @classmethod
     def from_fields(cls, f: _Fields) -> OutputSpec:
-        return cls(f.ints("shape"), f.get("quantization", (dict,), optional=True))
+        return cls(
+            f.ints("shape"), f.get("quantization", (dict,), optional=True),
+            f.absent_or("name", (str,), None), f.absent_or("dtype", (str,), None), f.absent_or("dynamic_batch", (bool,), False),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "dynamic_batch": self.dynamic_batch, "quantization": self.quantization}
 
 
 DRIFT_NUMBERS = ("max_abs", "mean_abs", "cosine", "psnr_db", "top1_agreement", "top5_overlap", "accuracy", "reference_accuracy")
@@ -223,6 +262,8 @@ class Sidecar:
     drift: dict[str, Any] | None = None
     verification: str | None = None
     domain: str = PHOTOS  # which bundled images fit the model: "digits" or "photos"
+    license: str | None = None  # the weights' license (None: a sidecar written before it was recorded)
+    source_sha256: str | None = None  # sha256 of the source checkpoint file; None for embedded / random weights
     schema: str = SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer mvedge wrote; kept on rewrite
 
@@ -234,18 +275,13 @@ class Sidecar:
             "model": self.model,
             "source": self.source,
             "domain": self.domain,
+            "license": self.license,
+            "source_sha256": self.source_sha256,
             "config": self.config,
             "target": self.target,
             "precision": self.precision,
-            "input": {
-                "name": self.input.name,
-                "shape": list(self.input.shape),
-                "layout": self.input.layout,
-                "dtype": self.input.dtype,
-                "batch": self.input.batch,
-                "quantization": self.input.quantization,
-            },
-            "output": {"shape": list(self.output.shape), "quantization": self.output.quantization},
+            "input": self.input.to_dict(),
+            "output": self.output.to_dict(),
             "preprocessing": self.preprocessing,
             "labels": self.labels,
             "toolchain": self.toolchain,
@@ -303,6 +339,8 @@ class Sidecar:
             drift=drift,
             verification=f.get("verification", (str,), optional=True),
             domain=cls.domain_of(data, f),
+            license=f.absent_or("license", (str,), None),
+            source_sha256=f.absent_or("source_sha256", (str,), None),
             extra={k: v for k, v in data.items() if k not in known},
         )
 

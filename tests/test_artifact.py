@@ -220,3 +220,26 @@ def test_the_pipeline_writes_the_bundles_domain(small_bundle, tmp_path: Path) ->
     small_bundle.domain = "digits"
     artifact = pipeline.convert(small_bundle, "onnx", "fp32", tmp_path, verify=False, progress=Progress(quiet=True))
     assert read_sidecar(artifact.path).domain == "digits"
+
+
+def test_the_new_fields_round_trip_and_older_sidecars_read_with_defaults(tmp_path: Path) -> None:
+    """Output name and dtype, dynamic batch, image color layout, license and source hash: written,
+    read back, and absent from sidecars written before them (read as unknown / fixed batch)."""
+    sidecar = make_sidecar(target="coreml", dtype="image", license="NVIDIA Source Code License-NC", source_sha256="a" * 64)
+    sidecar.input.color_layout = "RGB"
+    sidecar.output.name, sidecar.output.dtype = "logits", "float16"
+    artifact = tmp_path / "m.mlpackage"
+    write_sidecar(artifact, sidecar)
+    data = json.loads(sidecar_path(artifact).read_text())
+    assert data["license"] == "NVIDIA Source Code License-NC" and data["source_sha256"] == "a" * 64
+    assert data["input"]["color_layout"] == "RGB" and data["input"]["dynamic_batch"] is False
+    assert data["output"] == {"name": "logits", "shape": [1, 5], "dtype": "float16", "dynamic_batch": False, "quantization": None}
+    again = read_sidecar(artifact)
+    assert again.to_dict() == data
+    old = _written(tmp_path, lambda d: (d.pop("license"), d.pop("source_sha256"), [d["input"].pop(k) for k in ("dynamic_batch", "color_layout")],
+                                         [d["output"].pop(k) for k in ("name", "dtype", "dynamic_batch")]))
+    read = read_sidecar(old)
+    assert read.license is None and read.source_sha256 is None and read.input.dynamic_batch is False
+    assert read.output.name is None and read.output.dtype is None and read.input.color_layout is None
+    with pytest.raises(BadInput, match="dynamic_batch"):
+        read_sidecar(_written(tmp_path, lambda d: d["input"].update(dynamic_batch="yes")))

@@ -49,6 +49,10 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
         f"or all: every precision of each target; {default}",
     )
     parser.add_argument("--image-size", type=int, help="input side in pixels (default: the model's)")
+    parser.add_argument(
+        "--labels", metavar="FILE",
+        help="class names, one per line in class-index order (default: the model's; ImageNet-1K for official checkpoints)",
+    )
     parser.add_argument("--calibration", help="folder of images for static int8 calibration (default: bundled images)")
     parser.add_argument("--calibration-limit", type=int, default=64, help="at most this many calibration images (default 64)")
     parser.add_argument(
@@ -263,7 +267,7 @@ def prepare(args: argparse.Namespace, out: Path, reports: Sequence[Path] = ()) -
     pairs = plan(args.target, args.precision)
     notes = check_request(args, pairs)
     check_output_folder(out)
-    bundle = model_from_options(args.weights, args.variant, args.image_size)
+    bundle = model_from_options(args.weights, args.variant, args.image_size, args.labels)
     if args.exclude:  # block names checked against this model now, not after a float conversion
         resolve_exclusions(bundle.model, args.exclude.split(","))
     if not args.force:

@@ -14,7 +14,8 @@ from torch import nn
 
 from mvedge.errors import BadInput
 from mvedge.model.checkpoints import CheckpointError, load_checkpoint, read_safetensors_metadata
-from mvedge.model.configs import VARIANTS, canonical_variant, config
+from mvedge.model.configs import OFFICIAL_NUM_CLASSES, VARIANTS, canonical_variant, config
+from mvedge.model.labels import imagenet1k_labels, read_labels_file
 from mvedge.model.mambavision import MambaVision, build
 from mvedge.model.preprocessing import Preprocessing, preprocessing
 
@@ -54,11 +55,13 @@ class ModelBundle:
         return self.source == "random"
 
 
-def load_bundle(weights: str | None = None, variant: str | None = None, image_size: int | None = None) -> ModelBundle:
+def load_bundle(weights: str | None = None, variant: str | None = None, image_size: int | None = None, labels: str | None = None) -> ModelBundle:
     """The model a command works on: a checkpoint (a QAT checkpoint with its base model's
     preprocessing, labels and domain), else a named variant with random weights (`random_weights`
-    says so), else the embedded digits model. `image_size` (the --image-size option) overrides the
-    input side of any of them; BadInput when it is below 1."""
+    says so), else the embedded digits model. An official variant with a 1000-class head is
+    labelled with the ImageNet-1K class names. `image_size` (the --image-size option) overrides the
+    input side of any of them; BadInput when it is below 1. `labels` (the --labels option) is a
+    file of class names, one per line, that replaces the model's."""
     if image_size is not None and image_size < 1:
         raise BadInput(f"--image-size must be a positive integer, got {image_size}")
     if weights:
@@ -66,13 +69,13 @@ def load_bundle(weights: str | None = None, variant: str | None = None, image_si
     elif variant:
         name = canonical_variant(variant)
         model = build(**config(name)).eval()
-        bundle = ModelBundle(model, name, dict(model.config), preprocessing(name), None, "random")
+        bundle = ModelBundle(model, name, dict(model.config), preprocessing(name), _official_labels(name, model.config), "random")
     else:
         from mvedge.model.embedded import DEFAULT_MODEL_NAME, default_model_info, default_preprocessing, load_default_model
 
         model = load_default_model()
-        labels = list(default_model_info()["labels"])
-        bundle = ModelBundle(model, DEFAULT_MODEL_NAME, dict(model.config), default_preprocessing(), labels, "embedded", domain=DIGITS)
+        names = list(default_model_info()["labels"])
+        bundle = ModelBundle(model, DEFAULT_MODEL_NAME, dict(model.config), default_preprocessing(), names, "embedded", domain=DIGITS)
     if image_size is not None:
         stride = total_stride(bundle.model)
         if image_size < stride:
@@ -83,6 +86,45 @@ def load_bundle(weights: str | None = None, variant: str | None = None, image_si
         bundle.trained_size = bundle.image_size
         bundle.preprocessing = dataclasses.replace(bundle.preprocessing, input_size=image_size)
         bundle.config["image_size"] = image_size
+    return with_labels_file(bundle, labels) if labels else bundle
+
+
+LICENSE_DIGITS = "Apache-2.0 (mvedge's embedded digits model)"
+LICENSE_OFFICIAL = "NVIDIA Source Code License-NC"
+LICENSE_RANDOM = "none (random weights)"
+LICENSE_UNKNOWN = "unknown (the checkpoint's own; check it before shipping)"
+
+
+def weights_license(bundle: ModelBundle) -> str:
+    """The license of the bundle's weights, for sidecars: mvedge's for the embedded digits model
+    (and checkpoints tuned from it), NVIDIA's for official checkpoints, none for random weights."""
+    if bundle.domain == DIGITS:
+        return LICENSE_DIGITS
+    if bundle.random_weights:
+        return LICENSE_RANDOM
+    qat = bundle.extra.get("qat") or {}
+    official = bundle.name in VARIANTS or qat.get("base_name") in VARIANTS
+    return LICENSE_OFFICIAL if official else LICENSE_UNKNOWN
+
+
+def embedded_description(bundle: ModelBundle) -> dict[str, Any]:
+    """What an artifact carries inside itself about its model (TFLite and ONNX metadata, next to
+    the sidecar): name, preprocessing, labels and the weights' license."""
+    import mvedge
+
+    return {
+        "mvedge_version": mvedge.__version__,
+        "model": bundle.name,
+        "preprocessing": bundle.preprocessing.to_dict(),
+        "labels": list(bundle.labels) if bundle.labels else None,
+        "license": weights_license(bundle),
+    }
+
+
+def with_labels_file(bundle: ModelBundle, path: str) -> ModelBundle:
+    """The bundle with the class names of a labels file (one per line, as many as the head has
+    classes); BadInput otherwise."""
+    bundle.labels = read_labels_file(path, bundle.config.get("num_classes"))
     return bundle
 
 
@@ -115,13 +157,18 @@ def size_note(bundle: ModelBundle) -> str | None:
     )
 
 
+def _official_labels(name: str, config: dict[str, Any]) -> list[str] | None:
+    """ImageNet-1K's class names for an official variant whose head has its 1000 classes."""
+    return imagenet1k_labels() if name in VARIANTS and config.get("num_classes") == OFFICIAL_NUM_CLASSES else None
+
+
 def _from_checkpoint(weights: str, variant: str | None) -> ModelBundle:
     """A checkpoint file: an official variant's preprocessing, ImageNet's for a custom model, and
     for a QAT checkpoint what its metadata records of the base model."""
     model = load_checkpoint(weights, variant=variant)
     name = getattr(model, "variant", None) or "custom"
     pre = preprocessing(name) if name in VARIANTS else Preprocessing(input_size=model.config["image_size"])
-    bundle = ModelBundle(model, name, dict(model.config), pre, None, weights)
+    bundle = ModelBundle(model, name, dict(model.config), pre, _official_labels(name, model.config), weights)
     info = read_qat_info(weights)
     return _with_qat_info(bundle, info, weights) if info else bundle
 

@@ -65,5 +65,5 @@ def test_ios_layout(ios_bundled: Path, artifacts) -> None:
     document = json.loads((ios_bundled / IOS_LAYOUT.contract / "contract.json").read_text())
     assert document["app"] == "ios" and len(document["images"]) == 2
     (artifact,) = document["artifacts"]
-    assert artifact["image_input"] is True and artifact["input"]["dtype"] == "uint8"
+    assert artifact["image_input"] is True and artifact["input"]["dtype"] == "image"
     assert artifact["tolerance"]["score_abs"] == 1e-2  # fp16

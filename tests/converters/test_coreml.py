@@ -39,7 +39,10 @@ def test_each_precision_converts_and_passes_its_drift_threshold(small_bundle, tm
         assert artifact.drift.psnr_db > 100 and artifact.drift.max_abs < 1e-5
     sidecar = json.loads((tmp_path / f"mambavision-custom-{small_bundle.image_size}-coreml-{precision}.mlpackage.json").read_text())
     assert sidecar["sha256"] == sha256_of(artifact.path) and sidecar["toolchain"]["coremltools"] == "9.0"
-    assert sidecar["input"] == {"name": "image", "shape": [1, 3, 64, 64], "layout": "NCHW", "dtype": "uint8", "batch": 1, "quantization": None}
+    assert sidecar["input"] == {
+        "name": "image", "shape": [1, 3, 64, 64], "layout": "NCHW", "dtype": "image", "batch": 1,
+        "dynamic_batch": False, "color_layout": "RGB", "quantization": None,
+    }
     conversion = sidecar["conversion"]
     assert conversion["input_kind"] == "image" and conversion["minimum_target"] == "iOS17"
     assert conversion["image"]["channel_factor_folded_into_first_conv"]  # ImageNet std differs per channel

@@ -136,6 +136,7 @@ def test_int8_nhwc_with_integer_io(bundle, tmp_path: Path, few_images) -> None:
     assert sidecar["output"]["quantization"]["scale"] > 0 and sidecar["conversion"]["calibration_images"] == CALIBRATION_IMAGES
     types = sidecar["conversion"]["tensor_types"]
     assert types["INT8"] > 4 * types.get("FLOAT32", 0)  # (nearly) full-integer
+    assert sidecar["output"]["dtype"] == "int8"  # an app reading the output needs its type, not only its scale
     runner = open_runner(artifact.path)
     assert runner.layout == "NHWC" and tuple(runner.input["shape"]) == (1, size, size, 3)
     images, _, _ = verification_set(bundle, limit=8)

@@ -67,7 +67,8 @@ public struct InputSpec: Equatable {
         guard layout == "NCHW" || layout == "NHWC" else { throw SidecarError("input.layout must be NCHW or NHWC, got \(layout)") }
         guard shape[0] == 1 else { throw SidecarError("the app feeds one image at a time; input batch is \(shape[0])") }
         let dtype = json["dtype"] as? String ?? "float32"
-        guard dtype == "float32" || (dtype == "uint8" && imageInput) else { throw SidecarError("input.dtype \(dtype) is not supported by the Core ML app") }
+        // a Core ML image input: dtype "image" (sidecars before mvedge recorded it as such: "uint8")
+        guard dtype == "float32" || ((dtype == "image" || dtype == "uint8") && imageInput) else { throw SidecarError("input.dtype \(dtype) is not supported by the Core ML app") }
         return InputSpec(name: json["name"] as? String ?? "image", shape: shape, layout: layout, dtype: dtype, imageInput: imageInput)
     }
 }
@@ -123,7 +124,7 @@ extension Sidecar {
         let imageInput = (meta["mvedge.input_kind"] ?? "image") == "image"
         let side = preprocessing.inputSize
         let spec = InputSpec(name: inputName, shape: [1, config["in_channels"] as? Int ?? 3, side, side], layout: "NCHW",
-                             dtype: imageInput ? "uint8" : "float32", imageInput: imageInput)
+                             dtype: imageInput ? "image" : "float32", imageInput: imageInput)
         return Sidecar(model: meta["mvedge.model"] ?? "model", source: meta["mvedge.source"] ?? "", target: "coreml",
                        precision: meta["mvedge.precision"], input: spec, preprocessing: preprocessing, labels: labels,
                        numClasses: config["num_classes"] as? Int ?? labels.count, sha256: nil)

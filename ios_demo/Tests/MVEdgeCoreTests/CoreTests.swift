@@ -31,6 +31,13 @@ final class SidecarTests: XCTestCase {
         XCTAssertThrowsError(try Sidecar.fromCoreMLMetadata([:], inputName: "image"))
     }
 
+    func testReadsAnImageInputAsWrittenNowAndBefore() throws {
+        for dtype in ["image", "uint8"] {
+            let s = try Sidecar.parse(sidecar(input: #"{"name": "image", "shape": [1, 3, 128, 128], "layout": "NCHW", "dtype": ""# + dtype + #"", "color_layout": "RGB", "dynamic_batch": false}"#))
+            XCTAssertTrue(s.input.imageInput)
+        }
+    }
+
     func testRefusesWhatItCannotFeed() {
         XCTAssertThrowsError(try Sidecar.parse(Data("nope".utf8)))
         XCTAssertThrowsError(try Sidecar.parse(sidecar(input: #"{"shape": [2, 3, 128, 128], "layout": "NCHW", "dtype": "uint8"}"#)))
