@@ -8,6 +8,7 @@ complete and atomically, next to the staged artifact before both are renamed int
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from converters.base import BadRequest, ConversionError, ConversionResult, Conve
 from converters.registry import get_converter
 from mvedge.atomic import move_into_place, staging_folder
 from mvedge.artifact import InputSpec, OutputSpec, Sidecar, sha256_of, sidecar_path, size_of, write_sidecar
-from mvedge.model.bundle import ModelBundle, weights_license
+from mvedge.model.bundle import OWN_LABELS, ModelBundle, weights_license
 from mvedge.progress import Progress
 from mvedge.verify.check import verify_artifact
 from mvedge.verify.metrics import Drift
@@ -67,19 +68,27 @@ def _names(value: Any) -> list[str]:
 
 def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str, extra: dict[str, Any] | None = None) -> str:
     """File name of an artifact, so that different content never shares a name:
-    'mambavision-<model>[-random]-<size>-<target>-<precision>[-<option tags>]<suffix>', the tags
-    naming each target option that changes the artifact (nhwc, io_int8, tensor, onnx2tf, ios16,
-    scanfp32, allint, the observer, excl<hash of the excluded blocks>), e.g.
-    'mambavision-t-random-224-tflite-int8-nhwc-io_int8.tflite', 'mambavision-digits-128-onnx-fp32.onnx'."""
+    'mambavision-<model>[-random|-<weights>]-<size>-<target>-<precision>[-<option tags>][-labels<hash>]<suffix>':
+    `<weights>` is the first 8 hex digits of the sha256 of the checkpoint file the weights came
+    from (none for the embedded model or random weights); the tags name each target option that
+    changes the artifact (nhwc, io_int8, tensor, onnx2tf, ios16, scanfp32, allint, the observer,
+    excl<hash of the excluded blocks>); `labels<hash>` marks class names given with --labels that
+    differ from the model's own, e.g. 'mambavision-t-random-224-tflite-int8-nhwc-io_int8.tflite',
+    'mambavision-digits-128-onnx-fp32.onnx', 'mambavision-t-3f2a9c01-224-coreml-fp16.mlpackage'."""
     model = bundle.name.lower()
     parts = [model if model.startswith("mambavision") else f"mambavision-{model}"]
     if bundle.random_weights:
         parts.append("random")
+    checkpoint = _source_sha256(bundle)
+    if checkpoint:
+        parts.append(checkpoint[:8])
     parts += [str(bundle.image_size), target, precision]
     for key, tag in NAME_TAGS.items():
         value = tag((extra or {}).get(key))
         if value:
             parts.append(value)
+    if getattr(bundle, "extra", {}).get(OWN_LABELS) and bundle.labels:
+        parts.append("labels" + hashlib.sha256("\n".join(bundle.labels).encode()).hexdigest()[:8])
     return "-".join(parts) + suffix
 
 
@@ -117,9 +126,18 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
 
 def _source_sha256(bundle: ModelBundle) -> str | None:
     """sha256 of the checkpoint file the weights came from; None for embedded or random weights."""
-    if bundle.source in ("embedded", "random") or not Path(bundle.source).is_file():
+    source = str(getattr(bundle, "source", "") or "")
+    if source in ("", "embedded", "random") or not Path(source).is_file():
         return None
-    return sha256_of(bundle.source)
+    stat = Path(source).stat()
+    return _file_sha256(str(Path(source).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, hashed once per (path, size, modification time): a checkpoint of hundreds
+    of MB is named and described by every pair of a run."""
+    return sha256_of(path)
 
 
 def convert(

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions
-from converters.litert_metadata import LABELS_ENTRY, MVEDGE_ENTRY, with_metadata
+from converters.litert_metadata import LABELS_FILE, METADATA_ENTRY, MVEDGE_ENTRY, with_metadata
 from mvedge.model.bundle import ModelBundle, embedded_description
 from mvedge.progress import Progress
 from mvedge.quiet import ENVIRONMENT as QUIET_ENVIRONMENT
@@ -109,6 +109,7 @@ class TFLiteConverter(Converter):
         input_detail, output_detail, signature = _io_details(model_bytes)
         description = embedded_description(bundle)
         description["input"] = {"name": signature["input"], "layout": "NHWC" if nhwc else "NCHW", "dtype": np.dtype(input_detail["dtype"]).name}
+        description["output"] = {"name": signature["output"]}
         model_bytes = with_metadata(model_bytes, description)
         out_path.write_bytes(model_bytes)
         info = inspect_flatbuffer(model_bytes)
@@ -120,7 +121,8 @@ class TFLiteConverter(Converter):
             )
         metadata.update(info)
         metadata["xnnpack"] = _probe_xnnpack(out_path, progress)
-        metadata["embedded_metadata"] = [MVEDGE_ENTRY] + ([LABELS_ENTRY] if bundle.labels else [])
+        metadata["embedded_metadata"] = [METADATA_ENTRY, MVEDGE_ENTRY]
+        metadata["associated_files"] = [LABELS_FILE] if bundle.labels else []
         metadata["signature"] = signature["key"]
         metadata["tensor_names"] = {"input": input_detail["name"], "output": output_detail["name"]}
         return ConversionResult(

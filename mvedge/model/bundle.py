@@ -121,10 +121,18 @@ def embedded_description(bundle: ModelBundle) -> dict[str, Any]:
     }
 
 
+OWN_LABELS = "own_labels"
+"""`ModelBundle.extra` key set when a labels file replaced the model's class names with others
+(artifact names then carry a hash of them)."""
+
+
 def with_labels_file(bundle: ModelBundle, path: str) -> ModelBundle:
     """The bundle with the class names of a labels file (one per line, as many as the head has
-    classes); BadInput otherwise."""
-    bundle.labels = read_labels_file(path, bundle.config.get("num_classes"))
+    classes); BadInput otherwise. Names that differ from the model's own are marked OWN_LABELS."""
+    labels = read_labels_file(path, bundle.config.get("num_classes"))
+    if labels != bundle.labels:
+        bundle.extra[OWN_LABELS] = True
+    bundle.labels = labels
     return bundle
 
 

@@ -415,3 +415,50 @@ def test_the_options_table_comes_from_the_converters() -> None:
     assert get_converter("tflite").uses("io_dtype", "int8") and not get_converter("tflite").uses("io_dtype", "fp32")
     assert get_converter("coreml").uses("scan_fp32", "fp16") and not get_converter("coreml").uses("scan_fp32", "fp32")
     assert {o for t in TARGETS for o in get_converter(t).reads} == set(OPTION_FLAGS)
+
+
+def _checkpoint_names(tmp_path: Path, *paths: Path, labels: str | None = None) -> list[str]:
+    from mvedge.commands.conversion import artifact_paths, plan
+    from mvedge.model.bundle import load_bundle
+
+    return [artifact_paths(load_bundle(str(p), labels=labels), plan("onnx", None), tmp_path)[0].name for p in paths]
+
+
+def test_checkpoints_differing_in_one_weight_get_different_names(tmp_path: Path) -> None:
+    """Two fine-tunings of one variant (here: one weight apart) never share a name; the same file
+    twice, or a copy of it, does; the name carries the first 8 hex digits of the file's sha256."""
+    import torch
+
+    from mvedge.artifact import sha256_of
+    from mvedge.model.checkpoints import save_checkpoint
+    from mvedge.model.configs import test_config
+    from mvedge.verify.reference import seeded_model
+
+    model = seeded_model(test_config("tiny"))
+    first, second, copy = tmp_path / "a.safetensors", tmp_path / "b.safetensors", tmp_path / "c.safetensors"
+    save_checkpoint(model, first)
+    copy.write_bytes(first.read_bytes())
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] += 0.5
+    save_checkpoint(model, second)
+    a, b, a_again, a_copy = _checkpoint_names(tmp_path, first, second, first, copy)
+    assert a != b and a == a_again == a_copy
+    assert a == f"mambavision-custom-{sha256_of(first)[:8]}-{model.config['image_size']}-onnx-fp32.onnx"
+
+
+def test_a_labels_file_changes_the_name_unless_it_names_the_classes_as_before(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    from mvedge.commands.conversion import artifact_paths, plan
+    from mvedge.model.bundle import load_bundle
+
+    num_classes = load_bundle(str(tiny_checkpoint)).config["num_classes"]
+    ours, theirs = tmp_path / "ours.txt", tmp_path / "theirs.txt"
+    ours.write_text("".join(f"class {i}\n" for i in range(num_classes)))
+    theirs.write_text("".join(f"kind {i}\n" for i in range(num_classes)))
+    (plain,) = _checkpoint_names(tmp_path, tiny_checkpoint)
+    (with_ours,) = _checkpoint_names(tmp_path, tiny_checkpoint, labels=str(ours))
+    (with_theirs,) = _checkpoint_names(tmp_path, tiny_checkpoint, labels=str(theirs))
+    assert len({plain, with_ours, with_theirs}) == 3 and with_ours.startswith(plain.removesuffix(".onnx") + "-labels")
+    digits = tmp_path / "digits.txt"
+    digits.write_text("".join(f"{i}\n" for i in range(10)))  # the embedded model's own names: the same artifact
+    names = [artifact_paths(load_bundle(labels=labels), plan("onnx", None), tmp_path)[0].name for labels in (None, str(digits))]
+    assert names == ["mambavision-digits-128-onnx-fp32.onnx"] * 2

@@ -31,13 +31,14 @@ def _main_ops(path: Path) -> dict[str, int]:
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "w8", "palette6", "palette4"])
 def test_each_precision_converts_and_passes_its_drift_threshold(small_bundle, tmp_path: Path, precision: str) -> None:
     artifact = convert(small_bundle, "coreml", precision, tmp_path)
-    assert artifact.path == tmp_path / f"mambavision-custom-{small_bundle.image_size}-coreml-{precision}.mlpackage" and artifact.path.is_dir()
+    name = f"mambavision-custom-{sha256_of(small_bundle.source)[:8]}-{small_bundle.image_size}-coreml-{precision}.mlpackage"
+    assert artifact.path == tmp_path / name and artifact.path.is_dir()
     assert artifact.verify_note == "verified"
     limit = threshold_for(precision)
     assert artifact.drift.psnr_db >= limit.min_psnr_db and artifact.drift.cosine >= limit.min_cosine
     if precision == "fp32":
         assert artifact.drift.psnr_db > 100 and artifact.drift.max_abs < 1e-5
-    sidecar = json.loads((tmp_path / f"mambavision-custom-{small_bundle.image_size}-coreml-{precision}.mlpackage.json").read_text())
+    sidecar = json.loads((tmp_path / f"{name}.json").read_text())
     assert sidecar["sha256"] == sha256_of(artifact.path) and sidecar["toolchain"]["coremltools"] == "9.0"
     assert sidecar["input"] == {
         "name": "image", "shape": [1, 3, 64, 64], "layout": "NCHW", "dtype": "image", "batch": 1,

@@ -53,7 +53,7 @@ def _sidecar(path: Path) -> dict:
 
 def test_fp32_is_fully_delegated_and_matches_pytorch(bundle: ModelBundle, fp32_artifact) -> None:
     artifact = fp32_artifact
-    assert artifact.path.name == f"mambavision-custom-{bundle.image_size}-executorch-fp32.pte" and artifact.verify_note == "verified"
+    assert artifact.path.name == f"mambavision-custom-{sha256_of(bundle.source)[:8]}-{bundle.image_size}-executorch-fp32.pte" and artifact.verify_note == "verified"
     assert artifact.drift.psnr_db > 100 and artifact.drift.max_abs < 1e-4 and artifact.drift.top1_agreement == 1.0
     sidecar = _sidecar(artifact.path)
     assert sidecar["sha256"] == sha256_of(artifact.path) and sidecar["toolchain"]["executorch"].startswith("1.5")
