@@ -51,8 +51,11 @@ def repository_names() -> list[str]:
 
 def is_repo_id(weights: str | os.PathLike) -> bool:
     """Whether --weights names a Hugging Face repository (`nvidia/MambaVision-*`, optionally
-    `@revision`) rather than a file; an existing local path always stays a file."""
+    `@revision`) rather than a file; an existing local path, or a name ending like a checkpoint
+    file, stays a file."""
     text = str(weights)
+    if text.lower().endswith(PICKLE_SUFFIXES + (".safetensors", ".tar")):  # a file name, mistyped or not there
+        return False
     return _REPO_ID.fullmatch(text) is not None and not Path(text).exists()
 
 

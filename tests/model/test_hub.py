@@ -74,7 +74,11 @@ def test_repository_ids_and_revisions_are_read(text: str, expected: tuple) -> No
     assert hub.parse_repo_id(text) == expected
 
 
-@pytest.mark.parametrize("text", ["model.safetensors", "nvidia/other-model", "someone/MambaVision-T-1K", "nvidia/MambaVision-", "/nvidia/MambaVision-T-1K"])
+@pytest.mark.parametrize(
+    "text",
+    ["model.safetensors", "nvidia/other-model", "someone/MambaVision-T-1K", "nvidia/MambaVision-", "/nvidia/MambaVision-T-1K",
+     "nvidia/MambaVision-T-1K.pth.tar", "nvidia/MambaVision-T-1K.safetensors"],
+)
 def test_other_names_are_files(text: str) -> None:
     assert not hub.is_repo_id(text)
 
