@@ -2,8 +2,8 @@
 
 Formats: NVlabs `.pth.tar` (weights under 'state_dict', 'module.' prefixes), Hugging Face
 `nvidia/MambaVision-*` safetensors (keys prefixed 'model.'; by file or by repository id), and plain
-state dicts (.pt, .pth, .safetensors). Pickle files are read with `torch.load(weights_only=True)` and a minimal allow-list;
-nothing else is ever unpickled.
+state dicts (.pt, .pth, .safetensors). Pickle files are read with `torch.load(weights_only=True)`
+and a minimal allow-list; nothing else is ever unpickled.
 """
 
 from __future__ import annotations

@@ -160,13 +160,12 @@ def _read_config(path: str, repo_id: str) -> dict[str, Any]:
 def variant_from_config(hub_config: dict[str, Any], repo_id: str = "") -> tuple[str | None, dict[str, Any]]:
     """The official variant a repository's config.json describes (the one its name says when the
     architecture fits several, as B and B-21K do), else None, with the build options config.json
-    gives (absent layer scales are None, as in NVIDIA's model code)."""
+    gives (only those it has: for a custom model the weights tell the rest)."""
     options = {option: hub_config[key] for key, option in _CONFIG_KEYS.items() if key in hub_config}
-    options.setdefault("layer_scale", None)
-    options.setdefault("layer_scale_conv", None)
     if "drop_path_rate" in hub_config:
         options["dropout"] = hub_config["drop_path_rate"]
-    matches = [name for name in VARIANTS if all(_same(options.get(k), config(name)[k]) for k in _MATCHED)]
+    compared = {"layer_scale": None, "layer_scale_conv": None, **options}  # absent: None, as NVIDIA's code defaults
+    matches = [name for name in VARIANTS if all(_same(compared.get(k), config(name)[k]) for k in _MATCHED)]
     named = _variant_in_name(repo_id)
     if named in matches:
         return named, options
