@@ -1,7 +1,7 @@
 """mvedge: take NVIDIA's MambaVision to phones (convert, quantize, verify, profile).
 
-The public API re-exports the model package (`build`, the configs, `load_checkpoint`, the
-selective scans) and adds `convert` (the `mvedge convert` command as a function) and `preprocess`
+The public API re-exports the model package (`build`, the configs, `load_checkpoint`,
+`save_checkpoint`, the selective scans) and adds `convert` (the `mvedge convert` command as a function) and `preprocess`
 (one image as a model input).
 """
 
@@ -10,12 +10,14 @@ from mvedge.model import (
     CheckpointError,
     MambaVision,
     Preprocessing,
+    UntrainedHeadWarning,
     base_config,
     build,
     config,
     load_checkpoint,
     output_size,
     preprocessing,
+    save_checkpoint,
     selective_scan,
     selective_scan_reference,
     small_config,
@@ -30,6 +32,7 @@ __all__ = [
     "CheckpointError",
     "MambaVision",
     "Preprocessing",
+    "UntrainedHeadWarning",
     "VARIANTS",
     "__version__",
     "base_config",
@@ -40,6 +43,7 @@ __all__ = [
     "output_size",
     "preprocess",
     "preprocessing",
+    "save_checkpoint",
     "selective_scan",
     "selective_scan_reference",
     "small_config",

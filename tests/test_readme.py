@@ -103,3 +103,53 @@ def test_readme_names_the_whole_public_api() -> None:
     text = (ROOT / "README.md").read_text()
     missing = [name for name in mvedge.__all__ if f"mvedge.{name}" not in text and f"`{name}`" not in text]
     assert not missing, missing
+
+
+def _section(text: str, heading: str) -> str:
+    """README's text under a heading, up to the next heading of any level."""
+    start = text.index(heading + "\n")
+    following = re.search(r"^#{1,6} ", text[start + len(heading) + 1 :], flags=re.M)
+    return text[start : start + len(heading) + 1 + (following.start() if following else len(text))]
+
+
+def test_the_fine_tuning_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """README's fine-tuning code, run as written on a tiny model served as nvidia/MambaVision-T-1K
+    by the stand-in Hub on 127.0.0.1: a new head is trained a step and saved; then its convert line
+    resolves the saved model with the labels (the conversion itself is tested elsewhere)."""
+    import torch
+
+    import mvedge
+    import mvedge.verify.data
+    from mvedge.cli import main
+    from mvedge.model.checkpoints import UntrainedHeadWarning, replace_head
+    from tests.hub_server import COMMIT, TINY, FakeRepo, hub_config_json, hub_safetensors, point_hub_at, serving, tiny_model
+
+    section = _section((ROOT / "README.md").read_text(), "### Fine-tuning a new head")
+    (python,) = re.findall(r"^```python\n(.*?)^```", section, flags=re.M | re.S)
+    (command,) = re.findall(r"^```bash\n(mvedge .*?)\n```", section, flags=re.M | re.S)
+    repo = FakeRepo({COMMIT: {"config.json": hub_config_json(TINY), "model.safetensors": hub_safetensors(tiny_model())}})
+    monkeypatch.chdir(tmp_path)
+    generator = torch.Generator().manual_seed(0)
+    loader = [(torch.randn(4, 3, 64, 64, generator=generator), torch.tensor([0, 1, 2, 1]))]
+    with serving({"nvidia/MambaVision-T-1K": repo}) as server:
+        point_hub_at(monkeypatch, server.url, tmp_path / "hf")
+        with pytest.warns(UntrainedHeadWarning):
+            exec(compile(python, "README.md", "exec"), {"loader": loader})
+    tuned = mvedge.load_checkpoint(tmp_path / "mine.safetensors")
+    assert tuned.num_classes == 3
+    assert not torch.equal(tuned.head.weight, replace_head(tuned, 3).head.weight)  # trained away from the seeded start
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def stand_in(bundle, *args, **kwargs):
+        seen.append(bundle)
+        raise Stop
+
+    monkeypatch.setattr(mvedge.verify.data, "verification_set", stand_in)
+    with pytest.raises(Stop):
+        main(command.split()[1:])
+    assert seen[0].labels == ["cat", "dog", "bird"] and seen[0].config["num_classes"] == 3
+    assert "untrained" not in capsys.readouterr().err

@@ -18,7 +18,8 @@ from mvedge.model.checkpoints import save_checkpoint_atomic
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `mvedge build`."""
     parser.add_argument("--variant", help=f"official variant ({', '.join(VARIANTS)}); default T, or detected from --weights")
-    parser.add_argument("--weights", help="checkpoint file (.pth.tar, .pth, .pt, .safetensors)")
+    parser.add_argument("--weights", help="checkpoint file (.pth.tar, .pth, .pt, .safetensors) or Hugging Face repository (nvidia/MambaVision-T-1K)")
+    parser.add_argument("--num-classes", type=int, metavar="N", help="a new, untrained N-class head on the backbone (default: the model's head)")
     parser.add_argument("--image-size", type=int, help="input side in pixels (default: the variant's)")
     parser.add_argument("--out", help="save the weights as .safetensors here")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(out)
     if out is not None and out.exists() and not args.force:  # refuse before building anything
         raise BadInput(f"{out} already exists; pass --force to overwrite it")
-    bundle = model_from_options(args.weights, args.variant or (None if args.weights else "T"), args.image_size)
+    bundle = model_from_options(args.weights, args.variant or (None if args.weights else "T"), args.image_size, num_classes=args.num_classes)
     model, cfg = bundle.model, bundle.config
     name = getattr(model, "variant", None) or (bundle.name if bundle.random_weights else "custom")
     size = cfg["image_size"]

@@ -38,7 +38,15 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
         + (f" (default {target_default})" if target_default else ""),
     )
     parser.add_argument("--variant", help="official variant (T, S, B, ...); with --weights, overrides detection")
-    parser.add_argument("--weights", help="checkpoint (.pth.tar, .pth, .pt, .safetensors); default: the embedded digits model")
+    parser.add_argument(
+        "--weights",
+        help="checkpoint (.pth.tar, .pth, .pt, .safetensors) or Hugging Face repository (nvidia/MambaVision-T-1K[@revision]); "
+        "default: the embedded digits model",
+    )
+    parser.add_argument(
+        "--num-classes", type=int, metavar="N",
+        help="keep the backbone, give it a new, untrained N-class head (default: the model's head)",
+    )
     default = (
         f"default: {precision_default}" if precision_default
         else f"default: {', '.join(f'{t} {p}' for t, p in DEFAULT_PRECISION.items())}"
@@ -267,7 +275,7 @@ def prepare(args: argparse.Namespace, out: Path, reports: Sequence[Path] = ()) -
     pairs = plan(args.target, args.precision)
     notes = check_request(args, pairs)
     check_output_folder(out)
-    bundle = model_from_options(args.weights, args.variant, args.image_size, args.labels)
+    bundle = model_from_options(args.weights, args.variant, args.image_size, args.labels, args.num_classes)
     if args.exclude:  # block names checked against this model now, not after a float conversion
         resolve_exclusions(bundle.model, args.exclude.split(","))
     if not args.force:

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, help=f"target whose int8 recipe to train for ({', '.join(INT8_TARGETS)})")
     parser.add_argument("--data", required=True, help="folder of training images (with --labels: one subfolder per class)")
     parser.add_argument("--labels", action="store_true", help="add cross-entropy on the class subfolders to the distillation loss")
-    parser.add_argument("--weights", help="checkpoint to fine-tune (default: the embedded digits model)")
+    parser.add_argument("--weights", help="checkpoint file or Hugging Face repository (nvidia/MambaVision-T-1K) to fine-tune (default: the embedded digits model)")
     parser.add_argument("--variant", help="official variant name for --weights (or, alone, random weights: for testing only)")
     parser.add_argument("--epochs", type=int, default=3, help="passes over the images (default 3)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per step and process (default 32)")

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mvedge.quant.recipes import INT8_TARGETS, OBSERVERS
 
     parser.add_argument("--target", required=True, help=f"whose int8 recipe to analyse ({', '.join(INT8_TARGETS)})")
-    parser.add_argument("--weights", help="checkpoint (default: the embedded digits model)")
+    parser.add_argument("--weights", help="checkpoint file or Hugging Face repository (nvidia/MambaVision-T-1K) (default: the embedded digits model)")
     parser.add_argument("--variant", help="official variant name for --weights (or, alone, random weights)")
     parser.add_argument("--image-size", type=int, help="input side in pixels (default: the model's)")
     parser.add_argument("--calibration", help="folder of calibration images (default: bundled images)")

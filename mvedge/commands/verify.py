@@ -19,7 +19,7 @@ from mvedge.errors import BadInput
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `mvedge verify`."""
     parser.add_argument("artifact", help="a .onnx, .pte, .tflite or .mlpackage written by mvedge convert")
-    parser.add_argument("--weights", help="the checkpoint it was converted from (default: the embedded model, per its sidecar)")
+    parser.add_argument("--weights", help="the checkpoint file or Hugging Face repository it was converted from (default: the embedded model, per its sidecar)")
     parser.add_argument("--images", help="folder of images to check on (default: bundled images)")
     parser.add_argument("--limit", type=int, default=64, help="at most this many images (default 64)")
     add_json_argument(parser)
@@ -58,7 +58,9 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
     sha256 = check_sha256(artifact, sidecar, args.ignore_sha)
     if args.weights is None and sidecar.source != "embedded":
         raise BadInput(f"{artifact.name} was converted from {sidecar.source!r}; pass that checkpoint with --weights")
-    bundle = model_from_options(args.weights, image_size=sidecar.input.shape[-1 if sidecar.input.layout == "NCHW" else -2])
+    size = sidecar.input.shape[-1 if sidecar.input.layout == "NCHW" else -2]
+    # an artifact converted with --num-classes has the same (seeded) new head as this reload
+    bundle = model_from_options(args.weights, image_size=size, num_classes=sidecar.config.get("num_classes"))
     if {k: v for k, v in bundle.config.items() if k != "image_size"} != {k: v for k, v in sidecar.config.items() if k != "image_size"}:
         raise BadInput(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
     images, labels, description = verification_set(bundle, args.images, args.limit)

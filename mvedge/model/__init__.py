@@ -1,6 +1,14 @@
 """MambaVision model: definition, chunked selective scan, configs, preprocessing, checkpoints."""
 
-from mvedge.model.checkpoints import CheckpointError, checkpoint_filter_fn, detect_variant, load_checkpoint, read_state_dict
+from mvedge.model.checkpoints import (
+    CheckpointError,
+    UntrainedHeadWarning,
+    checkpoint_filter_fn,
+    detect_variant,
+    load_checkpoint,
+    read_state_dict,
+    save_checkpoint,
+)
 from mvedge.model.configs import (
     DEFAULTS,
     VARIANTS,
@@ -23,6 +31,7 @@ __all__ = [
     "MambaVision",
     "Preprocessing",
     "SelectiveScan",
+    "UntrainedHeadWarning",
     "VARIANTS",
     "base_config",
     "build",
@@ -35,6 +44,7 @@ __all__ = [
     "preprocessing",
     "read_state_dict",
     "resolve_config",
+    "save_checkpoint",
     "selective_scan",
     "selective_scan_reference",
     "small_config",

@@ -13,7 +13,14 @@ from typing import Any
 from torch import nn
 
 from mvedge.errors import BadInput
-from mvedge.model.checkpoints import CheckpointError, load_checkpoint, read_safetensors_metadata
+from mvedge.model.checkpoints import (
+    CheckpointError,
+    load_checkpoint_file,
+    locate_checkpoint,
+    read_safetensors_metadata,
+    replace_head,
+    untrained_head_message,
+)
 from mvedge.model.configs import OFFICIAL_NUM_CLASSES, VARIANTS, canonical_variant, config
 from mvedge.model.labels import imagenet1k_labels, read_labels_file
 from mvedge.model.mambavision import MambaVision, build
@@ -39,7 +46,7 @@ class ModelBundle:
     config: dict[str, Any]
     preprocessing: Preprocessing
     labels: list[str] | None = None
-    source: str = ""  # checkpoint path, "embedded" or "random"
+    source: str = ""  # checkpoint path, Hub repository@commit, "embedded" or "random"
     extra: dict[str, Any] = field(default_factory=dict)
     domain: str = PHOTOS  # DIGITS or PHOTOS: which bundled images fit the model
     trained_size: int | None = None  # the input side the weights were trained at, when --image-size changed it
@@ -55,20 +62,30 @@ class ModelBundle:
         return self.source == "random"
 
 
-def load_bundle(weights: str | None = None, variant: str | None = None, image_size: int | None = None, labels: str | None = None) -> ModelBundle:
-    """The model a command works on: a checkpoint (a QAT checkpoint with its base model's
-    preprocessing, labels and domain), else a named variant with random weights (`random_weights`
-    says so), else the embedded digits model. An official variant with a 1000-class head is
-    labelled with the ImageNet-1K class names. `image_size` (the --image-size option) overrides the
-    input side of any of them; BadInput when it is below 1. `labels` (the --labels option) is a
-    file of class names, one per line, that replaces the model's."""
+def load_bundle(
+    weights: str | None = None,
+    variant: str | None = None,
+    image_size: int | None = None,
+    labels: str | None = None,
+    num_classes: int | None = None,
+) -> ModelBundle:
+    """The model a command works on: a checkpoint file or Hugging Face repository id (a QAT
+    checkpoint with its base model's preprocessing, labels and domain), else a named variant with
+    random weights (`random_weights` says so), else the embedded digits model. An official variant
+    with a 1000-class head is labelled with the ImageNet-1K class names. `image_size` (the
+    --image-size option) overrides the input side of any of them; BadInput when it is below 1.
+    `num_classes` (--num-classes) other than the model's keeps the backbone and gives a new,
+    untrained head (`extra["untrained_head"]` holds the warning; no labels). `labels` (the
+    --labels option) is a file of class names, one per line, that replaces the model's."""
     if image_size is not None and image_size < 1:
         raise BadInput(f"--image-size must be a positive integer, got {image_size}")
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
+        raise BadInput(f"--num-classes must be a positive integer, got {num_classes}")
     if weights:
         bundle = _from_checkpoint(str(weights), variant)
     elif variant:
         name = canonical_variant(variant)
-        model = build(**config(name)).eval()
+        model = build(**{**config(name), **({"num_classes": num_classes} if num_classes else {})}).eval()
         bundle = ModelBundle(model, name, dict(model.config), preprocessing(name), _official_labels(name, model.config), "random")
     else:
         from mvedge.model.embedded import DEFAULT_MODEL_NAME, default_model_info, default_preprocessing, load_default_model
@@ -76,6 +93,8 @@ def load_bundle(weights: str | None = None, variant: str | None = None, image_si
         model = load_default_model()
         names = list(default_model_info()["labels"])
         bundle = ModelBundle(model, DEFAULT_MODEL_NAME, dict(model.config), default_preprocessing(), names, "embedded", domain=DIGITS)
+    if num_classes is not None and num_classes != bundle.config.get("num_classes"):
+        _with_new_head(bundle, num_classes)
     if image_size is not None:
         stride = total_stride(bundle.model)
         if image_size < stride:
@@ -170,15 +189,27 @@ def _official_labels(name: str, config: dict[str, Any]) -> list[str] | None:
     return imagenet1k_labels() if name in VARIANTS and config.get("num_classes") == OFFICIAL_NUM_CLASSES else None
 
 
+def _with_new_head(bundle: ModelBundle, num_classes: int) -> ModelBundle:
+    """The bundle's backbone with a new, untrained `num_classes` head, without class names (a
+    labels file must name them); the warning is kept in `extra["untrained_head"]`."""
+    bundle.model = replace_head(bundle.model, num_classes)
+    bundle.config["num_classes"] = num_classes
+    bundle.labels = None
+    if not bundle.random_weights:
+        bundle.extra["untrained_head"] = untrained_head_message(num_classes, bundle.source)
+    return bundle
+
+
 def _from_checkpoint(weights: str, variant: str | None) -> ModelBundle:
-    """A checkpoint file: an official variant's preprocessing, ImageNet's for a custom model, and
-    for a QAT checkpoint what its metadata records of the base model."""
-    model = load_checkpoint(weights, variant=variant)
+    """A checkpoint file or Hub repository: an official variant's preprocessing, ImageNet's for a
+    custom model, and for a QAT checkpoint what its metadata records of the base model."""
+    source = locate_checkpoint(weights)
+    model = load_checkpoint_file(source, variant)
     name = getattr(model, "variant", None) or "custom"
     pre = preprocessing(name) if name in VARIANTS else Preprocessing(input_size=model.config["image_size"])
-    bundle = ModelBundle(model, name, dict(model.config), pre, _official_labels(name, model.config), weights)
-    info = read_qat_info(weights)
-    return _with_qat_info(bundle, info, weights) if info else bundle
+    bundle = ModelBundle(model, name, dict(model.config), pre, _official_labels(name, model.config), source.label)
+    info = read_qat_info(source.path)
+    return _with_qat_info(bundle, info, source.label) if info else bundle
 
 
 def read_qat_info(path: str | os.PathLike | None) -> dict[str, Any] | None:

@@ -1,9 +1,9 @@
 """Load official MambaVision checkpoints safely and strictly.
 
 Formats: NVlabs `.pth.tar` (weights under 'state_dict', 'module.' prefixes), Hugging Face
-`nvidia/MambaVision-*` safetensors (keys prefixed 'model.'), and plain state dicts (.pt, .pth,
-.safetensors). Pickle files are read with `torch.load(weights_only=True)` and a minimal allow-list;
-nothing else is ever unpickled.
+`nvidia/MambaVision-*` safetensors (keys prefixed 'model.'; by file or by repository id), and plain
+state dicts (.pt, .pth, .safetensors). Pickle files are read with `torch.load(weights_only=True)`
+and a minimal allow-list; nothing else is ever unpickled.
 """
 
 from __future__ import annotations
@@ -13,14 +13,17 @@ import json
 import os
 import pickle
 import re
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
-from mvedge.errors import BadInput
 from mvedge.atomic import atomic_file
+from mvedge.errors import BadInput
+from mvedge.model import hub
 from mvedge.model.configs import VARIANTS, canonical_variant, config, resolve_config
 from mvedge.model.mambavision import MambaVision
 
@@ -261,18 +264,102 @@ def load_state_dict_strict(model: MambaVision, state: Mapping[str, Tensor]) -> M
     return model
 
 
-def load_checkpoint(path: str | os.PathLike, variant: str | None = None, **overrides: Any) -> MambaVision:
-    """Build the model a checkpoint file describes, load its weights strictly, return it in eval mode.
+_KEEP = object()  # num_classes not given: the checkpoint's head
 
-    `variant` names the official architecture; without it the variant is detected from the
-    weights. `overrides` are build options that replace the variant's (e.g. num_classes,
+HEAD_SEED = 0
+"""Seed of a new head's initialisation (trunc-normal 0.02 weights, zero bias, as in training)."""
+
+
+class UntrainedHeadWarning(UserWarning):
+    """A model's classifier head is freshly initialised, not trained (`num_classes` differs from the checkpoint's)."""
+
+
+@dataclass
+class CheckpointFile:
+    """Where a checkpoint's weights are: a local file (`path`), named `label` in reports and
+    sidecars (the path, or a Hub repository at its commit), with the repository's config.json."""
+
+    path: Path
+    label: str
+    hub_config: dict[str, Any] | None = None
+    repo_id: str = ""
+
+
+def locate_checkpoint(weights: str | os.PathLike) -> CheckpointFile:
+    """A local checkpoint file as it is, or a Hugging Face repository id (`nvidia/MambaVision-T-1K`,
+    optionally `@revision`) downloaded into the Hugging Face cache (see mvedge.model.hub)."""
+    if hub.is_repo_id(weights):
+        fetched = hub.download(str(weights))
+        return CheckpointFile(fetched.weights, fetched.label, fetched.config, fetched.repo_id)
+    return CheckpointFile(Path(weights), str(weights))
+
+
+def load_checkpoint(path: str | os.PathLike, variant: str | None = None, **overrides: Any) -> MambaVision:
+    """Build the model a checkpoint describes, load its weights strictly, return it in eval mode.
+
+    `path`: a checkpoint file, or a Hugging Face repository id (`"nvidia/MambaVision-T-1K"`,
+    optionally `@revision`), fetched into the Hugging Face cache. `variant` names the official
+    architecture; without it the variant is read from the repository's config.json or detected
+    from the weights. `overrides` are build options that replace the variant's (e.g.
     scan_chunk_size), or describe a custom architecture (num_heads, window_size are not in the
-    weights and must then be given).
+    weights and must then be given). `num_classes` other than the checkpoint's keeps the backbone
+    and gives a new, freshly initialised head (an UntrainedHeadWarning says so); None drops the head.
     """
+    source = locate_checkpoint(path)
+    num_classes = overrides.pop("num_classes", _KEEP)
+    model = load_checkpoint_file(source, variant, **overrides)
+    if num_classes is not _KEEP and num_classes != model.num_classes:
+        model = replace_head(model, num_classes)
+        if num_classes is not None:
+            warnings.warn(untrained_head_message(num_classes, source.label), UntrainedHeadWarning, stacklevel=2)
+    return model
+
+
+def untrained_head_message(num_classes: int, label: str) -> str:
+    """The warning for a new head: what is untrained and what to do about it."""
+    return (
+        f"warning: new {num_classes}-class head, freshly initialised and untrained (only the backbone comes from {label}); "
+        "fine-tune it before trusting the model's predictions"
+    )
+
+
+def replace_head(model: MambaVision, num_classes: int | None) -> MambaVision:
+    """The same backbone (weights and BatchNorm statistics) with a new linear head of `num_classes`
+    outputs (None: no head, pooled features), initialised as in training from a fixed seed, so the
+    same checkpoint and class count always give the same model (a converted artifact can be
+    verified against it). Eval mode; `variant` is kept."""
+    try:
+        options = resolve_config(**{**model.config, "num_classes": num_classes})
+    except ValueError as exc:
+        raise CheckpointError(f"invalid num_classes for a new head: {exc}") from exc
+    fresh = MambaVision(**options)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
+    if num_classes is not None:
+        generator = torch.Generator().manual_seed(HEAD_SEED)
+        weight = torch.empty(num_classes, fresh.num_features)
+        torch.nn.init.trunc_normal_(weight, std=0.02, generator=generator)
+        state.update({"head.weight": weight, "head.bias": torch.zeros(num_classes)})
+    load_state_dict_strict(fresh, state)
+    fresh.variant = getattr(model, "variant", None)  # type: ignore[attr-defined]
+    return fresh.eval()
+
+
+def load_checkpoint_file(source: CheckpointFile, variant: str | None = None, **overrides: Any) -> MambaVision:
+    """`load_checkpoint` for a located checkpoint, its head as in the weights unless `overrides`
+    say otherwise (a num_classes that differs is then a mis-shaped head)."""
+    path = source.path
     state = read_state_dict(path)
     inferred = infer_config(state)
     embedded = read_embedded_config(path)
-    name = canonical_variant(variant) if variant else (None if embedded else detect_variant(state, str(path)))
+    hub_name, hub_options = hub.variant_from_config(source.hub_config, source.repo_id) if source.hub_config else (None, None)
+    if variant:
+        name = canonical_variant(variant)
+    elif embedded is not None:
+        name = None
+    elif hub_options is not None:
+        name = hub_name
+    else:
+        name = detect_variant(state, source.repo_id or str(path))  # a repository's name hints like a file's
     if embedded is not None and variant is None:
         options = dict(embedded)
         name = options.pop("__variant__", None)
@@ -281,18 +368,18 @@ def load_checkpoint(path: str | os.PathLike, variant: str | None = None, **overr
         options = config(name)
         options["num_classes"] = inferred["num_classes"]
     else:
-        needed = [k for k in ("num_heads", "window_size") if k not in overrides]
+        options = {**inferred, **(hub_options or {})}  # config.json gives what the weights cannot
+        needed = [k for k in ("num_heads", "window_size") if k not in overrides and k not in options]
         if needed:
             raise CheckpointError(
                 f"the weights are not an official variant's (dim {inferred['dim']}, depths {inferred['depths']}); "
                 f"pass {' and '.join(needed)} (they cannot be read from the weights)"
             )
-        options = dict(inferred)
     options.update(overrides)
     try:
         options = resolve_config(**options)
     except ValueError as exc:
-        raise CheckpointError(f"invalid architecture for checkpoint {str(path)!r}: {exc}") from exc
+        raise CheckpointError(f"invalid architecture for checkpoint {source.label!r}: {exc}") from exc
     model = MambaVision(**options)
     load_state_dict_strict(model, state)
     model.variant = name  # type: ignore[attr-defined]

@@ -67,13 +67,19 @@ _ALIASES = {name.replace("-", "_").upper(): name for name in VARIANTS}
 
 
 def canonical_variant(name: str) -> str:
-    """Normalise a variant name ("t", "B_21k", "mamba_vision_T") to its canonical form ("T", "B-21K")."""
+    """Normalise a variant name to its canonical form: "t", "B_21k", "mamba_vision_T" and the
+    Hugging Face spellings "MambaVision-T-1K", "mambavision_t" give "T" and "B-21K"."""
     key = str(name).strip()
-    if key.lower().startswith("mamba_vision_"):
-        key = key[len("mamba_vision_") :]
+    for prefix in ("mamba_vision_", "mambavision-", "mambavision_"):
+        if key.lower().startswith(prefix):
+            key = key[len(prefix) :]
+            break
     key = key.replace("-", "_").upper()
+    if key.endswith("_1K"):  # the ImageNet-1K models' repository names; 21K ones keep their suffix
+        key = key[: -len("_1K")]
     if key not in _ALIASES:
-        raise BadInput(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}")
+        hint = "; a Hugging Face repository goes to --weights (weights=...)" if "/" in str(name) else ""
+        raise BadInput(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)} (or MambaVision-T-1K, ...){hint}")
     return _ALIASES[key]
 
 

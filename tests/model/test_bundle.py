@@ -90,7 +90,7 @@ def test_an_official_checkpoint_carries_the_imagenet_class_names(monkeypatch: py
 
     model = build(**{**test_config("tiny"), "num_classes": 1000}).eval()
     model.variant = "T"
-    monkeypatch.setattr(bundle_module, "load_checkpoint", lambda path, variant=None: model)
+    monkeypatch.setattr(bundle_module, "load_checkpoint_file", lambda source, variant=None: model)
     bundle = load_bundle("model.safetensors")
     assert bundle.labels is not None and bundle.labels[281] == "tabby" and len(bundle.labels) == 1000
 

@@ -6,6 +6,7 @@ import argparse
 import collections
 import json
 import pickle
+import warnings
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import torch
 from safetensors.torch import save_file
 
 import mvedge
+import mvedge.model.checkpoints
 from mvedge.model import CheckpointError, detect_variant, read_state_dict
 from mvedge.model.configs import DEFAULTS, test_config
 from mvedge.verify.reference import seeded_model
@@ -182,3 +184,44 @@ def test_class_count_comes_from_the_head_weights(tmp_path: Path) -> None:
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata={"mvedge_config": json.dumps(config)})
     loaded = mvedge.load_checkpoint(path)
     assert loaded.num_classes == 1000 and same_output(loaded, model)
+
+
+def test_num_classes_keeps_the_backbone_and_gives_a_new_untrained_head(tmp_path: Path, small_model) -> None:
+    """Another class count than the checkpoint's: the backbone's weights and statistics as saved, a
+    head of the new shape from a fixed seed (the same on every load), and a warning saying it is
+    untrained. The checkpoint's own count, or none given, loads as before without a warning."""
+    path = tmp_path / "small.safetensors"
+    mvedge.model.checkpoints.save_checkpoint(small_model, path)
+    with pytest.warns(mvedge.model.checkpoints.UntrainedHeadWarning, match="new 3-class head, freshly initialised and untrained"):
+        model = mvedge.load_checkpoint(path, num_classes=3)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(model.forward_features(x), small_model.forward_features(x))
+        assert model(x).shape == (2, 3) and model.num_classes == 3 and model.config["num_classes"] == 3
+    assert model.head.weight.std() > 0 and torch.count_nonzero(model.head.bias) == 0
+    with pytest.warns(mvedge.model.checkpoints.UntrainedHeadWarning):
+        again = mvedge.load_checkpoint(path, num_classes=3)
+    assert same_output(model, again)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert same_output(mvedge.load_checkpoint(path, num_classes=10), small_model)
+        assert same_output(mvedge.load_checkpoint(path), small_model)
+        features = mvedge.load_checkpoint(path, num_classes=None)  # no head: the pooled features
+    assert features.num_classes is None and features(x).shape == (2, 8 * SMALL["dim"])
+
+
+def test_a_new_head_needs_a_sound_class_count(tmp_path: Path, small_model) -> None:
+    path = tmp_path / "small.safetensors"
+    mvedge.model.checkpoints.save_checkpoint(small_model, path)
+    with pytest.raises(CheckpointError, match="num_classes must be a positive integer"):
+        mvedge.load_checkpoint(path, num_classes=0)
+
+
+def test_a_misshaped_head_in_the_file_is_still_an_error(tmp_path: Path, small_model) -> None:
+    """Only the caller's num_classes gives a new head; a checkpoint whose own head is broken is refused."""
+    state = dict(small_model.state_dict())
+    state["head.bias"] = torch.zeros(9)
+    path = tmp_path / "bad.pt"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=r"mis-shaped: head.bias \(9,\) != \(10,\)"):
+        mvedge.load_checkpoint(path, num_classes=3, **ARCH)

@@ -47,6 +47,25 @@ def test_variant_aliases(alias: str, name: str) -> None:
     assert canonical_variant(alias) == name
 
 
+@pytest.mark.parametrize(
+    "alias,name",
+    [
+        ("MambaVision-T-1K", "T"), ("mambavision_t", "T"), ("MambaVision-T2-1K", "T2"), ("MambaVision-B-21K", "B-21K"),
+        ("mambavision-l2-512-21k", "L2-512-21K"), ("MambaVision-L3-256-21K", "L3-256-21K"), ("mambavision_b_1k", "B"),
+    ],
+)
+def test_hugging_face_spellings_name_variants(alias: str, name: str) -> None:
+    assert canonical_variant(alias) == name
+    assert mvedge.config(alias) == mvedge.config(name) and mvedge.preprocessing(alias) == mvedge.preprocessing(name)
+
+
+def test_a_repository_given_as_a_variant_points_to_weights() -> None:
+    with pytest.raises(ValueError, match="unknown variant 'nvidia/MambaVision-T-1K'.*goes to --weights"):
+        canonical_variant("nvidia/MambaVision-T-1K")
+    with pytest.raises(ValueError, match="unknown variant 'MambaVision-X-1K'"):
+        canonical_variant("MambaVision-X-1K")
+
+
 def test_unknown_variant() -> None:
     with pytest.raises(ValueError, match="unknown variant 'X'"):
         mvedge.config("X")
