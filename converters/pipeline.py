@@ -68,9 +68,10 @@ def _names(value: Any) -> list[str]:
 
 def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str, extra: dict[str, Any] | None = None) -> str:
     """File name of an artifact, so that different content never shares a name:
-    'mambavision-<model>[-random|-<weights>]-<size>-<target>-<precision>[-<option tags>][-labels<hash>]<suffix>':
+    'mambavision-<model>[-random|-<weights>[-head<N>]]-<size>-<target>-<precision>[-<option tags>][-labels<hash>]<suffix>':
     `<weights>` is the first 8 hex digits of the sha256 of the checkpoint file the weights came
-    from (none for the embedded model or random weights); the tags name each target option that
+    from (none for the embedded model or random weights), followed by `head<N>` when --num-classes
+    gave the checkpoint a new N-class head; the tags name each target option that
     changes the artifact (nhwc, io_int8, tensor, onnx2tf, ios16, scanfp32, allint, the observer,
     excl<hash of the excluded blocks>); `labels<hash>` marks class names given with --labels that
     differ from the model's own, e.g. 'mambavision-t-random-224-tflite-int8-nhwc-io_int8.tflite',
@@ -82,6 +83,8 @@ def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str,
     checkpoint = _source_sha256(bundle)
     if checkpoint:
         parts.append(checkpoint[:8])
+    if getattr(bundle, "extra", {}).get("untrained_head"):
+        parts.append(f"head{bundle.config['num_classes']}")
     parts += [str(bundle.image_size), target, precision]
     for key, tag in NAME_TAGS.items():
         value = tag((extra or {}).get(key))
@@ -125,8 +128,9 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
 
 
 def _source_sha256(bundle: ModelBundle) -> str | None:
-    """sha256 of the checkpoint file the weights came from; None for embedded or random weights."""
-    source = str(getattr(bundle, "source", "") or "")
+    """sha256 of the checkpoint file the weights came from (a Hub download's cached file included);
+    None for embedded or random weights."""
+    source = str(getattr(bundle, "source_file", None) or getattr(bundle, "source", "") or "")
     if source in ("", "embedded", "random") or not Path(source).is_file():
         return None
     stat = Path(source).stat()

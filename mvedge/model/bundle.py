@@ -47,6 +47,7 @@ class ModelBundle:
     preprocessing: Preprocessing
     labels: list[str] | None = None
     source: str = ""  # checkpoint path, Hub repository@commit, "embedded" or "random"
+    source_file: str | None = None  # the local checkpoint file the weights were read from (a Hub download's cached file)
     extra: dict[str, Any] = field(default_factory=dict)
     domain: str = PHOTOS  # DIGITS or PHOTOS: which bundled images fit the model
     trained_size: int | None = None  # the input side the weights were trained at, when --image-size changed it
@@ -208,6 +209,7 @@ def _from_checkpoint(weights: str, variant: str | None) -> ModelBundle:
     name = getattr(model, "variant", None) or "custom"
     pre = preprocessing(name) if name in VARIANTS else Preprocessing(input_size=model.config["image_size"])
     bundle = ModelBundle(model, name, dict(model.config), pre, _official_labels(name, model.config), source.label)
+    bundle.source_file = str(source.path)
     info = read_qat_info(source.path)
     return _with_qat_info(bundle, info, source.label) if info else bundle
 

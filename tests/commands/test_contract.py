@@ -446,6 +446,22 @@ def test_checkpoints_differing_in_one_weight_get_different_names(tmp_path: Path)
     assert a == f"mambavision-custom-{sha256_of(first)[:8]}-{model.config['image_size']}-onnx-fp32.onnx"
 
 
+def test_a_new_head_is_named(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    """--num-classes N gives another model than the checkpoint's own head: 'head<N>' after the hash."""
+    import warnings
+
+    from mvedge.commands.conversion import artifact_paths, plan
+    from mvedge.model.bundle import load_bundle
+
+    (plain,) = _checkpoint_names(tmp_path, tiny_checkpoint)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bundle = load_bundle(str(tiny_checkpoint), num_classes=7)
+    headed = artifact_paths(bundle, plan("onnx", None), tmp_path)[0].name
+    size = bundle.image_size
+    assert headed == plain.replace(f"-{size}-onnx", f"-head7-{size}-onnx") and headed != plain
+
+
 def test_a_labels_file_changes_the_name_unless_it_names_the_classes_as_before(tmp_path: Path, tiny_checkpoint: Path) -> None:
     from mvedge.commands.conversion import artifact_paths, plan
     from mvedge.model.bundle import load_bundle

@@ -108,6 +108,17 @@ def test_the_bundle_names_the_repository_at_its_commit(online) -> None:
     assert bundle.name == "custom" and bundle.labels is None
 
 
+def test_a_downloaded_checkpoint_is_hashed_and_named_like_a_local_file(online, tmp_path: Path) -> None:
+    """The sidecar's source_sha256 and the artifact name come from the cached file, as for --weights FILE."""
+    from converters.pipeline import _source_sha256, artifact_name
+    from mvedge.artifact import sha256_of
+
+    bundle = load_bundle(REPO)
+    digest = sha256_of(bundle.source_file)
+    assert _source_sha256(bundle) == digest
+    assert artifact_name(bundle, "onnx", "fp32", ".onnx").startswith(f"mambavision-custom-{digest[:8]}-")
+
+
 def test_a_revision_is_fetched_at_its_commit(online) -> None:
     """Tag v0 names a commit without config.json: the architecture then comes from the weights
     (num_heads and window_size must be given, as for a custom file)."""
