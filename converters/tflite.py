@@ -72,8 +72,11 @@ class TFLiteConverter(Converter):
     }
 
     def check_options(self, precision: str, extra: dict[str, Any]) -> dict[str, Any]:
-        """The route, layout, I/O dtype and int8 options, checked as `convert` reads them."""
-        _read_extra(ConvertOptions(precision, 1, extra=dict(extra)))
+        """The route, layout, I/O dtype and int8 options, checked as `convert` reads them; via
+        onnx2tf, that a Python >= 3.12 exists (BadRequest before any work otherwise)."""
+        route, *_ = _read_extra(ConvertOptions(precision, 1, extra=dict(extra)))
+        if route == "onnx2tf":
+            onnx2tf_env.find_python(extra.get("onnx2tf_python"))
         return dict(extra)
 
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
