@@ -1,8 +1,10 @@
-"""TFLite / LiteRT: litert-torch (or torch -> ONNX -> onnx2tf) to a float32 flatbuffer, then
+"""TFLite / LiteRT: litert-torch (or torch -> ONNX -> onnx2tf 2.x) to a float32 flatbuffer, then
 ai-edge-quantizer for fp16 / int8 / int8-dynamic; checked in ai-edge-litert.
 
 Options (`ConvertOptions.extra`):
-- `via`: "litert-torch" (default) or "onnx2tf" (torch -> ONNX at a fixed batch -> onnx2tf, in a subprocess);
+- `via`: "litert-torch" (default) or "onnx2tf" (torch -> ONNX -> onnx2tf 2.x, run by a Python >= 3.12
+  in mvedge's own side environment, converters/onnx2tf_env.py);
+- `onnx2tf_python` (via onnx2tf): the Python >= 3.12 that runs onnx2tf (default: found on the machine);
 - `nhwc` (bool): NHWC image input (what Android camera pipelines hand over); default NCHW;
 - `io_dtype` (int8 only): "float32" (default: the model quantizes its input itself) or "int8";
 - int8 keeps the selective scan, the LayerNorms and softmax in float32 (mvedge.quant.recipes);
@@ -13,14 +15,13 @@ Options (`ConvertOptions.extra`):
 
 Every artifact is loaded and run once with LiteRT's default XNNPACK delegate in a subprocess
 before it is returned (a delegate failure can abort the process), and the onnx2tf route checks
-its float model against PyTorch (onnx2tf can mis-lay-out tensors with two equal dimensions).
+its float model against PyTorch (onnx2tf infers layouts from shapes; a wrong guess still runs).
 """
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from converters import onnx2tf_env
 from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions
 from converters.litert_metadata import LABELS_FILE, METADATA_ENTRY, MVEDGE_ENTRY, with_metadata
 from mvedge.model.bundle import ModelBundle, embedded_description
@@ -56,10 +58,11 @@ class TFLiteConverter(Converter):
     }
     extra = "tflite"
     modules = ("litert_torch", "ai_edge_litert.interpreter", "ai_edge_quantizer")
-    packages = ("litert-torch", "ai-edge-litert", "ai-edge-quantizer", "litert-converter", "onnx2tf")
+    packages = ("litert-torch", "ai-edge-litert", "ai-edge-quantizer", "litert-converter")
     calibrated = frozenset({"int8"})
     reads = {
         "via": None,
+        "onnx2tf_python": None,
         "nhwc": None,
         "io_dtype": ("int8",),
         "all_integer": ("int8",),
@@ -69,8 +72,11 @@ class TFLiteConverter(Converter):
     }
 
     def check_options(self, precision: str, extra: dict[str, Any]) -> dict[str, Any]:
-        """The route, layout, I/O dtype and int8 options, checked as `convert` reads them."""
-        _read_extra(ConvertOptions(precision, 1, extra=dict(extra)))
+        """The route, layout, I/O dtype and int8 options, checked as `convert` reads them; via
+        onnx2tf, that a Python >= 3.12 exists (BadRequest before any work otherwise)."""
+        route, *_ = _read_extra(ConvertOptions(precision, 1, extra=dict(extra)))
+        if route == "onnx2tf":
+            onnx2tf_env.find_python(extra.get("onnx2tf_python"))
         return dict(extra)
 
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
@@ -79,11 +85,11 @@ class TFLiteConverter(Converter):
         example = options.example_input(channels)
         with tempfile.TemporaryDirectory(prefix="mvedge-tflite-") as work:
             work_dir = Path(work)
+            metadata: dict[str, Any] = {"route": route}
             if route == "onnx2tf":
-                float_model = _onnx2tf_float32(bundle, options, nhwc, work_dir, progress)
+                float_model, metadata["onnx2tf"] = _onnx2tf_float32(bundle, options, nhwc, work_dir, progress)
             else:
                 float_model = litert_torch_float32(bundle.model, example, nhwc, progress)
-            metadata: dict[str, Any] = {"route": route}
             if options.precision == "fp32":
                 model_bytes = float_model
             else:
@@ -161,10 +167,13 @@ def _read_extra(options: ConvertOptions) -> tuple[str, bool, str, tuple[str, ...
         raise BadRequest(f"unknown io_dtype {io_dtype!r}; choose one of {', '.join(IO_DTYPES)}")
     if io_dtype != "float32" and options.precision != "int8":
         raise BadRequest(f"io_dtype={io_dtype} needs precision int8 (a {options.precision} model has float input and output)")
+    if extra.get("onnx2tf_python") and route != "onnx2tf":
+        raise BadRequest("onnx2tf_python applies to via=onnx2tf only; drop it or add via=onnx2tf")
     if route == "onnx2tf" and options.precision == "int8":
-        # onnx2tf's own full-integer file fails at run time (int8 DIV zero-point check in its
-        # pseudo-Erf) and its float file has no signature, which ai-edge-quantizer calibrates through.
-        raise BadRequest("static int8 is not available via=onnx2tf; use via=litert-torch (the default) or int8-dynamic")
+        # onnx2tf 2.6.9's own integer quantization stops on this model (its flatbuffer_direct
+        # backend has no full-integer FILL), so there is no onnx2tf int8 file to check.
+        raise BadRequest("static int8 is not available via=onnx2tf (onnx2tf's own quantization fails on MambaVision); "
+                         "use via=litert-torch (the default) or int8-dynamic")
     from mvedge.quant.litert import float_parts
 
     return route, nhwc, io_dtype, float_parts(all_integer, scan_fp32) if options.precision == "int8" else ()
@@ -220,46 +229,37 @@ def litert_torch_float32(model: torch.nn.Module, example: torch.Tensor, nhwc: bo
             raise ConversionError(f"litert-torch conversion failed: {type(exc).__name__}: {_first_line(exc)}") from exc
 
 
-def _onnx2tf_float32(bundle: ModelBundle, options: ConvertOptions, nhwc: bool, work: Path, progress: Progress) -> bytes:
-    """torch -> ONNX (converters/onnx.py, fixed batch) -> onnx2tf float32 flatbuffer, in a subprocess."""
+def _onnx2tf_float32(bundle: ModelBundle, options: ConvertOptions, nhwc: bool, work: Path, progress: Progress) -> tuple[bytes, dict]:
+    """torch -> ONNX (converters/onnx.py) -> onnx2tf 2.x float32 flatbuffer, run by the side
+    environment's interpreter; checked against PyTorch. Returns it and what the sidecar records."""
     from converters.onnx import OnnxConverter
 
-    executable = _onnx2tf_executable()
     exporter = OnnxConverter()
     exporter.check_available()  # MissingExtra naming the onnx extra
-    onnx_options = ConvertOptions("fp32", options.image_size, options.batch, extra={"dynamic_batch": False})
+    env = onnx2tf_env.ensure_environment(progress, options.extra.get("onnx2tf_python"))
+    # a dynamic batch fixed by onnx2tf (-b): onnx2tf 2.6.9 mis-converts the fixed-batch export
+    # (a SLICE that fails to prepare in LiteRT)
     onnx_path = work / "model.onnx"
-    exporter.convert(bundle, onnx_options, onnx_path, progress)
-    # onnx2tf runs the ONNX model on this sample to check its layout decisions; offline it must be
-    # on disk in the working directory (it downloads one otherwise). Any N x H x W x 3 array works.
-    sample = options.calibration if options.calibration is not None else options.example_input(bundle.config["in_channels"]).numpy()
-    sample = np.asarray(sample[:20], dtype=np.float32).transpose(0, 2, 3, 1)
-    if sample.shape[-1] != 3:
-        sample = np.repeat(sample.mean(axis=-1, keepdims=True), 3, axis=-1)
-    np.save(work / "calibration_image_sample_data_20x128x128x3_float32.npy", sample)
+    exporter.convert(bundle, ConvertOptions("fp32", options.image_size, options.batch), onnx_path, progress)
     out_dir = work / "onnx2tf"
-    # -rtpo Erf: the erf GELU otherwise becomes FlexErf, which stock LiteRT cannot run.
-    # -kat image: keep the NCHW input as it is (onnx2tf turns 4D inputs into NHWC otherwise).
-    command = [executable, "-i", str(onnx_path), "-o", str(out_dir), "-rtpo", "Erf", "-v", "error"]
-    if not nhwc:
-        command += ["-kat", "image"]
-    bin_dir = str(Path(sys.executable).parent)
-    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""), **QUIET_ENVIRONMENT)
-    with progress.stage("converting with onnx2tf (subprocess)"):
+    settings = {"batch": options.batch, "keep_nchw": None if nhwc else "image"}  # onnx2tf makes 4D inputs NHWC unless kept
+    runner = Path(__file__).with_name("onnx2tf_runner.py")
+    command = [str(env.python), "-I", str(runner), str(onnx_path), str(out_dir), json.dumps(settings)]
+    with progress.stage(f"converting with onnx2tf {onnx2tf_env.ONNX2TF_VERSION} (Python {env.python_version}, subprocess)"):
         try:
-            done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=ONNX2TF_TIMEOUT_S)
+            done = subprocess.run(command, cwd=work, env=dict(onnx2tf_env.runner_environment(), **QUIET_ENVIRONMENT), capture_output=True, text=True, timeout=ONNX2TF_TIMEOUT_S)
         except subprocess.TimeoutExpired as exc:
             raise ConversionError(f"onnx2tf did not finish in {ONNX2TF_TIMEOUT_S} s; use via=litert-torch") from exc
-    produced = out_dir / "model_float32.tflite"
-    if done.returncode != 0 or not produced.is_file():
+    result = out_dir / "result.json"
+    if done.returncode != 0 or not result.is_file():
         raise ConversionError(f"onnx2tf failed (exit {done.returncode}){_onnx2tf_error(done.stdout + done.stderr)}; use via=litert-torch")
-    float_model = produced.read_bytes()
+    float_model = (out_dir / json.loads(result.read_text())["float32"]).read_bytes()
     with progress.stage("checking the onnx2tf model against PyTorch"):
         inputs = options.example_input(bundle.config["in_channels"]).numpy()
         if options.calibration is not None:
             inputs = np.concatenate([inputs, np.asarray(options.calibration[: 2 * options.batch], dtype=np.float32)])
         check_float_model(float_model, bundle.model, inputs, nhwc, "onnx2tf")
-    return float_model
+    return float_model, onnx2tf_env.describe(env)
 
 
 def check_float_model(float_model: bytes, model: torch.nn.Module, images: np.ndarray, nhwc: bool, producer: str) -> None:
@@ -267,8 +267,9 @@ def check_float_model(float_model: bytes, model: torch.nn.Module, images: np.nda
 
     Why: onnx2tf rewrites the graph from NCHW to NHWC by inferring each tensor's layout from its
     shape; with two equal dimensions (as many tokens as channels, e.g. 64 x 64) it can slice or
-    transpose the wrong axis and still produce a model that runs. Measured: the embedded digits
-    model at 128 px (level 2: 64 tokens x 64 channels) comes out with PSNR 18 dB."""
+    transpose the wrong axis and still produce a model that runs. Measured with onnx2tf 1.29: the
+    embedded digits model at 128 px (level 2: 64 tokens x 64 channels) came out at PSNR 18 dB;
+    2.6.9 converts it right, and this check keeps any such model from being shipped."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(model_content=float_model, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
@@ -287,22 +288,8 @@ def check_float_model(float_model: bytes, model: torch.nn.Module, images: np.nda
     if not worst <= 1e-3 * max(peak, 1e-6):
         raise ConversionError(
             f"{producer} produced a model that disagrees with PyTorch (max abs error {worst:.3g}, logits up to {peak:.3g}); "
-            f"a known {producer} layout bug with tensors that have two equal dimensions (as many tokens as channels); "
-            "use via=litert-torch (the default)"
+            f"nothing was written: use via=litert-torch (the default)"
         )
-
-
-def _onnx2tf_executable() -> str:
-    """The onnx2tf command next to this Python, else on PATH; MissingExtra-style error when absent."""
-    candidate = Path(sys.executable).parent / "onnx2tf"
-    if candidate.is_file():
-        return str(candidate)
-    found = shutil.which("onnx2tf")
-    if found:
-        return found
-    raise ConversionError(
-        'via=onnx2tf needs onnx2tf: pip install --no-deps onnx2tf==1.29.24 sne4onnx==2.0.1 (plus the "tflite" extra)'
-    )
 
 
 def _onnx2tf_error(log: str) -> str:

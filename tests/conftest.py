@@ -121,3 +121,19 @@ def converted(digits: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> 
         return made[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def onnx2tf_side_environment():
+    """onnx2tf 2.x's side environment, made once in the user's cache folder ($XDG_CACHE_HOME or
+    ~/.cache/mvedge/onnx2tf) as `--via onnx2tf` makes it, and reused by later runs; skips where the
+    machine has no Python >= 3.12."""
+    from converters import onnx2tf_env
+    from converters.base import BadRequest
+    from mvedge.progress import Progress
+
+    try:
+        onnx2tf_env.find_python()
+    except BadRequest as exc:
+        pytest.skip(str(exc))
+    return onnx2tf_env.ensure_environment(Progress("onnx2tf environment"))

@@ -79,6 +79,11 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
     parser.add_argument("--nhwc", action="store_true", help="tflite: NHWC (channels-last) input")
     parser.add_argument("--io-dtype", choices=["float32", "int8"], help="tflite int8: input/output dtype (default float32)")
     parser.add_argument("--via", choices=["litert-torch", "onnx2tf"], help="tflite: conversion route (default litert-torch)")
+    parser.add_argument(
+        "--onnx2tf-python", metavar="PATH",
+        help="tflite --via onnx2tf: the Python >= 3.12 that runs onnx2tf in mvedge's side environment "
+        "(default: $MVEDGE_ONNX2TF_PYTHON, else python3.12+ on PATH or in pyenv)",
+    )
     parser.add_argument("--minimum-target", help="coreml: minimum deployment target (default iOS17)")
     parser.add_argument(
         "--scan-fp32", action="store_true",
@@ -125,6 +130,7 @@ OPTION_FLAGS = {  # target option (ConvertOptions.extra key) -> its command-line
     "nhwc": "--nhwc",
     "io_dtype": "--io-dtype",
     "via": "--via",
+    "onnx2tf_python": "--onnx2tf-python",
     "minimum_target": "--minimum-target",
     "scan_fp32": "--scan-fp32",
     "all_integer": "--all-integer",
@@ -188,6 +194,7 @@ def target_options(args: argparse.Namespace) -> dict:
         "nhwc": args.nhwc or None,
         "io_dtype": args.io_dtype,
         "via": args.via,
+        "onnx2tf_python": args.onnx2tf_python,
         "minimum_target": args.minimum_target,
         "scan_fp32": args.scan_fp32 or None,
         "all_integer": args.all_integer or None,

@@ -170,6 +170,7 @@ def test_a_wrong_model_fails_verification(bundle: ModelBundle, tmp_path: Path, r
         ("fp32", {"io_dtype": "int8"}, "io_dtype=int8 needs precision int8"),
         ("int8", {"io_dtype": "uint16"}, "unknown io_dtype"),
         ("int8", {"via": "onnx2tf"}, "static int8 is not available via=onnx2tf"),
+        ("fp32", {"onnx2tf_python": "/usr/bin/python3.12"}, "onnx2tf_python applies to via=onnx2tf only"),
         ("fp16", {"scan_fp32": True}, "scan_fp32 applies to int8 only"),
         ("fp32", {"all_integer": True}, "all_integer applies to int8 only"),
     ],
@@ -194,21 +195,40 @@ def test_degenerate_calibration_ranges_are_widened() -> None:
     assert float(stats["a"]["max"][0]) == 3.0
 
 
-def test_onnx2tf_route_fp32(small_bundle: ModelBundle, tmp_path: Path) -> None:
-    """torch -> ONNX (fixed batch) -> onnx2tf -> .tflite; NHWC input is onnx2tf's native layout.
-    The small 64x64 model: its token tensors are not square (16 x 64, 4 x 128); see the next test."""
-    pytest.importorskip("onnx2tf")
+@pytest.fixture(scope="module")
+def onnx2tf_fp32(onnx2tf_side_environment, bundle: ModelBundle, few_images, tmp_path_factory: pytest.TempPathFactory):
+    """The digits model (64 tokens x 64 channels at level 2, the case onnx2tf 1.x got wrong)
+    through onnx2tf 2.x in its side environment, made in the user's cache on first use (the
+    session fixture `onnx2tf_side_environment`); skipped where no Python >= 3.12 exists."""
     pytest.importorskip("onnxruntime")
-    try:
-        tflite_converter._onnx2tf_executable()
-    except ConversionError as exc:
-        pytest.skip(str(exc))
-    options = ConvertOptions("fp32", small_bundle.image_size, extra={"via": "onnx2tf", "nhwc": True})
-    artifact = convert(small_bundle, "tflite", "fp32", tmp_path, options)
-    sidecar = _sidecar(artifact)
-    assert sidecar["conversion"]["route"] == "onnx2tf" and sidecar["conversion"]["flex_ops"] == []
-    assert sidecar["input"]["layout"] == "NHWC" and sidecar["input"]["name"] == "image"
+    options = ConvertOptions("fp32", bundle.image_size, extra={"via": "onnx2tf"})
+    return convert(bundle, "tflite", "fp32", tmp_path_factory.mktemp("onnx2tf"), options, images=few_images)
+
+
+def test_onnx2tf_route_fp32(onnx2tf_fp32) -> None:
+    """torch -> ONNX -> onnx2tf 2.x -> .tflite, verified against the float model: as close as litert-torch's."""
+    artifact = onnx2tf_fp32
+    assert artifact.path.name == "mambavision-digits-128-tflite-fp32-onnx2tf.tflite"
     assert artifact.drift.psnr_db > 80 and artifact.drift.top1_agreement == 1.0
+    sidecar = _sidecar(artifact)
+    conversion = sidecar["conversion"]
+    assert conversion["route"] == "onnx2tf" and conversion["flex_ops"] == [] and conversion["custom_ops"] == []
+    assert conversion["onnx2tf"]["onnx2tf"] == "2.6.9" and conversion["onnx2tf"]["python"].startswith("3.1")
+    assert sidecar["input"]["layout"] == "NCHW" and sidecar["input"]["name"] == "image"
+    assert conversion["xnnpack"]["runs"]
+
+
+def test_onnx2tf_route_fp16(onnx2tf_fp32, bundle, tmp_path: Path, monkeypatch, few_images) -> None:
+    """fp16 via onnx2tf: its float32 model (reused from the fp32 test, as the converter would make
+    it) with float16 weights, verified against the float model."""
+    float_model = onnx2tf_fp32.path.read_bytes()  # the embedded metadata does not change the graph
+    monkeypatch.setattr(tflite_converter, "_onnx2tf_float32", lambda *args: (float_model, {"onnx2tf": "2.6.9"}))
+    options = ConvertOptions("fp16", bundle.image_size, extra={"via": "onnx2tf"})
+    artifact = convert(bundle, "tflite", "fp16", tmp_path, options, images=few_images)
+    assert artifact.path.name == "mambavision-digits-128-tflite-fp16-onnx2tf.tflite"
+    assert artifact.drift.psnr_db > 60 and artifact.drift.top1_agreement == 1.0
+    conversion = _sidecar(artifact)["conversion"]
+    assert conversion["route"] == "onnx2tf" and conversion["tensor_types"].get("FLOAT16", 0) > 0
 
 
 def test_float_model_check_catches_a_wrong_model(bundle: ModelBundle, float_flatbuffer: bytes) -> None:
