@@ -1,9 +1,10 @@
 """Load official MambaVision checkpoints safely and strictly.
 
-Formats: NVlabs `.pth.tar` (weights under 'state_dict', 'module.' prefixes), Hugging Face
+Formats: NVlabs `.pth.tar` (weights under 'state_dict', 'module.' prefixes), their mmdet/mmseg
+detection and segmentation checkpoints (the 'backbone.' weights, as the backbone form), Hugging Face
 `nvidia/MambaVision-*` safetensors (keys prefixed 'model.'; by file or by repository id), and plain
 state dicts (.pt, .pth, .safetensors). Pickle files are read with `torch.load(weights_only=True)`
-and a minimal allow-list; nothing else is ever unpickled.
+and a minimal allow-list (plus inert stand-ins for an mm training log); nothing else is ever unpickled.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
             raise CheckpointError(f"checkpoint {str(path)!r} is not a readable safetensors file{detail}; expected {EXPECTED_SAFETENSORS}") from exc
     else:
         try:
-            with torch.serialization.safe_globals(SAFE_GLOBALS):
+            with torch.serialization.safe_globals(SAFE_GLOBALS + _inert_training_state(path)):
                 raw = torch.load(str(path), map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
@@ -94,6 +95,37 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
             detail = f": it is {what}" if what else f" ({type(exc).__name__}: {exc})"
             raise CheckpointError(f"checkpoint {str(path)!r} is not a readable PyTorch file{detail}; expected {EXPECTED_TORCH}") from exc
     return extract_state_dict(raw, str(path))
+
+
+TRAINING_STATE_MODULES = ("mmengine.", "mmdet.", "mmseg.", "mmcv.")
+"""Packages whose objects an mmdet/mmseg training checkpoint pickles beside its weights (the
+training log's history buffers, with numpy arrays): read as inert stand-ins, never imported."""
+
+
+class _Inert:
+    """Stand-in for an object of a training checkpoint's log: takes any arguments and state, keeps none."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+
+def _inert_training_state(path: Path) -> list[tuple[type, str]]:
+    """Inert stand-ins for the mm* (and numpy) classes an mmdet/mmseg checkpoint pickles outside
+    its weights, so that `weights_only` loading reads it; none when any other object is pickled
+    (that file is then refused as before)."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:
+        return []  # not a zip checkpoint: torch.load reports it
+    names = [n for n in names if n not in {f"{g.__module__}.{g.__qualname__}" for g in SAFE_GLOBALS}]
+    if not any(n.startswith(TRAINING_STATE_MODULES) for n in names):
+        return []
+    if not all(n.startswith(TRAINING_STATE_MODULES + ("numpy.",)) for n in names):
+        return []
+    return [(_Inert, name) for name in names]
 
 
 def read_safetensors_metadata(path: str | os.PathLike | None) -> dict[str, str] | None:

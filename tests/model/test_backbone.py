@@ -185,3 +185,37 @@ def test_commands_refuse_a_backbone_and_a_new_head_is_refused(tmp_path: Path) ->
         warnings.simplefilter("ignore", IgnoredWeightsWarning)
         with pytest.raises(CheckpointError, match="drop num_classes"):
             mvedge.load_checkpoint(path, num_classes=5, num_heads=TINY["num_heads"], window_size=TINY["window_size"])
+
+
+def test_an_mmengine_training_log_in_the_checkpoint_is_read_inert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mmengine pickles its message hub (history buffers holding numpy arrays) beside the weights:
+    the file loads with weights_only, those objects as inert stand-ins, their code never imported."""
+    import sys
+    import types
+
+    import numpy as np
+
+    module = types.ModuleType("mmengine.logging.history_buffer")
+
+    class HistoryBuffer:
+        def __init__(self) -> None:
+            self.values = np.ones(3)
+
+        def __setstate__(self, state: dict) -> None:
+            raise AssertionError("mmengine's code must not run")
+
+    HistoryBuffer.__module__, HistoryBuffer.__qualname__ = module.__name__, "HistoryBuffer"
+    module.HistoryBuffer = HistoryBuffer
+    for name in ("mmengine", "mmengine.logging"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    backbone = seeded_backbone()
+    state = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
+    torch.save({"message_hub": {"log_scalars": {"loss": HistoryBuffer()}}, "state_dict": {**state, "neck.w": torch.zeros(1)}}, tmp_path / "train.pth")
+    monkeypatch.delitem(sys.modules, module.__name__)
+    with pytest.warns(IgnoredWeightsWarning):
+        model = mvedge.load_checkpoint(tmp_path / "train.pth", num_heads=TINY["num_heads"], window_size=TINY["window_size"])
+    assert isinstance(model, MambaVisionBackbone)
+    torch.save({"state_dict": state, "extra": Path("x")}, tmp_path / "other.pth")  # any other object: refused as before
+    with pytest.raises(CheckpointError, match="holds an object other than weights"):
+        mvedge.load_checkpoint(tmp_path / "other.pth")
