@@ -8,7 +8,9 @@ The public API re-exports the model package (`build`, the configs, `load_checkpo
 from mvedge.model import (
     VARIANTS,
     CheckpointError,
+    IgnoredWeightsWarning,
     MambaVision,
+    MambaVisionBackbone,
     Preprocessing,
     UntrainedHeadWarning,
     base_config,
@@ -30,7 +32,9 @@ from mvedge.api import convert, preprocess  # noqa: E402  (after __version__, wh
 
 __all__ = [
     "CheckpointError",
+    "IgnoredWeightsWarning",
     "MambaVision",
+    "MambaVisionBackbone",
     "Preprocessing",
     "UntrainedHeadWarning",
     "VARIANTS",

@@ -44,10 +44,19 @@ CASES = {
     "hybrid_ls": dict(dim=12, in_dim=8, depths=[2, 1, 2, 3], num_heads=[1, 2, 3, 6],
                       window_size=[8, 8, 4, 2], layer_scale=1e-5, layer_scale_conv=1e-5, **COMMON),
 }
+# NVlabs' detection/segmentation backbone (MM_mamba_vision): its constructor keeps only these
+# kwargs (drop_path_rate, in_chans, layer_scale_conv are fixed by the class), plus the stage norm.
+BACKBONE_SIZES = [(64, 64), (72, 104)]  # 72x104: non-square, padded to windows at levels 2 and 3
+BACKBONE_CASES = {
+    "backbone_ln2d": dict(dim=8, in_dim=8, depths=[1, 2, 3, 4], num_heads=[2, 2, 4, 4], window_size=[8, 8, 4, 2],
+                          mlp_ratio=4, layer_scale=1e-5, out_indices=[0, 1, 2, 3], norm_layer="ln2d"),
+    "backbone_bn": dict(dim=8, in_dim=8, depths=[2, 1, 2, 3], num_heads=[1, 2, 2, 4], window_size=[8, 8, 4, 2],
+                        mlp_ratio=4, layer_scale=None, out_indices=[1, 3], norm_layer="bn"),
+}
 # Minimum acceptable relative logit change for each deliberate mistake (relative to max|logits|).
 MIN_REL_SENSITIVITY = 1e-2
 COMMAND = ("bash scripts/setup_official_env.sh OFFICIAL_VENV && "
-           "OFFICIAL_VENV/bin/python scripts/make_goldens.py && "
+           "OFFICIAL_VENV/bin/python scripts/make_goldens.py --backbone-file NVLABS_CHECKOUT/object_detection/tools/mamba_vision.py && "
            "OFFICIAL_VENV/bin/python scripts/make_official_keys.py")
 
 
@@ -63,7 +72,7 @@ def _uniform(t: torch.Tensor, lo: float, hi: float, g: torch.Generator) -> torch
 
 
 @torch.no_grad()
-def randomize_(model: nn.Module, g: torch.Generator) -> dict[str, str]:
+def randomize_(model: nn.Module, g: torch.Generator, mixer_cls: type | None = None) -> dict[str, str]:
     """Overwrite every parameter and buffer of an official MambaVision in place.
 
     Distributions (chosen so that every component visibly affects the output):
@@ -89,7 +98,7 @@ def randomize_(model: nn.Module, g: torch.Generator) -> dict[str, str]:
         target.copy_(value)
         rules[key] = rule
 
-    mixer_cls = om.official_module().MambaVisionMixer
+    mixer_cls = mixer_cls or om.official_module().MambaVisionMixer
     for prefix, m in model.named_modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
             w = m.weight
@@ -285,9 +294,63 @@ def make_case(name: str, kwargs: dict, seed: int, out_dir: Path) -> dict:
     return info
 
 
+@torch.no_grad()
+def make_backbone_case(name: str, kwargs: dict, seed: int, out_dir: Path, backbone_file: Path) -> dict:
+    """Goldens of the official detection/segmentation backbone: seeded random weights (as for the
+    classifier), per size the input and every stage map it outputs (``stage.<i>``)."""
+    from safetensors.torch import load_file, save_file
+
+    import official_backbone as ob
+
+    module = ob.backbone_module(backbone_file)
+    torch.manual_seed(seed)
+    model = module.MM_mamba_vision(**kwargs)
+    rules = randomize_(model, torch.Generator().manual_seed(seed), module.MambaVisionMixer)
+    model.eval()
+    tensors = {f"state_dict/{k}": _compact(v) for k, v in model.state_dict().items()}
+    info: dict = {"seed": seed, "sizes": [list(s) for s in BACKBONE_SIZES], "batch": 2,
+                  "randomization": sorted(set(rules.values())), "shapes": {}}
+    for i, (h, w) in enumerate(BACKBONE_SIZES):
+        tag = f"{h}x{w}"
+        x = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(seed * 100 + i + 1)).half().float()
+        outs = model(x)
+        again = model(x)
+        assert all(torch.equal(a, b) for a, b in zip(outs, again)), "official backbone not deterministic"
+        tensors[f"{tag}/input"] = _compact(x)
+        for level, out in zip(kwargs["out_indices"], outs):
+            assert out.dtype == torch.float32 and torch.isfinite(out).all(), (tag, level)
+            tensors[f"{tag}/stage.{level}"] = out.contiguous()
+        info["shapes"][tag] = {f"stage.{lv}": list(o.shape) for lv, o in zip(kwargs["out_indices"], outs)}
+        print(f"[{name}] {tag}: stages {info['shapes'][tag]}; max|stage| "
+              f"{max(float(o.abs().max()) for o in outs):.3f}")
+    path = out_dir / f"{name}.safetensors"
+    save_file(tensors, str(path), metadata={"golden": json.dumps(
+        {"case": name, "producer": "scripts/make_goldens.py", "official_kwargs": kwargs, "seed": seed,
+         "source": f"{ob.REPOSITORY}@{ob.COMMIT}:{ob.file_commit_path(backbone_file)}"}, sort_keys=True)})
+    path.chmod(0o644)
+    data = load_file(str(path))  # reload into a fresh official backbone (strict) and recompute
+    fresh = module.MM_mamba_vision(**kwargs)
+    fresh.load_state_dict({k[len("state_dict/"):]: v for k, v in data.items() if k.startswith("state_dict/")}, strict=True)
+    fresh.eval()
+    for h, w in BACKBONE_SIZES:
+        tag = f"{h}x{w}"
+        for level, out in zip(kwargs["out_indices"], fresh(data[f"{tag}/input"].float())):
+            assert torch.equal(out, data[f"{tag}/stage.{level}"]), f"{path.name}: {tag}/stage.{level} not reproducible"
+    info["file"] = path.name
+    info["bytes"] = path.stat().st_size
+    info["source"] = f"{ob.REPOSITORY}@{ob.COMMIT}:{ob.file_commit_path(backbone_file)}"
+    print(f"[{name}] wrote {path} ({info['bytes'] / 1e6:.2f} MB)")
+    return info
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "tests" / "fixtures" / "goldens")
+    ap.add_argument("--backbone-file", type=Path, required=True,
+                    help="object_detection/tools/mamba_vision.py (or semantic_segmentation's) from a checkout "
+                         "of NVlabs/MambaVision at the commit official_backbone.COMMIT names")
+    ap.add_argument("--backbones-only", action="store_true",
+                    help="regenerate only the backbone goldens, keeping the classifier cases of index.json as they are")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
@@ -310,10 +373,23 @@ def main() -> None:
                             "instead of twice); scan_zeroed = selective_scan returns zeros.",
         "cases": {},
     }
-    for n, (name, kwargs) in enumerate(CASES.items()):
-        info = make_case(name, kwargs, BASE_SEED + n, args.out)
-        index["cases"][name] = {"official_kwargs": kwargs, **info}
-    index["total_bytes"] = sum(c["bytes"] for c in index["cases"].values())
+    if args.backbones_only:
+        kept = json.loads((args.out / "index.json").read_text())
+        index["cases"] = kept["cases"]
+    else:
+        for n, (name, kwargs) in enumerate(CASES.items()):
+            info = make_case(name, kwargs, BASE_SEED + n, args.out)
+            index["cases"][name] = {"official_kwargs": kwargs, **info}
+    index["backbones"] = {}
+    for n, (name, kwargs) in enumerate(BACKBONE_CASES.items()):
+        info = make_backbone_case(name, kwargs, BASE_SEED + 100 + n, args.out, args.backbone_file)
+        index["backbones"][name] = {"official_kwargs": kwargs, **info}
+    index["backbone_layout"] = {
+        "state_dict/<key>": "MM_mamba_vision state_dict (as for the classifier cases; no norm/head, outnorm<i> per output level)",
+        "<H>x<W>/input": "float16 storage of fp16-representable values (2, 3, H, W)",
+        "<H>x<W>/stage.<i>": "the backbone's output for level i: outnorm<i>(level i's blocks' output, before its downsample)",
+    }
+    index["total_bytes"] = sum(c["bytes"] for c in [*index["cases"].values(), *index["backbones"].values()])
     (args.out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     print(f"wrote {args.out / 'index.json'}; goldens total {index['total_bytes'] / 1e6:.2f} MB")
 

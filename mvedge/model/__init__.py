@@ -2,6 +2,7 @@
 
 from mvedge.model.checkpoints import (
     CheckpointError,
+    IgnoredWeightsWarning,
     UntrainedHeadWarning,
     checkpoint_filter_fn,
     detect_variant,
@@ -20,7 +21,7 @@ from mvedge.model.configs import (
     small_config,
     tiny_config,
 )
-from mvedge.model.mambavision import MambaVision, build
+from mvedge.model.mambavision import LayerNorm2d, MambaVision, MambaVisionBackbone, build
 from mvedge.model.preprocessing import Preprocessing, preprocessing
 from mvedge.model.scan import DEFAULT_CHUNK_SIZE, SelectiveScan, selective_scan, selective_scan_reference
 
@@ -28,7 +29,10 @@ __all__ = [
     "CheckpointError",
     "DEFAULTS",
     "DEFAULT_CHUNK_SIZE",
+    "IgnoredWeightsWarning",
+    "LayerNorm2d",
     "MambaVision",
+    "MambaVisionBackbone",
     "Preprocessing",
     "SelectiveScan",
     "UntrainedHeadWarning",

@@ -23,7 +23,7 @@ from mvedge.model.checkpoints import (
 )
 from mvedge.model.configs import OFFICIAL_NUM_CLASSES, VARIANTS, canonical_variant, config
 from mvedge.model.labels import imagenet1k_labels, read_labels_file
-from mvedge.model.mambavision import MambaVision, build
+from mvedge.model.mambavision import MambaVision, MambaVisionBackbone, build
 from mvedge.model.preprocessing import Preprocessing, preprocessing
 
 DIGITS = "digits"
@@ -206,6 +206,11 @@ def _from_checkpoint(weights: str, variant: str | None) -> ModelBundle:
     custom model, and for a QAT checkpoint what its metadata records of the base model."""
     source = locate_checkpoint(weights)
     model = load_checkpoint_file(source, variant)
+    if isinstance(model, MambaVisionBackbone):
+        raise BadInput(
+            f"checkpoint {source.label!r} is a detection/segmentation backbone without a classifier head, which the commands do not export yet; "
+            "load it in Python with mvedge.load_checkpoint and use forward_intermediates"
+        )
     name = getattr(model, "variant", None) or "custom"
     pre = preprocessing(name) if name in VARIANTS else Preprocessing(input_size=model.config["image_size"])
     bundle = ModelBundle(model, name, dict(model.config), pre, _official_labels(name, model.config), source.label)

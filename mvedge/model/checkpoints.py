@@ -1,9 +1,10 @@
 """Load official MambaVision checkpoints safely and strictly.
 
-Formats: NVlabs `.pth.tar` (weights under 'state_dict', 'module.' prefixes), Hugging Face
+Formats: NVlabs `.pth.tar` (weights under 'state_dict', 'module.' prefixes), their mmdet/mmseg
+detection and segmentation checkpoints (the 'backbone.' weights, as the backbone form), Hugging Face
 `nvidia/MambaVision-*` safetensors (keys prefixed 'model.'; by file or by repository id), and plain
 state dicts (.pt, .pth, .safetensors). Pickle files are read with `torch.load(weights_only=True)`
-and a minimal allow-list; nothing else is ever unpickled.
+and a minimal allow-list (plus inert stand-ins for an mm training log); nothing else is ever unpickled.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from mvedge.atomic import atomic_file
 from mvedge.errors import BadInput
 from mvedge.model import hub
 from mvedge.model.configs import VARIANTS, canonical_variant, config, resolve_config
-from mvedge.model.mambavision import MambaVision
+from mvedge.model.mambavision import MambaVision, MambaVisionBackbone, build
 
 SAFE_GLOBALS = [argparse.Namespace]
 """Types allowed when unpickling a checkpoint: the `args` namespace timm's CheckpointSaver stores."""
@@ -76,7 +77,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
             raise CheckpointError(f"checkpoint {str(path)!r} is not a readable safetensors file{detail}; expected {EXPECTED_SAFETENSORS}") from exc
     else:
         try:
-            with torch.serialization.safe_globals(SAFE_GLOBALS):
+            with torch.serialization.safe_globals(SAFE_GLOBALS + _inert_training_state(path)):
                 raw = torch.load(str(path), map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
@@ -94,6 +95,37 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
             detail = f": it is {what}" if what else f" ({type(exc).__name__}: {exc})"
             raise CheckpointError(f"checkpoint {str(path)!r} is not a readable PyTorch file{detail}; expected {EXPECTED_TORCH}") from exc
     return extract_state_dict(raw, str(path))
+
+
+TRAINING_STATE_MODULES = ("mmengine.", "mmdet.", "mmseg.", "mmcv.")
+"""Packages whose objects an mmdet/mmseg training checkpoint pickles beside its weights (the
+training log's history buffers, with numpy arrays): read as inert stand-ins, never imported."""
+
+
+class _Inert:
+    """Stand-in for an object of a training checkpoint's log: takes any arguments and state, keeps none."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+
+def _inert_training_state(path: Path) -> list[tuple[type, str]]:
+    """Inert stand-ins for the mm* (and numpy) classes an mmdet/mmseg checkpoint pickles outside
+    its weights, so that `weights_only` loading reads it; none when any other object is pickled
+    (that file is then refused as before)."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:
+        return []  # not a zip checkpoint: torch.load reports it
+    names = [n for n in names if n not in {f"{g.__module__}.{g.__qualname__}" for g in SAFE_GLOBALS}]
+    if not any(n.startswith(TRAINING_STATE_MODULES) for n in names):
+        return []
+    if not all(n.startswith(TRAINING_STATE_MODULES + ("numpy.",)) for n in names):
+        return []
+    return [(_Inert, name) for name in names]
 
 
 def read_safetensors_metadata(path: str | os.PathLike | None) -> dict[str, str] | None:
@@ -233,12 +265,12 @@ def detect_variant(state: Mapping[str, Tensor], filename: str = "") -> str | Non
     )
 
 
-def _check_keys(model: MambaVision, state: Mapping[str, Tensor]) -> None:
+def _check_keys(model: MambaVision, state: Mapping[str, Tensor], prefix: str = "") -> None:
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in state if k not in expected]
+    missing = [prefix + k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [prefix + k for k in state if k not in expected]
     misshaped = [
-        f"{k} {tuple(state[k].shape)} != {tuple(expected[k].shape)}"
+        f"{prefix}{k} {tuple(state[k].shape)} != {tuple(expected[k].shape)}"
         for k in expected
         if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
     ]
@@ -254,10 +286,10 @@ def _check_keys(model: MambaVision, state: Mapping[str, Tensor]) -> None:
         )
 
 
-def load_state_dict_strict(model: MambaVision, state: Mapping[str, Tensor]) -> MambaVision:
-    """Load weights strictly (missing/unexpected/mis-shaped keys -> one CheckpointError listing them).
-    Only BatchNorm's num_batches_tracked counters may be absent."""
-    _check_keys(model, state)
+def load_state_dict_strict(model: MambaVision, state: Mapping[str, Tensor], prefix: str = "") -> MambaVision:
+    """Load weights strictly (missing/unexpected/mis-shaped keys -> one CheckpointError listing them,
+    named with `prefix` as the file has them). Only BatchNorm's num_batches_tracked counters may be absent."""
+    _check_keys(model, state, prefix)
     full = dict(model.state_dict())
     full.update({k: v.to(full[k].dtype) for k, v in state.items()})
     model.load_state_dict(full, strict=True)
@@ -308,6 +340,8 @@ def load_checkpoint(path: str | os.PathLike, variant: str | None = None, **overr
     source = locate_checkpoint(path)
     num_classes = overrides.pop("num_classes", _KEEP)
     model = load_checkpoint_file(source, variant, **overrides)
+    if isinstance(model, MambaVisionBackbone) and num_classes is not _KEEP:
+        raise CheckpointError(f"checkpoint {source.label!r} is a detection/segmentation backbone without a classifier head; drop num_classes")
     if num_classes is not _KEEP and num_classes != model.num_classes:
         model = replace_head(model, num_classes)
         if num_classes is not None:
@@ -349,6 +383,9 @@ def load_checkpoint_file(source: CheckpointFile, variant: str | None = None, **o
     say otherwise (a num_classes that differs is then a mis-shaped head)."""
     path = source.path
     state = read_state_dict(path)
+    dense = split_dense(state)
+    if dense is not None:
+        return load_backbone(dense, source.label, variant, **overrides)
     inferred = infer_config(state)
     embedded = read_embedded_config(path)
     hub_name, hub_options = hub.variant_from_config(source.hub_config, source.repo_id) if source.hub_config else (None, None)
@@ -380,7 +417,7 @@ def load_checkpoint_file(source: CheckpointFile, variant: str | None = None, **o
         options = resolve_config(**options)
     except ValueError as exc:
         raise CheckpointError(f"invalid architecture for checkpoint {source.label!r}: {exc}") from exc
-    model = MambaVision(**options)
+    model = build(**options)
     load_state_dict_strict(model, state)
     model.variant = name  # type: ignore[attr-defined]
     return model.eval()
@@ -389,3 +426,112 @@ def load_checkpoint_file(source: CheckpointFile, variant: str | None = None, **o
 def checkpoint_filter_fn(state: Mapping[str, Any]) -> dict[str, Tensor]:
     """Map an official checkpoint object (any of the supported layouts) to this model's keys."""
     return extract_state_dict(state)
+
+
+BACKBONE_PREFIX = "backbone."
+"""Prefix of the backbone's weights in NVlabs' mmdet/mmseg checkpoints (the rest is neck and heads)."""
+
+DETECTION_PARTS = ("rpn_head", "roi_head", "bbox_head", "mask_head")
+SEGMENTATION_PARTS = ("decode_head", "auxiliary_head")
+DENSE_PARTS = DETECTION_PARTS + SEGMENTATION_PARTS + ("neck",)
+
+DENSE_WINDOWS: dict[tuple[str, str], list[int]] = {
+    ("detection", "T"): [8, 8, 112, 56],
+    ("detection", "S"): [8, 8, 112, 56],
+    ("detection", "B"): [8, 8, 112, 56],
+    ("segmentation", "T"): [8, 8, 64, 32],
+    ("segmentation", "S"): [8, 8, 160, 56],
+    ("segmentation", "B"): [8, 8, 64, 32],
+    ("segmentation", "L3-512-21K"): [8, 8, 64, 32],
+}
+"""Window sizes of NVlabs' published detection (Cascade Mask R-CNN, COCO) and segmentation (UPerNet,
+ADE20K) backbones, from their configs: unlike the other options, windows are not in the weights."""
+
+
+class IgnoredWeightsWarning(UserWarning):
+    """A detection/segmentation checkpoint was loaded as its backbone; its neck and heads were left out."""
+
+
+@dataclass
+class DenseCheckpoint:
+    """The parts of an mmdet/mmseg checkpoint: the backbone's weights (prefix removed), the tensor
+    count of every other top-level part, and the task its heads tell ('detection', 'segmentation' or None)."""
+
+    backbone: dict[str, Tensor]
+    ignored: dict[str, int]
+    task: str | None
+
+
+def split_dense(state: Mapping[str, Tensor]) -> DenseCheckpoint | None:
+    """The backbone and the ignored parts of a detection/segmentation checkpoint (keys under
+    'backbone.', 'neck.', 'decode_head.', 'roi_head.', ...); None for a classifier's weights."""
+    parts = {k.split(".", 1)[0] for k in state}
+    if "backbone" not in parts and not parts & set(DENSE_PARTS):
+        return None
+    backbone = {k[len(BACKBONE_PREFIX) :]: v for k, v in state.items() if k.startswith(BACKBONE_PREFIX)}
+    ignored: dict[str, int] = {}
+    for key in state:
+        if not key.startswith(BACKBONE_PREFIX):
+            part = key.split(".", 1)[0]
+            ignored[part] = ignored.get(part, 0) + 1
+    task = "detection" if parts & set(DETECTION_PARTS) else "segmentation" if parts & set(SEGMENTATION_PARTS) else None
+    return DenseCheckpoint(backbone, ignored, task)
+
+
+def _dense_variant(inferred: Mapping[str, Any], task: str | None) -> str | None:
+    """The official variant a backbone's weights have (one with published dense windows for the task first)."""
+    matches = [
+        name
+        for name in VARIANTS
+        if all(inferred[key] == (list(config(name)[key]) if key == "depths" else config(name)[key]) for key in _ARCH_KEYS if key != "layer_scale_conv")
+    ]
+    known = [name for name in matches if (task, name) in DENSE_WINDOWS]
+    return (known or matches or [None])[0]
+
+
+def load_backbone(dense: DenseCheckpoint, label: str, variant: str | None = None, **overrides: Any) -> MambaVisionBackbone:
+    """The backbone of a detection/segmentation checkpoint, loaded strictly, in eval mode; a one-line
+    IgnoredWeightsWarning lists the parts left out. Its stage norms (`outnorm<i>`, LayerNorm2d or
+    BatchNorm2d) and levels are read from the weights, its windows from DENSE_WINDOWS for an official
+    variant; `overrides` are build options (window_size, num_heads for a custom backbone)."""
+    state = dense.backbone
+    if not state:
+        parts = ", ".join(f"{p}." for p in dense.ignored)
+        raise CheckpointError(f"checkpoint {label!r} holds detection/segmentation weights ({parts}) but no {BACKBONE_PREFIX!r} weights; pass a checkpoint that includes its backbone")
+    for key in ("patch_embed.conv_down.0.weight", "patch_embed.conv_down.3.weight"):
+        if key not in state:
+            raise CheckpointError(f"checkpoint {label!r} has no {BACKBONE_PREFIX + key!r}: its backbone is not MambaVision's, or the file is incomplete")
+    inferred = infer_config(state)
+    indices = sorted({int(k[len("outnorm") :].split(".")[0]) for k in state if re.match(r"outnorm\d+\.", k)})
+    batch_norm = any(k.startswith("outnorm") and k.endswith(".running_mean") for k in state)
+    name = canonical_variant(variant) if variant else _dense_variant(inferred, dense.task)
+    if name is not None:
+        options = config(name)
+        windows = DENSE_WINDOWS.get((dense.task, name))
+        if windows is None and "window_size" not in overrides:
+            raise CheckpointError(
+                f"the window sizes of backbone {label!r} are not in its weights; pass window_size=[...] as its detection/segmentation config's backbone has it"
+            )
+        options["window_size"] = windows
+    else:
+        options = dict(inferred)
+        needed = [k for k in ("num_heads", "window_size") if k not in overrides]
+        if needed:
+            raise CheckpointError(
+                f"the backbone of {label!r} is not an official variant's (dim {inferred['dim']}, depths {inferred['depths']}); "
+                f"pass {' and '.join(needed)} (they cannot be read from the weights)"
+            )
+    options.update(layer_scale_conv=inferred["layer_scale_conv"], out_indices=indices or [0, 1, 2, 3], out_norm="bn" if batch_norm else "ln2d")
+    options.update(overrides)
+    try:
+        model = build(**options)
+    except ValueError as exc:
+        raise CheckpointError(f"invalid architecture for backbone {label!r}: {exc}") from exc
+    if not isinstance(model, MambaVisionBackbone):
+        raise CheckpointError(f"checkpoint {label!r} is a backbone: out_indices cannot be None")
+    load_state_dict_strict(model, state, BACKBONE_PREFIX)
+    model.variant = name  # type: ignore[attr-defined]
+    if dense.ignored:
+        parts = ", ".join(f"{p}. ({n})" for p, n in sorted(dense.ignored.items()))
+        warnings.warn(f"note: loaded the backbone of {label} ({len(state)} tensors); ignored {parts}", IgnoredWeightsWarning, stacklevel=3)
+    return model.eval()

@@ -35,7 +35,16 @@ DEFAULTS: dict[str, Any] = {
 """Every build option with its default: the MambaVision-T architecture without a classifier head
 (num_classes None), so `build()` returns the pooled (batch, 8*dim) features as the reference API does."""
 
-OPTION_NAMES = tuple(DEFAULTS)
+OUT_NORMS = ("ln2d", "bn")
+"""Norms of a backbone's stage maps, as NVlabs' detection/segmentation backbone names them: a
+LayerNorm over the channels of each pixel ("ln2d", theirs by default) or a BatchNorm2d ("bn")."""
+
+BACKBONE_DEFAULTS: dict[str, Any] = {"out_indices": None, "out_norm": "ln2d"}
+"""Options of the backbone form (NVlabs' detection/segmentation backbone): `out_indices`, the
+levels whose stage maps it outputs (None: the classifier), and `out_norm`, one of OUT_NORMS. A
+backbone's config holds both; a classifier's holds neither."""
+
+OPTION_NAMES = tuple(DEFAULTS) + tuple(BACKBONE_DEFAULTS)
 
 OFFICIAL_NUM_CLASSES = 1000
 """Classes of every official checkpoint's head: the 21K variants are pre-trained on ImageNet-21K and
@@ -172,8 +181,12 @@ def resolve_config(**options: Any) -> dict[str, Any]:
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
         raise BadInput(f"unknown build option(s) {unknown}; valid options: {', '.join(OPTION_NAMES)}")
+    options = copy.deepcopy(options)
+    backbone = _backbone_options(options.pop("out_indices", None), options.pop("out_norm", None))
     cfg = copy.deepcopy(DEFAULTS)
-    cfg.update(copy.deepcopy(options))
+    cfg.update(options)
+    if backbone:
+        cfg.update(backbone, num_classes=None)  # the backbone drops the classifier head
     for key in ("image_size", "in_channels", "dim", "in_dim", "d_state", "d_conv", "scan_chunk_size"):
         if not _is_positive_int(cfg[key]):
             raise BadInput(f"{key} must be a positive integer, got {cfg[key]!r}")
@@ -206,6 +219,27 @@ def resolve_config(**options: Any) -> dict[str, Any]:
         if level >= 2 and channels % 2:
             raise BadInput(f"the level-{level} width {channels} must be even (the mixer splits it in halves)")
     return cfg
+
+
+def _backbone_options(out_indices: Any, out_norm: Any) -> dict[str, Any]:
+    """Validated backbone options ({} for a classifier): sorted distinct levels 0..3, a known norm."""
+    if out_indices is None:
+        if out_norm is not None:
+            raise BadInput(f"out_norm={out_norm!r} applies to a backbone only; pass out_indices too (e.g. out_indices=(0, 1, 2, 3))")
+        return {}
+    if isinstance(out_indices, int) and not isinstance(out_indices, bool):
+        out_indices = [out_indices]
+    if (
+        not isinstance(out_indices, (list, tuple))
+        or not out_indices
+        or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= 3 for i in out_indices)
+        or len(set(out_indices)) != len(out_indices)
+    ):
+        raise BadInput(f"out_indices must be distinct levels among 0, 1, 2, 3 (e.g. (0, 1, 2, 3)), got {out_indices!r}")
+    norm = BACKBONE_DEFAULTS["out_norm"] if out_norm is None else out_norm
+    if norm not in OUT_NORMS:
+        raise BadInput(f"out_norm must be one of {', '.join(OUT_NORMS)}, got {out_norm!r}")
+    return {"out_indices": sorted(out_indices), "out_norm": norm}
 
 
 def dt_rank(channels: int) -> int:

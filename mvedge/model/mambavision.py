@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mvedge.model.configs import dt_rank, resolve_config
+from mvedge.errors import BadInput
+from mvedge.model.configs import config, dt_rank, resolve_config
 from mvedge.model.scan import DEFAULT_CHUNK_SIZE, SelectiveScan
 
 
@@ -267,6 +268,13 @@ class MambaVisionLayer(nn.Module):
         self.downsample = Downsample(dim) if downsample else None
 
     def forward(self, x: Tensor) -> Tensor:
+        x = self.forward_blocks(x)
+        if self.downsample is not None:
+            x = self.downsample(x)
+        return x
+
+    def forward_blocks(self, x: Tensor) -> Tensor:
+        """The level's blocks without its downsample: the stage map (B, C, H, W) a backbone outputs."""
         if self.conv:
             for block in self.blocks:
                 x = block(x)
@@ -284,8 +292,6 @@ class MambaVisionLayer(nn.Module):
             x = window_reverse(tokens, w, hp, wp)
             if pad_r or pad_b:
                 x = x[:, :, :height, :width].contiguous()
-        if self.downsample is not None:
-            x = self.downsample(x)
         return x
 
 
@@ -296,6 +302,8 @@ class MambaVision(nn.Module):
     def __init__(self, **options: Any) -> None:
         super().__init__()
         cfg = resolve_config(**options)
+        if cfg.get("out_indices") and not isinstance(self, MambaVisionBackbone):
+            raise BadInput("out_indices makes a backbone: build it with mvedge.build(..., out_indices=...) or MambaVisionBackbone")
         self.config = cfg
         dim = cfg["dim"]
         depths = cfg["depths"]
@@ -338,6 +346,29 @@ class MambaVision(nn.Module):
         x = self.norm(x)
         return torch.flatten(self.avgpool(x), 1)
 
+    def forward_intermediates(self, x: Tensor, indices: list[int] | tuple[int, ...] | None = None) -> list[Tensor]:
+        """(B, in_channels, H, W) -> the stage maps of the levels in `indices` (default: all four), in
+        level order: level i gives (B, dim*2**i, ceil(H/2**(i+2)), ceil(W/2**(i+2))), its blocks'
+        output before the downsample, passed through `stage_norm(i)`. Levels past the last asked
+        for are not run."""
+        wanted = sorted(set(range(4) if indices is None else (int(i) for i in indices)))
+        if not wanted or wanted[0] < 0 or wanted[-1] > 3:
+            raise ValueError(f"stage indices must be a non-empty subset of 0..3, got {indices!r}")
+        x = self.patch_embed(x)
+        outs = []
+        for i, level in enumerate(self.levels[: wanted[-1] + 1]):
+            x = level.forward_blocks(x)
+            if i in wanted:
+                outs.append(self.stage_norm(i)(x))
+            if level.downsample is not None and i < wanted[-1]:
+                x = level.downsample(x)
+        return outs
+
+    def stage_norm(self, index: int) -> nn.Module:
+        """The norm applied to stage `index`'s map by `forward_intermediates`: none for a classifier
+        (its maps are the raw level outputs; its final BatchNorm belongs to the pooled features)."""
+        return nn.Identity()
+
     def forward_head(self, features: Tensor) -> Tensor:
         """Pooled features -> logits (or the features themselves when the model has no classes)."""
         return self.head(features)
@@ -348,6 +379,50 @@ class MambaVision(nn.Module):
         (batch, 8*dim) features when the model has no head. The build options (see `build`) are in
         `self.config`; this call takes no options."""
         return self.forward_head(self.forward_features(x))
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of each pixel of a (B, C, H, W) map (eps 1e-5)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+class MambaVisionBackbone(MambaVision):
+    """The detection/segmentation form of MambaVision (NVlabs' mmdet/mmseg backbone): no final norm,
+    no pooling, no head; a norm `outnorm<i>` (LayerNorm2d or BatchNorm2d, the `out_norm` option)
+    on the stage map of each level in `out_indices`. Its state-dict keys are the official ones."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        if not self.config.get("out_indices"):
+            raise BadInput("a backbone needs out_indices (the levels whose stage maps it outputs, e.g. (0, 1, 2, 3))")
+        del self.norm, self.avgpool, self.head
+        self.out_indices = tuple(self.config["out_indices"])
+        norm = LayerNorm2d if self.config["out_norm"] == "ln2d" else nn.BatchNorm2d
+        for i in self.out_indices:
+            self.add_module(f"outnorm{i}", norm(self.config["dim"] * 2**i))
+
+    def stage_norm(self, index: int) -> nn.Module:
+        """The official `outnorm<index>` (only levels in `out_indices` have one)."""
+        if index not in self.out_indices:
+            raise ValueError(f"the backbone outputs levels {list(self.out_indices)}, not {index}; build it with that level in out_indices")
+        return getattr(self, f"outnorm{index}")
+
+    def forward_intermediates(self, x: Tensor, indices: list[int] | tuple[int, ...] | None = None) -> list[Tensor]:
+        """The normalised stage maps of `indices` (default: `out_indices`), in level order."""
+        return super().forward_intermediates(x, self.out_indices if indices is None else indices)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        raise TypeError("a backbone has no pooled features; use forward_intermediates(x) for its stage maps")
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        raise TypeError("a backbone has no classifier head; use forward_intermediates(x) for its stage maps")
+
+    def forward(self, x: Tensor) -> list[Tensor]:  # type: ignore[override]
+        """x: (batch, in_channels, H, W) -> the stage maps of `out_indices` (`forward_intermediates`)."""
+        return self.forward_intermediates(x)
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -361,9 +436,11 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def build(**options: Any) -> MambaVision:
-    """Build a MambaVision from keyword build options; each has a default (MambaVision-T's
-    architecture, `mvedge.model.configs.DEFAULTS`), `mvedge.config(name)` gives an official variant's.
+def build(variant_or_config: str | dict[str, Any] | None = None, /, **options: Any) -> MambaVision:
+    """Build a MambaVision from build options; each has a default (MambaVision-T's architecture,
+    `mvedge.model.configs.DEFAULTS`). `variant_or_config`: an official variant's name ("T", its
+    options from `mvedge.config(name)`) or a dict of options; keyword options override it.
+    With `out_indices` the result is the detection/segmentation backbone (MambaVisionBackbone).
 
     Options:
         image_size (224): the side the model is meant for (any H, W runs; recorded for converters).
@@ -382,6 +459,14 @@ def build(**options: Any) -> MambaVision:
         layer_scale (None): layer-scale init of the hybrid blocks (None: off).
         layer_scale_conv (None): layer-scale init of the conv blocks (None: off).
         scan_chunk_size (7): tokens per chunk of the chunked selective scan.
+        out_indices (None): levels (0..3) whose stage maps a backbone outputs; the head is dropped.
+        out_norm ("ln2d"): a backbone's norm per stage map, "ln2d" (LayerNorm2d) or "bn" (BatchNorm2d).
 
     Invalid options raise mvedge.errors.BadInput (a ValueError) naming the option."""
+    if isinstance(variant_or_config, str):
+        options = {**config(variant_or_config), **options}
+    elif variant_or_config is not None:
+        options = {**variant_or_config, **options}
+    if options.get("out_indices") is not None:
+        return MambaVisionBackbone(**options)
     return MambaVision(**options)
