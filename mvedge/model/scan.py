@@ -129,18 +129,18 @@ def logstep_scan_bld(
     return _finish(state, C, u_in, D)
 
 
-def _chunk_entry_states(end_state: Tensor, end_decay: Tensor) -> Tensor:
+def _chunk_entry_states(end_state: Tensor, end_log_decay: Tensor) -> Tensor:
     """State entering each of K chunks, (b, K, m): an exclusive log-step (Hillis-Steele) scan over the
-    chunk-end states and their whole-chunk decays, in product space (decays in (0, 1], padded with 1;
-    states padded with 0)."""
+    chunk-end states and their whole-chunk log-decays (<= 0), both padded with zeros at the front
+    (zero pads only: a pad value of 1 is an op the LiteRT XNNPACK delegate leaves out)."""
     K = end_state.shape[1]
     h = F.pad(end_state[:, : K - 1], (0, 0, 1, 0))
-    a = F.pad(end_decay[:, : K - 1], (0, 0, 1, 0), value=1.0)
+    log_a = F.pad(end_log_decay[:, : K - 1], (0, 0, 1, 0))
     offset = 1
     while offset < K:  # static: ceil(log2 K) levels on small (b, K, d*n) tensors
-        h = h + a * F.pad(h[:, : K - offset], (0, 0, offset, 0))
+        h = h + torch.exp(log_a) * F.pad(h[:, : K - offset], (0, 0, offset, 0))
         if 2 * offset < K:
-            a = a * F.pad(a[:, : K - offset], (0, 0, offset, 0), value=1.0)
+            log_a = log_a + F.pad(log_a[:, : K - offset], (0, 0, offset, 0))
         offset *= 2
     return h
 
@@ -174,19 +174,19 @@ def twopass_scan_bld(
     delta, u, B, C, T, K = _prepare(u, delta, B, C, delta_bias, delta_softplus, chunk_size)
     bk = b * K
     A4 = _cast(A, u.dtype).reshape(1, 1, d, n)
-    steps = delta.reshape(bk, T, d, 1)
-    drive = (delta * u).reshape(bk, T, d, 1)
-    Bk = B.reshape(bk, T, 1, n)
-    decays = [torch.exp(steps[:, t : t + 1] * A4) for t in range(T)]  # (bk, 1, d, n), in (0, 1]
-    inputs = [drive[:, t : t + 1] * Bk[:, t : t + 1] for t in range(T)]
+    # decay (in (0, 1]) and input of every (token, channel, state), then one (bk, 1, d, n) slice per position
+    decay = torch.exp(delta.reshape(bk, T, d, 1) * A4)
+    drive = (delta * u).reshape(bk, T, d, 1) * B.reshape(bk, T, 1, n)
+    decays = [decay[:, t : t + 1] for t in range(T)]
+    inputs = [drive[:, t : t + 1] for t in range(T)]
     h = inputs[0]
     if K > 1:
         for t in range(1, T):  # pass 1: chunk-end states from zero
             h = decays[t] * h + inputs[t]
         per_chunk = delta.reshape(bk, T, d)
         ones = per_chunk[:, :, :1].transpose(1, 2) * 0.0 + 1.0  # (bk, 1, T), without a constant-creating op
-        end_decay = torch.exp(torch.bmm(ones, per_chunk).reshape(bk, 1, d, 1) * A4)
-        entry = _chunk_entry_states(h.reshape(b, K, d * n), end_decay.reshape(b, K, d * n))
+        end_log_decay = torch.bmm(ones, per_chunk).reshape(bk, 1, d, 1) * A4
+        entry = _chunk_entry_states(h.reshape(b, K, d * n), end_log_decay.reshape(b, K, d * n))
         h = decays[0] * entry.reshape(bk, 1, d, n) + inputs[0]
     states = [h]
     for t in range(1, T):  # pass 2: every state
