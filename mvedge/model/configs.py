@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from mvedge.errors import BadInput
-from mvedge.model.scan import DEFAULT_CHUNK_SIZE
+from mvedge.model.scan import DEFAULT_CHUNK_SIZE, MAX_UNROLLED_CHUNK
 
 DEFAULTS: dict[str, Any] = {
     "image_size": 224,
@@ -171,6 +171,10 @@ def resolve_config(**options: Any) -> dict[str, Any]:
     for key in ("image_size", "in_channels", "dim", "in_dim", "d_state", "d_conv", "scan_chunk_size"):
         if not _is_positive_int(cfg[key]):
             raise BadInput(f"{key} must be a positive integer, got {cfg[key]!r}")
+    if cfg["scan_chunk_size"] > MAX_UNROLLED_CHUNK:
+        raise BadInput(
+            f"scan_chunk_size must be <= {MAX_UNROLLED_CHUNK} (the model's two-pass scan unrolls each chunk), got {cfg['scan_chunk_size']}"
+        )
     if cfg["d_conv"] % 2 != 1:
         raise BadInput(f"d_conv must be odd (the mixer's 1-D conv is centred, 'same' padding), got {cfg['d_conv']}")
     cfg["depths"] = _int_list(cfg, "depths")

@@ -381,7 +381,7 @@ def build(**options: Any) -> MambaVision:
             (batch, 8*dim) features. Official variants' configs carry 1000.
         layer_scale (None): layer-scale init of the hybrid blocks (None: off).
         layer_scale_conv (None): layer-scale init of the conv blocks (None: off).
-        scan_chunk_size (7): tokens per chunk of the chunked selective scan.
+        scan_chunk_size (7): tokens per chunk of the chunked selective scan, at most 16.
 
     Invalid options raise mvedge.errors.BadInput (a ValueError) naming the option."""
     return MambaVision(**options)
