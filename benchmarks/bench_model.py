@@ -8,10 +8,10 @@ MambaVision-T; the logits are compared before any timing. Then the forwards run 
 (one of each per round, order rotated) at 224 px, batch 1, fp32, torch.no_grad(),
 torch.set_num_threads(2).
 
-Rows: the official model, mvedge with its default scan chunk size, mvedge with the extra chunk sizes
-given by --chunks, mvedge with its scan swapped for the PROTOTYPE two-pass scan defined in
-benchmarks/bench_scan.py (--proto-chunks; not part of mvedge), and an ablation of both models with
-the scan replaced by y = D*u (isolates what the scan costs; --no-ablation to skip).
+Rows: the official model, mvedge with its default scan (two-pass form, default chunk size), mvedge
+with the extra chunk sizes given by --chunks, mvedge with the log-step scan form (--logstep-chunks),
+and an ablation of both models with the scan replaced by y = D*u (isolates what the scan costs;
+--no-ablation to skip).
 
 This needs the official package, i.e. the separate venv built by scripts/setup_official_env.sh,
 with mvedge installed into it (`OFFICIAL_VENV/bin/pip install --no-deps -e .`, OFFICIAL_VENV being the
@@ -118,12 +118,13 @@ def use_scan_fn(model: torch.nn.Module, fn: Callable[..., torch.Tensor]) -> None
     assert n > 0, "no SelectiveScan module found"
 
 
-def use_prototype_scan(model: torch.nn.Module, chunk_size: int) -> None:
-    """Make every SelectiveScan module of `model` run the prototype `twopass_scan_bld` (same contract)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_scan import twopass_scan_bld
+def use_logstep_scan(model: torch.nn.Module, chunk_size: int) -> None:
+    """Make every SelectiveScan module of `model` run mvedge's log-step form at `chunk_size`."""
+    from mvedge.model.scan import LOGSTEP, SelectiveScan
 
-    use_scan_fn(model, lambda u, delta, A, B, C, D, bias: twopass_scan_bld(u, delta, A, B, C, D, bias, True, chunk_size))
+    for module in model.modules():
+        if isinstance(module, SelectiveScan):
+            module.method, module.chunk_size = LOGSTEP, chunk_size
 
 
 def machine_info() -> dict[str, Any]:
@@ -175,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                    help="before timing, wait up to S seconds until the 1-min load average is below --quiet-load (default 0: no wait)")
     p.add_argument("--quiet-load", type=float, default=1.5, help="load-average threshold for --wait-quiet (default 1.5)")
-    p.add_argument("--proto-chunks", type=str, default="7",
-                   help="chunk sizes for rows of mvedge with the prototype twopass scan of bench_scan.py ('' for none)")
+    p.add_argument("--logstep-chunks", type=str, default="7",
+                   help="chunk sizes for rows of mvedge with its log-step scan form ('' for none)")
     p.add_argument("--no-ablation", action="store_true",
                    help="skip the ablation rows (both models with the scan replaced by y = D*u, to isolate the scan's cost)")
     p.add_argument("--variant", default="T", help="MambaVision variant (default T)")
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (5 if args.quick else 30)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
     extra_chunks = [] if args.quick or not args.chunks else [int(c) for c in args.chunks.split(",")]
-    proto_chunks = [int(c) for c in args.proto_chunks.split(",") if c.strip()]
+    logstep_chunks = [int(c) for c in args.logstep_chunks.split(",") if c.strip()]
 
     om = load_official()
     import mvedge
@@ -208,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         models[name] = ours
         chunk_of[name] = T
 
-    for T in proto_chunks:  # mvedge with its scan swapped for the prototype (benchmarks/bench_scan.py)
+    for T in logstep_chunks:  # mvedge with the log-step scan form
         ours = mvedge.build(**cfg).eval()
         ours.load_state_dict(state, strict=True)
-        use_prototype_scan(ours, T)
-        name = f"mvedge + prototype twopass scan (chunk {T})"
+        use_logstep_scan(ours, T)
+        name = f"mvedge, log-step scan (chunk {T})"
         models[name] = ours
         chunk_of[name] = T
 
