@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     for T in [cfg["scan_chunk_size"]] + [c for c in extra_chunks if c != cfg["scan_chunk_size"]]:
         ours = mvedge.build(**{**cfg, "scan_chunk_size": T}).eval()
         ours.load_state_dict(state, strict=True)
-        name = f"mvedge (chunk {T}{', default' if T == DEFAULT_CHUNK_SIZE else ''})"
+        name = f"mvedge (chunk {'by length' if T is None else T}{', default' if T == DEFAULT_CHUNK_SIZE else ''})"
         models[name] = ours
         chunk_of[name] = T
 

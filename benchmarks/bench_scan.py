@@ -49,7 +49,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from mvedge.model.scan import DEFAULT_CHUNK_SIZE, DEFAULT_METHOD, logstep_scan_bld, selective_scan_reference, twopass_scan_bld  # noqa: E402
+from mvedge.model.scan import DEFAULT_METHOD, chunk_size_for, logstep_scan_bld, selective_scan_reference, twopass_scan_bld  # noqa: E402
 from mvedge.strict_json import write_atomic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,9 +60,9 @@ STAGES: dict[str, dict[str, int]] = {
     "stage3": {"d": 160, "n": 8, "L": 196, "blocks": 4},
     "stage4": {"d": 320, "n": 8, "L": 49, "blocks": 2},
 }
-TWOPASS_CHUNK_SIZES = (4, 7, 14, 16)
+TWOPASS_CHUNK_SIZES = (7, 14, 16)
 QUICK_TWOPASS_CHUNK_SIZES = (7,)
-LOGSTEP_CHUNK_SIZES = (7, 14, 49)
+LOGSTEP_CHUNK_SIZES = (7, 14)
 QUICK_LOGSTEP_CHUNK_SIZES = (7,)
 SEQ = "sequential"
 FAMILIES = {"twopass": "mvedge twopass_scan_bld", "logstep": "mvedge logstep_scan_bld"}
@@ -290,10 +290,14 @@ def et_runtime():
 
 def litert_convert(module: nn.Module, args: tuple[Tensor, ...]) -> tuple[dict[str, Any], bytes]:
     """Convert one variant with litert-torch; returns (info, flatbuffer)."""
-    import litert_torch
+    from mvedge.quiet import silenced, silenced_imports
+
+    with silenced_imports():
+        import litert_torch
 
     t0 = time.perf_counter()
-    flatbuffer = bytes(litert_torch.convert(module, args).model_content())
+    with silenced():  # litert-torch prints its progress on stdout
+        flatbuffer = bytes(litert_torch.convert(module, args).model_content())
     info: dict[str, Any] = {"convert_s": time.perf_counter() - t0, "tflite_bytes": len(flatbuffer)}
     return info, flatbuffer
 
@@ -485,7 +489,7 @@ def evaluate(results: dict[str, Any], families: dict[str, tuple[int, ...]]) -> d
         "fastest": fastest,
         "scan_time_per_forward": per_forward,
         "per_forward_definition": "sum of medians over the Mamba blocks of one MambaVision-T forward (4 x stage 3 + 2 x stage 4)",
-        "shipped_default": f"{DEFAULT_METHOD}{DEFAULT_CHUNK_SIZE}",
+        "shipped_default": {s: f"{DEFAULT_METHOD}{chunk_size_for(st['shape']['L'])}" for s, st in stages.items()},
     }
 
 
@@ -584,7 +588,7 @@ def markdown(results: dict[str, Any]) -> str:
     for v, row in ev["scan_time_per_forward"].items():
         lines.append(f"| {v} | {row['eager_ms']:.2f} | " + " | ".join(f"{row[r + '_ms']:.2f}" for r in runtimes) + " |")
     lines.append("")
-    lines.append(f"Shipped default: {ev['shipped_default']}.")
+    lines.append("Shipped default: " + ", ".join(f"{s} {v}" for s, v in ev["shipped_default"].items()) + ".")
     return "\n".join(lines)
 
 
@@ -592,11 +596,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short run: chunk size 7 of each form, 5 rounds")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results file (default benchmarks/results/scan.json)")
-    p.add_argument("--repeats", type=int, default=None, help="timed eager rounds (default 100; quick 5)")
-    p.add_argument("--et-repeats", type=int, default=None, help="timed ExecuTorch rounds (default 100; quick 5)")
+    p.add_argument("--repeats", type=int, default=None, help="timed eager rounds (default 40; quick 5)")
+    p.add_argument("--et-repeats", type=int, default=None, help="timed ExecuTorch and LiteRT rounds (default 40; quick 5)")
     p.add_argument("--warmup", type=int, default=None, help="warm-up rounds (default 5; quick 2)")
-    p.add_argument("--twopass-chunks", type=str, default=None, help="two-pass chunk sizes, comma-separated (default 4,7,14,16; '' for none)")
-    p.add_argument("--logstep-chunks", type=str, default=None, help="log-step chunk sizes (default 7,14,49; '' for none)")
+    p.add_argument("--twopass-chunks", type=str, default=None, help="two-pass chunk sizes, comma-separated (default 7,14,16; '' for none)")
+    p.add_argument("--logstep-chunks", type=str, default=None, help="log-step chunk sizes (default 7,14; '' for none)")
     p.add_argument("--stages", type=str, default=",".join(STAGES), help="comma-separated stages (stage3,stage4)")
     p.add_argument("--omp-active", action="store_true",
                    help="keep OpenMP's default busy-waiting (by default OMP_WAIT_POLICY=PASSIVE is set: on a shared "
@@ -604,9 +608,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                    help="first wait up to S seconds until the 1-min load average is below --quiet-load (default 0: no wait)")
     p.add_argument("--quiet-load", type=float, default=1.5, help="load-average threshold for --wait-quiet (default 1.5)")
-    p.add_argument("--profile", type=str, default="sequential,twopass7,logstep7",
+    p.add_argument("--profile", type=str, default="",
                    help="variants whose eager ops are profiled (torch.profiler; '' for none)")
-    p.add_argument("--no-1thread", action="store_true", help="skip the 1-thread eager cross-check")
+    p.add_argument("--1thread", dest="one_thread", action="store_true", help="add a 1-thread eager cross-check")
     p.add_argument("--no-export", action="store_true", help="eager only (skip ExecuTorch and LiteRT)")
     p.add_argument("--no-litert", action="store_true", help="skip LiteRT")
     args = p.parse_args(argv)
@@ -621,8 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     families = {"twopass": sizes(args.twopass_chunks, TWOPASS_CHUNK_SIZES, QUICK_TWOPASS_CHUNK_SIZES),
                 "logstep": sizes(args.logstep_chunks, LOGSTEP_CHUNK_SIZES, QUICK_LOGSTEP_CHUNK_SIZES)}
     families = {k: v for k, v in families.items() if v}
-    repeats = args.repeats or (5 if args.quick else 100)
-    et_repeats = args.et_repeats or (5 if args.quick else 100)
+    repeats = args.repeats or (5 if args.quick else 40)
+    et_repeats = args.et_repeats or (5 if args.quick else 40)
     warmup = args.warmup if args.warmup is not None else (2 if args.quick else 5)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
 
@@ -644,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in stages:
         results["stages"][s] = bench_stage(
             s, STAGES[s], families, warmup, repeats, et_repeats, not args.no_export, log, (args.wait_quiet, args.quiet_load),
-            not args.no_1thread, tuple(v for v in args.profile.split(",") if v), not args.no_litert,
+            args.one_thread, tuple(v for v in args.profile.split(",") if v), not args.no_litert,
         )
     results["evaluation"] = evaluate(results, families)
     results["wall_s"] = time.perf_counter() - t_start

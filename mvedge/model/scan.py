@@ -31,8 +31,14 @@ DEFAULT_METHOD = TWOPASS
 MAX_UNROLLED_CHUNK = 16
 """The longest chunk the "twopass" form unrolls (its node count grows with the chunk size)."""
 
-DEFAULT_CHUNK_SIZE = 7
-"""Tokens per chunk, chosen by measurement (BENCHMARKS.md, section 1)."""
+DEFAULT_CHUNK_SIZE: int | None = None
+"""Tokens per chunk; None picks them by sequence length (`chunk_size_for`)."""
+
+
+def chunk_size_for(length: int) -> int:
+    """The chunk size used when none is given, chosen by measurement (BENCHMARKS.md, section 1):
+    14 when it divides the length (MambaVision's 14x14 windows, 196 tokens), else 7 (7x7 windows)."""
+    return 14 if length % 14 == 0 else 7
 
 
 def stable_softplus(x: Tensor) -> Tensor:
@@ -199,8 +205,11 @@ def twopass_scan_bld(
 SCAN_FORMS = {TWOPASS: twopass_scan_bld, LOGSTEP: logstep_scan_bld}
 
 
-def _check_chunk_size(chunk_size: int, method: str) -> None:
-    """BadInput for a chunk size the form cannot run (< 1; > MAX_UNROLLED_CHUNK for "twopass")."""
+def _check_chunk_size(chunk_size: int | None, method: str) -> None:
+    """BadInput for a chunk size the form cannot run (< 1; > MAX_UNROLLED_CHUNK for "twopass");
+    None (by sequence length) is always fine."""
+    if chunk_size is None:
+        return
     if chunk_size < 1:
         raise BadInput(f"chunk_size must be >= 1, got {chunk_size}")
     if method == TWOPASS and chunk_size > MAX_UNROLLED_CHUNK:
@@ -210,7 +219,7 @@ def _check_chunk_size(chunk_size: int, method: str) -> None:
         )
 
 
-def check_method(method: str, chunk_size: int) -> None:
+def check_method(method: str, chunk_size: int | None) -> None:
     """BadInput for an unknown scan form or a chunk size it cannot run."""
     if method not in SCAN_FORMS:
         raise BadInput(f"unknown scan method {method!r}; choose one of {', '.join(map(repr, SCAN_FORMS))}")
@@ -226,12 +235,15 @@ def chunked_scan_bld(
     D: Tensor | None = None,
     delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = DEFAULT_CHUNK_SIZE,
     method: str = DEFAULT_METHOD,
 ) -> Tensor:
     """Chunked selective scan in token-major layout (what the model runs and exports): u, delta
-    (b, L, d); A (d, n); B, C (b, L, n) -> y (b, L, d), in the form `method` names."""
+    (b, L, d); A (d, n); B, C (b, L, n) -> y (b, L, d), in the form `method` names, with chunks
+    of `chunk_size` tokens (None: `chunk_size_for(L)`)."""
     check_method(method, chunk_size)
+    if chunk_size is None:
+        chunk_size = chunk_size_for(u.shape[1])
     return SCAN_FORMS[method](u, delta, A, B, C, D, delta_bias, delta_softplus, chunk_size)
 
 
@@ -286,7 +298,7 @@ def selective_scan(
     D: Tensor | None = None,
     delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = DEFAULT_CHUNK_SIZE,
     method: str = DEFAULT_METHOD,
 ) -> Tensor:
     """Chunked selective scan with the mamba_ssm argument shapes.
@@ -294,7 +306,7 @@ def selective_scan(
     u, delta: (b, d, L); A: (d, n); B, C: (b, n, L); D: (d,); delta_bias: (d,). Returns (b, d, L).
     The step is softplus(delta + delta_bias), or delta + delta_bias itself with
     `delta_softplus=False`, which must then be >= 0. `method` is "twopass" (chunk_size <= 16) or
-    "logstep" (any chunk size). A misshaped argument, a negative step, an unknown method or a chunk
+    "logstep" (any chunk size); chunk_size None picks it by length (`chunk_size_for`). A misshaped argument, a negative step, an unknown method or a chunk
     size the method cannot run raises mvedge.errors.BadInput (a ValueError) naming it.
     """
     check_scan_arguments(u, delta, A, B, C, D, delta_bias, delta_softplus)
@@ -355,7 +367,7 @@ def selective_scan_reference(
 class SelectiveScan(nn.Module):
     """The chunked scan as a module, so quantizers can keep it in float by module type."""
 
-    def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE, method: str = DEFAULT_METHOD) -> None:
+    def __init__(self, chunk_size: int | None = DEFAULT_CHUNK_SIZE, method: str = DEFAULT_METHOD) -> None:
         super().__init__()
         check_method(method, chunk_size)
         self.chunk_size = chunk_size
@@ -370,4 +382,4 @@ class SelectiveScan(nn.Module):
         return chunked_scan_bld(u, delta, A, B, C, D, delta_bias, True, self.chunk_size, self.method)
 
     def extra_repr(self) -> str:
-        return f"chunk_size={self.chunk_size}, method={self.method}"
+        return f"chunk_size={'by length' if self.chunk_size is None else self.chunk_size}, method={self.method}"

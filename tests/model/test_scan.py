@@ -9,7 +9,7 @@ import torch
 
 from mvedge import selective_scan, selective_scan_reference
 from mvedge.errors import BadInput
-from mvedge.model.scan import DEFAULT_METHOD, LOGSTEP, MAX_UNROLLED_CHUNK, TWOPASS, SelectiveScan, chunked_scan_bld, stable_softplus
+from mvedge.model.scan import DEFAULT_METHOD, LOGSTEP, MAX_UNROLLED_CHUNK, TWOPASS, SelectiveScan, chunk_size_for, chunked_scan_bld, stable_softplus
 
 FORBIDDEN_SCAN_OPS = ("cumsum", "where", "masked_fill", "sum", "einsum", "softplus", "log1p", "tril", "triu", "scan", "while_loop")
 
@@ -33,11 +33,23 @@ def rel_err(y: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 # every chunk size each form runs: "twopass" unrolls at most 16 positions, "logstep" takes any
-METHOD_CHUNKS = [(TWOPASS, 1), (TWOPASS, 5), (TWOPASS, 7), (TWOPASS, 16), (LOGSTEP, 7), (LOGSTEP, 16), (LOGSTEP, 49), (LOGSTEP, 4096)]
+METHOD_CHUNKS = [(TWOPASS, None), (TWOPASS, 1), (TWOPASS, 5), (TWOPASS, 7), (TWOPASS, 16), (LOGSTEP, 7), (LOGSTEP, 16), (LOGSTEP, 49), (LOGSTEP, 4096)]
 
 
 def test_twopass_is_the_default() -> None:
     assert DEFAULT_METHOD == TWOPASS and SelectiveScan().method == TWOPASS
+
+
+@pytest.mark.parametrize("L,chunk", [(196, 14), (49, 7), (392, 14), (64, 7), (5, 7)])
+def test_without_a_chunk_size_the_chunks_follow_the_sequence_length(L: int, chunk: int) -> None:
+    """14 tokens where 14 divides the length (the stage-3 windows, 196 tokens), else 7 (stage 4, 49)."""
+    assert chunk_size_for(L) == chunk and SelectiveScan().chunk_size is None
+    inputs = [t.float() for t in make_inputs(1, 4, 8, L, seed=L)]
+    assert torch.equal(selective_scan(*inputs), selective_scan(*inputs, chunk_size=chunk))
+    u, delta, A, B, C, D, bias = inputs
+    u, delta, B, C = (x.transpose(1, 2) for x in (u, delta, B, C))
+    y = SelectiveScan()(u, delta, A, B, C, D, bias)
+    assert torch.equal(y, chunked_scan_bld(u, delta, A, B, C, D, bias, True, chunk))
 
 
 @pytest.mark.parametrize("L", [1, 7, 49, 196, 197, 1024])
