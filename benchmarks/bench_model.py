@@ -25,10 +25,8 @@ Results go to benchmarks/results/model.json (or --json OUT).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,6 +36,8 @@ if "--omp-active" not in sys.argv:  # must be set before torch (OpenMP) is loade
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
+
+from timing import cpu_name, interleaved, loadavg, summarize, wait_quiet  # noqa: E402  (benchmarks/timing.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "model.json"
@@ -59,49 +59,6 @@ def load_official():
             "venv made by scripts/setup_official_env.sh (default ~/.venvs/mvedge-official/bin/python)"
         )
     return om
-
-
-def summarize(times_s: list[float]) -> dict[str, float]:
-    ms = sorted(t * 1e3 for t in times_s)
-    return {
-        "median_ms": statistics.median(ms),
-        "min_ms": ms[0],
-        "p90_ms": ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))],
-        "n": len(ms),
-    }
-
-
-def probe() -> float:
-    """Seconds for a fixed single-threaded pure-Python workload (no thread pool, so it does not
-    disturb the timed code): shows how much CPU the machine gives this process in each round."""
-    t0 = time.perf_counter()
-    sum(i * i for i in range(20_000))
-    return time.perf_counter() - t0
-
-
-def interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int) -> tuple[dict[str, list[float]], list[float]]:
-    """Every fn once per round, order rotated each round, so all see the same machine state.
-    Returns the timed seconds per fn and the probe's seconds per timed round."""
-    names = list(fns)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    probes: list[float] = []
-    gc.collect()
-    gc.disable()
-    try:
-        for r in range(warmup + repeats):
-            p = probe()
-            k = r % len(names)
-            for name in names[k:] + names[:k]:
-                t0 = time.perf_counter()
-                fns[name]()
-                dt = time.perf_counter() - t0
-                if r >= warmup:
-                    times[name].append(dt)
-            if r >= warmup:
-                probes.append(p)
-    finally:
-        gc.enable()
-    return times, probes
 
 
 def use_scan_fn(model: torch.nn.Module, fn: Callable[..., torch.Tensor]) -> None:
@@ -128,39 +85,7 @@ def use_logstep_scan(model: torch.nn.Module, chunk_size: int) -> None:
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "torch": torch.__version__}
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return None
-
-
-def wait_quiet(max_wait_s: float, threshold: float, log: Callable[[str], None]) -> dict[str, Any]:
-    """Wait (polling every 10 s, at most max_wait_s) until the 1-minute load average is below
-    threshold, so that the timed rounds do not share the cores with other jobs. Returns what happened."""
-    t0 = time.time()
-    first = loadavg()
-    while max_wait_s > 0:
-        la = loadavg()
-        if la is None or la[0] < threshold:
-            break
-        if time.time() - t0 >= max_wait_s:
-            log(f"machine still busy after {max_wait_s:.0f} s (loadavg {la}); measuring anyway")
-            break
-        time.sleep(10)
-    return {"max_wait_s": max_wait_s, "threshold": threshold, "waited_s": round(time.time() - t0, 1),
-            "loadavg_at_call": first, "loadavg_at_start": loadavg()}
+    return {"nproc": os.cpu_count(), "cpu": cpu_name(), "python": platform.python_version(), "torch": torch.__version__}
 
 
 def main(argv: list[str] | None = None) -> int:

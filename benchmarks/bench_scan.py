@@ -32,11 +32,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import gc
-import math
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -46,11 +43,11 @@ if "--omp-active" not in sys.argv:  # must be set before torch (OpenMP) is loade
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from mvedge.model.scan import DEFAULT_METHOD, chunk_size_for, logstep_scan_bld, selective_scan_reference, twopass_scan_bld  # noqa: E402
 from mvedge.strict_json import write_atomic  # noqa: E402
+from timing import cpu_name, interleaved, loadavg, summarize, wait_quiet  # noqa: E402  (benchmarks/timing.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "scan.json"
@@ -149,77 +146,6 @@ def variants_for(stage: dict[str, int], families: dict[str, tuple[int, ...]], in
             mod = TokenMajorScan(FAMILY_FNS[family], inp["A"], inp["D"], inp["delta_bias"], T).eval()
             out[f"{family}{T}"] = (mod, tm_args, lambda y: y.transpose(1, 2))
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# timing helpers
-
-
-def probe() -> float:
-    """Seconds for a fixed single-threaded pure-Python workload (no thread pool, so it does not
-    disturb the timed code): shows how much CPU the machine gives this process in each round."""
-    t0 = time.perf_counter()
-    sum(i * i for i in range(20_000))
-    return time.perf_counter() - t0
-
-
-def summarize(times_s: list[float]) -> dict[str, float]:
-    ms = sorted(t * 1e3 for t in times_s)
-    return {
-        "median_ms": statistics.median(ms),
-        "min_ms": ms[0],
-        "p90_ms": ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))],
-        "n": len(ms),
-    }
-
-
-def interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int) -> tuple[dict[str, list[float]], list[float]]:
-    """Run every fn once per round (order rotated each round), so all see the same machine state.
-    Returns the timed seconds per fn and the probe's seconds per timed round."""
-    names = list(fns)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    probes: list[float] = []
-    gc.collect()
-    gc.disable()
-    try:
-        for r in range(warmup + repeats):
-            p = probe()
-            k = r % len(names)
-            for name in names[k:] + names[:k]:
-                t0 = time.perf_counter()
-                fns[name]()
-                dt = time.perf_counter() - t0
-                if r >= warmup:
-                    times[name].append(dt)
-            if r >= warmup:
-                probes.append(p)
-    finally:
-        gc.enable()
-    return times, probes
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return None
-
-
-def wait_quiet(max_wait_s: float, threshold: float, log: Callable[[str], None]) -> dict[str, Any]:
-    """Wait (polling every 10 s, at most max_wait_s) until the 1-minute load average is below
-    threshold, so that the timed rounds do not share the cores with other jobs. Returns what happened."""
-    t0 = time.time()
-    first = loadavg()
-    while max_wait_s > 0:
-        la = loadavg()
-        if la is None or la[0] < threshold:
-            break
-        if time.time() - t0 >= max_wait_s:
-            log(f"machine still busy after {max_wait_s:.0f} s (loadavg {la}); measuring anyway")
-            break
-        time.sleep(10)
-    return {"max_wait_s": max_wait_s, "threshold": threshold, "waited_s": round(time.time() - t0, 1),
-            "loadavg_at_call": first, "loadavg_at_start": loadavg()}
 
 
 def count_call_functions(gm: torch.fx.GraphModule) -> int:
@@ -494,14 +420,6 @@ def evaluate(results: dict[str, Any], families: dict[str, tuple[int, ...]]) -> d
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     try:
         from importlib.metadata import version
 
@@ -510,7 +428,7 @@ def machine_info() -> dict[str, Any]:
         et_version = "unknown"
     return {
         "nproc": os.cpu_count(),
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "executorch": et_version,
@@ -583,10 +501,10 @@ def markdown(results: dict[str, Any]) -> str:
     lines.append("")
     lines.append("### Scan time per MambaVision-T forward (4 x stage 3 + 2 x stage 4), ms\n")
     runtimes = [k[: -len("_ms")] for k in next(iter(ev["scan_time_per_forward"].values()), {}) if k != "eager_ms"]
-    lines.append("| variant | eager | " + " | ".join(runtimes) + " |")
-    lines.append("|---|---:|" + "---:|" * len(runtimes))
+    lines.append("| " + " | ".join(["variant", "eager", *runtimes]) + " |")
+    lines.append("|---|" + "---:|" * (1 + len(runtimes)))
     for v, row in ev["scan_time_per_forward"].items():
-        lines.append(f"| {v} | {row['eager_ms']:.2f} | " + " | ".join(f"{row[r + '_ms']:.2f}" for r in runtimes) + " |")
+        lines.append("| " + " | ".join([v, *(f"{row[k + '_ms']:.2f}" for k in ["eager", *runtimes])]) + " |")
     lines.append("")
     lines.append("Shipped default: " + ", ".join(f"{s} {v}" for s, v in ev["shipped_default"].items()) + ".")
     return "\n".join(lines)
