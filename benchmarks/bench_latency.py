@@ -19,7 +19,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no busy-waiting OpenMP workers between variants
 
 import argparse
-import gc
 import json
 import platform
 import statistics
@@ -30,6 +29,8 @@ import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
+
+from timing import interleaved, loadavg  # benchmarks/timing.py, shared by the benchmarks
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "latency.json"
@@ -49,13 +50,6 @@ VARIANTS = [  # (name, target, precision); eager first
 ]
 OPTIONS = {"litert int8 all-integer": {"all_integer": True}}  # ConvertOptions.extra of a variant (default: none)
 SEED = 0
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return None
 
 
 def bundle_t():
@@ -131,28 +125,6 @@ def matmul_peak(n: int = 2048, repeats: int = 10) -> dict[str, float]:
         torch.mm(a, b)
         rates.append(2 * n**3 / (time.perf_counter() - t0) / 1e9)
     return {"n": n, "gflops_max": round(max(rates), 1), "gflops_median": round(statistics.median(rates), 1)}
-
-
-def interleaved(fns: dict[str, Callable[[], Any]], warmup: int, rounds: int, log) -> dict[str, list[float]]:
-    """Every variant once per round, the order rotated each round; ms per variant for timed rounds."""
-    names = list(fns)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    gc.collect()
-    gc.disable()
-    try:
-        for r in range(warmup + rounds):
-            k = r % len(names)
-            for name in names[k:] + names[:k]:
-                t0 = time.perf_counter()
-                fns[name]()
-                dt = (time.perf_counter() - t0) * 1000.0
-                if r >= warmup:
-                    times[name].append(dt)
-            if (r + 1) % 10 == 0:
-                log(f"  round {r + 1}/{warmup + rounds}, loadavg {loadavg()}")
-    finally:
-        gc.enable()
-    return times
 
 
 def eager_breakdown(model, x, runs: int = 5) -> list[dict[str, Any]]:
@@ -249,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"timing {len(fns)} variants: {args.warmup} warm-up + {args.rounds} timed rounds, {THREADS} threads, loadavg {loadavg()}")
     load_before = loadavg()
     t0 = time.perf_counter()
-    times = interleaved(fns, args.warmup, args.rounds, log)
+    times_s, _ = interleaved(fns, args.warmup, args.rounds, log)
+    times = {name: [t * 1000.0 for t in ts] for name, ts in times_s.items()}  # ms
     timed_s = time.perf_counter() - t0
     load_after = loadavg()
     inference.__exit__(None, None, None)

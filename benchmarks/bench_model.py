@@ -8,10 +8,10 @@ MambaVision-T; the logits are compared before any timing. Then the forwards run 
 (one of each per round, order rotated) at 224 px, batch 1, fp32, torch.no_grad(),
 torch.set_num_threads(2).
 
-Rows: the official model, mvedge with its default scan chunk size, mvedge with the extra chunk sizes
-given by --chunks, mvedge with its scan swapped for the PROTOTYPE two-pass scan defined in
-benchmarks/bench_scan.py (--proto-chunks; not part of mvedge), and an ablation of both models with
-the scan replaced by y = D*u (isolates what the scan costs; --no-ablation to skip).
+Rows: the official model, mvedge with its default scan (two-pass form, default chunk size), mvedge
+with the extra chunk sizes given by --chunks, mvedge with the log-step scan form (--logstep-chunks),
+and an ablation of both models with the scan replaced by y = D*u (isolates what the scan costs;
+--no-ablation to skip).
 
 This needs the official package, i.e. the separate venv built by scripts/setup_official_env.sh,
 with mvedge installed into it (`OFFICIAL_VENV/bin/pip install --no-deps -e .`, OFFICIAL_VENV being the
@@ -25,10 +25,8 @@ Results go to benchmarks/results/model.json (or --json OUT).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,6 +36,8 @@ if "--omp-active" not in sys.argv:  # must be set before torch (OpenMP) is loade
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
+
+from timing import cpu_name, interleaved, loadavg, summarize, wait_quiet  # noqa: E402  (benchmarks/timing.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "model.json"
@@ -61,49 +61,6 @@ def load_official():
     return om
 
 
-def summarize(times_s: list[float]) -> dict[str, float]:
-    ms = sorted(t * 1e3 for t in times_s)
-    return {
-        "median_ms": statistics.median(ms),
-        "min_ms": ms[0],
-        "p90_ms": ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))],
-        "n": len(ms),
-    }
-
-
-def probe() -> float:
-    """Seconds for a fixed single-threaded pure-Python workload (no thread pool, so it does not
-    disturb the timed code): shows how much CPU the machine gives this process in each round."""
-    t0 = time.perf_counter()
-    sum(i * i for i in range(20_000))
-    return time.perf_counter() - t0
-
-
-def interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int) -> tuple[dict[str, list[float]], list[float]]:
-    """Every fn once per round, order rotated each round, so all see the same machine state.
-    Returns the timed seconds per fn and the probe's seconds per timed round."""
-    names = list(fns)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    probes: list[float] = []
-    gc.collect()
-    gc.disable()
-    try:
-        for r in range(warmup + repeats):
-            p = probe()
-            k = r % len(names)
-            for name in names[k:] + names[:k]:
-                t0 = time.perf_counter()
-                fns[name]()
-                dt = time.perf_counter() - t0
-                if r >= warmup:
-                    times[name].append(dt)
-            if r >= warmup:
-                probes.append(p)
-    finally:
-        gc.enable()
-    return times, probes
-
-
 def use_scan_fn(model: torch.nn.Module, fn: Callable[..., torch.Tensor]) -> None:
     """Make every SelectiveScan module of `model` call fn(u, delta, A, B, C, D, delta_bias) (token-major)."""
     import types
@@ -118,48 +75,17 @@ def use_scan_fn(model: torch.nn.Module, fn: Callable[..., torch.Tensor]) -> None
     assert n > 0, "no SelectiveScan module found"
 
 
-def use_prototype_scan(model: torch.nn.Module, chunk_size: int) -> None:
-    """Make every SelectiveScan module of `model` run the prototype `twopass_scan_bld` (same contract)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_scan import twopass_scan_bld
+def use_logstep_scan(model: torch.nn.Module, chunk_size: int) -> None:
+    """Make every SelectiveScan module of `model` run mvedge's log-step form at `chunk_size`."""
+    from mvedge.model.scan import LOGSTEP, SelectiveScan
 
-    use_scan_fn(model, lambda u, delta, A, B, C, D, bias: twopass_scan_bld(u, delta, A, B, C, D, bias, True, chunk_size))
+    for module in model.modules():
+        if isinstance(module, SelectiveScan):
+            module.method, module.chunk_size = LOGSTEP, chunk_size
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "torch": torch.__version__}
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return None
-
-
-def wait_quiet(max_wait_s: float, threshold: float, log: Callable[[str], None]) -> dict[str, Any]:
-    """Wait (polling every 10 s, at most max_wait_s) until the 1-minute load average is below
-    threshold, so that the timed rounds do not share the cores with other jobs. Returns what happened."""
-    t0 = time.time()
-    first = loadavg()
-    while max_wait_s > 0:
-        la = loadavg()
-        if la is None or la[0] < threshold:
-            break
-        if time.time() - t0 >= max_wait_s:
-            log(f"machine still busy after {max_wait_s:.0f} s (loadavg {la}); measuring anyway")
-            break
-        time.sleep(10)
-    return {"max_wait_s": max_wait_s, "threshold": threshold, "waited_s": round(time.time() - t0, 1),
-            "loadavg_at_call": first, "loadavg_at_start": loadavg()}
+    return {"nproc": os.cpu_count(), "cpu": cpu_name(), "python": platform.python_version(), "torch": torch.__version__}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                    help="before timing, wait up to S seconds until the 1-min load average is below --quiet-load (default 0: no wait)")
     p.add_argument("--quiet-load", type=float, default=1.5, help="load-average threshold for --wait-quiet (default 1.5)")
-    p.add_argument("--proto-chunks", type=str, default="7",
-                   help="chunk sizes for rows of mvedge with the prototype twopass scan of bench_scan.py ('' for none)")
+    p.add_argument("--logstep-chunks", type=str, default="7",
+                   help="chunk sizes for rows of mvedge with its log-step scan form ('' for none)")
     p.add_argument("--no-ablation", action="store_true",
                    help="skip the ablation rows (both models with the scan replaced by y = D*u, to isolate the scan's cost)")
     p.add_argument("--variant", default="T", help="MambaVision variant (default T)")
@@ -186,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (5 if args.quick else 30)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
     extra_chunks = [] if args.quick or not args.chunks else [int(c) for c in args.chunks.split(",")]
-    proto_chunks = [int(c) for c in args.proto_chunks.split(",") if c.strip()]
+    logstep_chunks = [int(c) for c in args.logstep_chunks.split(",") if c.strip()]
 
     om = load_official()
     import mvedge
@@ -204,15 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     for T in [cfg["scan_chunk_size"]] + [c for c in extra_chunks if c != cfg["scan_chunk_size"]]:
         ours = mvedge.build(**{**cfg, "scan_chunk_size": T}).eval()
         ours.load_state_dict(state, strict=True)
-        name = f"mvedge (chunk {T}{', default' if T == DEFAULT_CHUNK_SIZE else ''})"
+        name = f"mvedge (chunk {'by length' if T is None else T}{', default' if T == DEFAULT_CHUNK_SIZE else ''})"
         models[name] = ours
         chunk_of[name] = T
 
-    for T in proto_chunks:  # mvedge with its scan swapped for the prototype (benchmarks/bench_scan.py)
+    for T in logstep_chunks:  # mvedge with the log-step scan form
         ours = mvedge.build(**cfg).eval()
         ours.load_state_dict(state, strict=True)
-        use_prototype_scan(ours, T)
-        name = f"mvedge + prototype twopass scan (chunk {T})"
+        use_logstep_scan(ours, T)
+        name = f"mvedge, log-step scan (chunk {T})"
         models[name] = ours
         chunk_of[name] = T
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Selective scan benchmark: the chunked scan (several chunk sizes) vs the sequential reference.
+"""Selective scan benchmark: mvedge's two scan forms (several chunk sizes) vs the sequential reference.
 
 Shapes are MambaVision-T's Mamba stages at 224 px, batch 1:
   stage 3: d=160 channels, n=8 states, L=196 tokens (one 14x14 window), 4 Mamba blocks
@@ -7,8 +7,8 @@ Shapes are MambaVision-T's Mamba stages at 224 px, batch 1:
 
 Variants (rows):
   sequential  `selective_scan_reference` (mamba_ssm layout, Python loop over L; unrolled when exported)
-  chunk{T}    mvedge's `chunked_scan_bld` (token-major, what the model exports) with chunk size T
-  twopass{T}  PROTOTYPE `twopass_scan_bld` below (a proposed formulation, not in mvedge)
+  twopass{T}  mvedge's `twopass_scan_bld` (the default form) with chunk size T
+  logstep{T}  mvedge's `logstep_scan_bld` (method="logstep") with chunk size T
 
 Measured per stage and variant:
   * eager CPU time (torch.set_num_threads(2), no_grad), all variants interleaved round by round;
@@ -16,7 +16,10 @@ Measured per stage and variant:
     run_decompositions() and of the edge program before lowering (to_edge), conversion time
     (torch.export + to_edge_transform_and_lower + to_executorch), run time in the ExecuTorch
     Python runtime (all programs interleaved), the .pte's agreement with eager, and the delegation
-    report (which ops are NOT delegated to XNNPACK).
+    report (which ops are NOT delegated to XNNPACK);
+  * LiteRT (litert-torch conversion, ai-edge-litert interpreter with its default XNNPACK delegate,
+    2 threads): op count of the .tflite, XNNPACK partitions, conversion time, run time (all models
+    interleaved), agreement with eager.
 A probe (a fixed pure-Python loop, timed at the start of every round) and the load average record
 how busy the machine was. OMP_WAIT_POLICY=PASSIVE is set unless --omp-active is given (see there).
 
@@ -29,11 +32,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import gc
-import math
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -43,11 +43,11 @@ if "--omp-active" not in sys.argv:  # must be set before torch (OpenMP) is loade
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from mvedge.model.scan import DEFAULT_CHUNK_SIZE, chunked_scan_bld, selective_scan_reference, stable_softplus  # noqa: E402
+from mvedge.model.scan import DEFAULT_METHOD, chunk_size_for, logstep_scan_bld, selective_scan_reference, twopass_scan_bld  # noqa: E402
 from mvedge.strict_json import write_atomic  # noqa: E402
+from timing import cpu_name, interleaved, loadavg, summarize, wait_quiet  # noqa: E402  (benchmarks/timing.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "scan.json"
@@ -57,15 +57,15 @@ STAGES: dict[str, dict[str, int]] = {
     "stage3": {"d": 160, "n": 8, "L": 196, "blocks": 4},
     "stage4": {"d": 320, "n": 8, "L": 49, "blocks": 2},
 }
-CHUNK_SIZES = (7, 14, 28, 49, 98, 196)
-QUICK_CHUNK_SIZES = (14, 49)
-PROTO_CHUNK_SIZES = (7, 14)
-QUICK_PROTO_CHUNK_SIZES = (7,)
+TWOPASS_CHUNK_SIZES = (7, 14, 16)
+QUICK_TWOPASS_CHUNK_SIZES = (7,)
+LOGSTEP_CHUNK_SIZES = (7, 14)
+QUICK_LOGSTEP_CHUNK_SIZES = (7,)
 SEQ = "sequential"
-FAMILIES = {"chunk": "mvedge chunked_scan_bld", "twopass": "prototype twopass_scan_bld"}
+FAMILIES = {"twopass": "mvedge twopass_scan_bld", "logstep": "mvedge logstep_scan_bld"}
 
 # Goals the chunked scan is measured against (BENCHMARKS.md, section 1)
-GOAL_NODE_RATIO = 0.1  # exported chunked graph: at most 1/10 of the unrolled sequential nodes
+GOAL_NODE_RATIO = {"stage3": 0.1, "stage4": 0.25}  # exported graph: at most this share of the unrolled sequential nodes
 GOAL_ET_SPEEDUP = 2.0  # exported chunked scan runs at least 2x faster than the sequential one
 GOAL_EAGER_SPEEDUP = 1.0  # eager: no slower than the sequential loop
 
@@ -94,84 +94,6 @@ def make_inputs(d: int, n: int, L: int, seed: int = 0) -> dict[str, Tensor]:
 
 def token_major(x: Tensor) -> Tensor:
     return x.transpose(1, 2).contiguous()
-
-
-# ---------------------------------------------------------------------------------------------
-# prototype formulation (not in mvedge; measured here as a proposal)
-
-
-def _exclusive_chunk_carry(end_state: Tensor, end_decay: Tensor) -> Tensor:
-    """State entering each of K chunks, (b, K, m): an exclusive log-step (Hillis-Steele) scan over the
-    chunk-end states with their whole-chunk decays, in product space (decay pad 1, state pad 0)."""
-    K = end_state.shape[1]
-    h = F.pad(end_state[:, : K - 1], (0, 0, 1, 0))
-    a = F.pad(end_decay[:, : K - 1], (0, 0, 1, 0), value=1.0)
-    offset = 1
-    while offset < K:  # static: ceil(log2 K) levels on tiny (b, K, d*n) tensors
-        h = h + a * F.pad(h[:, : K - offset], (0, 0, offset, 0))
-        if 2 * offset < K:
-            a = a * F.pad(a[:, : K - offset], (0, 0, offset, 0), value=1.0)
-        offset *= 2
-    return h
-
-
-def twopass_scan_bld(
-    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
-    delta_bias: Tensor | None = None, delta_softplus: bool = True, chunk_size: int = 7,
-) -> Tensor:
-    """PROTOTYPE: two-level sequential scan, same contract as `chunked_scan_bld`.
-
-    The sequence is cut into K chunks of T tokens and the recurrence runs step by step over the T
-    positions of a chunk for all K chunks at once (T small ops on (b*K, 1, d, n) instead of
-    ceil(log2 T) full-size log-step levels):
-      pass 1: from a zero state, keep only each chunk's end state;
-      carry:  chunk-end decay exp(A * sum(delta over the chunk)) (the sum is a tiny bmm with a ones
-              row), then an exclusive log-step over the K chunk ends gives each chunk's entry state;
-      pass 2: the recurrence again from the entry states (reusing pass 1's per-step decays and
-              inputs), all T states concatenated, y = C . h as one bmm.
-    O(L) work instead of O(L log T), about 6T + 7 log2(K) + 30 nodes, every exponent <= 0, only ops
-    that XNNPACK delegates (mul, add, exp, log, abs, relu, pad, slice, cat, view, permute, bmm).
-    """
-    b, L, d = u.shape
-    n = A.shape[-1]
-    dtype = u.dtype
-    if delta_bias is not None:
-        delta = delta + delta_bias.to(dtype).reshape(1, 1, d)
-    if delta_softplus:
-        delta = stable_softplus(delta)
-    T = min(chunk_size, L)
-    K = math.ceil(L / T)
-    Lp = K * T
-    u_p = u
-    if Lp != L:  # delta = 0 on the padding: decay 1, input 0
-        delta, u_p, B, C = (F.pad(t, (0, 0, 0, Lp - L)) for t in (delta, u, B, C))
-    bk = b * K
-    A4 = A.to(dtype).reshape(1, 1, d, n)
-    dl = delta.reshape(bk, T, d, 1)
-    du = (delta * u_p).reshape(bk, T, d, 1)
-    Bk = B.reshape(bk, T, 1, n)
-    decays = [torch.exp(dl[:, t : t + 1] * A4) for t in range(T)]  # (bk, 1, d, n), in (0, 1]
-    inputs = [du[:, t : t + 1] * Bk[:, t : t + 1] for t in range(T)]
-    h = inputs[0]
-    if K > 1:
-        for t in range(1, T):  # pass 1: chunk-end states from zero
-            h = decays[t] * h + inputs[t]
-        dk = delta.reshape(bk, T, d)
-        ones = dk[:, :, :1].transpose(1, 2) * 0.0 + 1.0  # (bk, 1, T), no constant-creating op
-        end_decay = torch.exp(torch.bmm(ones, dk).reshape(bk, 1, d, 1) * A4)
-        carry = _exclusive_chunk_carry(h.reshape(b, K, d * n), end_decay.reshape(b, K, d * n))
-        h = decays[0] * carry.reshape(bk, 1, d, n) + inputs[0]
-    states = [h]
-    for t in range(1, T):  # pass 2: every state
-        h = decays[t] * h + inputs[t]
-        states.append(h)
-    state = torch.cat(states, dim=1) if T > 1 else h  # (bk, T, d, n)
-    y = torch.bmm(state.reshape(b * Lp, d, n), C.reshape(b * Lp, n, 1)).reshape(b, Lp, d)
-    if Lp != L:
-        y = y[:, :L]
-    if D is not None:
-        y = y + u * D.to(dtype).reshape(1, 1, d)
-    return y
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +129,7 @@ class SequentialScan(_ScanBase):
         return selective_scan_reference(u, delta, self.A, B, C, self.D, self.delta_bias, True)
 
 
-FAMILY_FNS: dict[str, Callable[..., Tensor]] = {"chunk": chunked_scan_bld, "twopass": twopass_scan_bld}
+FAMILY_FNS: dict[str, Callable[..., Tensor]] = {"twopass": twopass_scan_bld, "logstep": logstep_scan_bld}
 
 
 def variants_for(stage: dict[str, int], families: dict[str, tuple[int, ...]], inp: dict[str, Tensor]):
@@ -224,77 +146,6 @@ def variants_for(stage: dict[str, int], families: dict[str, tuple[int, ...]], in
             mod = TokenMajorScan(FAMILY_FNS[family], inp["A"], inp["D"], inp["delta_bias"], T).eval()
             out[f"{family}{T}"] = (mod, tm_args, lambda y: y.transpose(1, 2))
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# timing helpers
-
-
-def probe() -> float:
-    """Seconds for a fixed single-threaded pure-Python workload (no thread pool, so it does not
-    disturb the timed code): shows how much CPU the machine gives this process in each round."""
-    t0 = time.perf_counter()
-    sum(i * i for i in range(20_000))
-    return time.perf_counter() - t0
-
-
-def summarize(times_s: list[float]) -> dict[str, float]:
-    ms = sorted(t * 1e3 for t in times_s)
-    return {
-        "median_ms": statistics.median(ms),
-        "min_ms": ms[0],
-        "p90_ms": ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))],
-        "n": len(ms),
-    }
-
-
-def interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int) -> tuple[dict[str, list[float]], list[float]]:
-    """Run every fn once per round (order rotated each round), so all see the same machine state.
-    Returns the timed seconds per fn and the probe's seconds per timed round."""
-    names = list(fns)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    probes: list[float] = []
-    gc.collect()
-    gc.disable()
-    try:
-        for r in range(warmup + repeats):
-            p = probe()
-            k = r % len(names)
-            for name in names[k:] + names[:k]:
-                t0 = time.perf_counter()
-                fns[name]()
-                dt = time.perf_counter() - t0
-                if r >= warmup:
-                    times[name].append(dt)
-            if r >= warmup:
-                probes.append(p)
-    finally:
-        gc.enable()
-    return times, probes
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return None
-
-
-def wait_quiet(max_wait_s: float, threshold: float, log: Callable[[str], None]) -> dict[str, Any]:
-    """Wait (polling every 10 s, at most max_wait_s) until the 1-minute load average is below
-    threshold, so that the timed rounds do not share the cores with other jobs. Returns what happened."""
-    t0 = time.time()
-    first = loadavg()
-    while max_wait_s > 0:
-        la = loadavg()
-        if la is None or la[0] < threshold:
-            break
-        if time.time() - t0 >= max_wait_s:
-            log(f"machine still busy after {max_wait_s:.0f} s (loadavg {la}); measuring anyway")
-            break
-        time.sleep(10)
-    return {"max_wait_s": max_wait_s, "threshold": threshold, "waited_s": round(time.time() - t0, 1),
-            "loadavg_at_call": first, "loadavg_at_start": loadavg()}
 
 
 def count_call_functions(gm: torch.fx.GraphModule) -> int:
@@ -359,6 +210,35 @@ def et_runtime():
     return Runtime.get(), threads
 
 
+# ---------------------------------------------------------------------------------------------
+# LiteRT
+
+
+def litert_convert(module: nn.Module, args: tuple[Tensor, ...]) -> tuple[dict[str, Any], bytes]:
+    """Convert one variant with litert-torch; returns (info, flatbuffer)."""
+    from mvedge.quiet import silenced, silenced_imports
+
+    with silenced_imports():
+        import litert_torch
+
+    t0 = time.perf_counter()
+    with silenced():  # litert-torch prints its progress on stdout
+        flatbuffer = bytes(litert_torch.convert(module, args).model_content())
+    info: dict[str, Any] = {"convert_s": time.perf_counter() - t0, "tflite_bytes": len(flatbuffer)}
+    return info, flatbuffer
+
+
+def litert_interpreter(flatbuffer: bytes, info: dict[str, Any]):
+    """An interpreter with LiteRT's default XNNPACK delegate and 2 threads; records op and partition counts."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=flatbuffer, num_threads=THREADS)
+    interpreter.allocate_tensors()
+    ops = [o["op_name"] for o in interpreter._get_ops_details()]  # the model's ops, then one DELEGATE per partition
+    info["tflite_ops"] = sum(1 for o in ops if o != "DELEGATE")
+    info["xnnpack_partitions"] = sum(1 for o in ops if o == "DELEGATE")
+    return interpreter
+
 
 # ---------------------------------------------------------------------------------------------
 # main benchmark
@@ -367,7 +247,7 @@ def et_runtime():
 def bench_stage(
     name: str, stage: dict[str, int], families: dict[str, tuple[int, ...]], warmup: int, repeats: int,
     et_repeats: int, do_export: bool, log: Callable[[str], None], quiet: tuple[float, float] = (0.0, 1.5),
-    eager_1thread: bool = True, profile: tuple[str, ...] = (),
+    eager_1thread: bool = True, profile: tuple[str, ...] = (), do_litert: bool = True,
 ) -> dict[str, Any]:
     inp = make_inputs(stage["d"], stage["n"], stage["L"], seed=stage["L"])
     variants = variants_for(stage, families, inp)
@@ -460,72 +340,86 @@ def bench_stage(
         info["run_speedup_vs_seq"] = seq["run_median_ms"] / info["run_median_ms"]
         info["run_speedup_vs_seq_min"] = seq["run_min_ms"] / info["run_min_ms"]
     res["executorch"] = export
+    del loaded
+    if not do_litert:
+        return res
+
+    # LiteRT: convert each variant with litert-torch, then run all interpreters interleaved
+    lite: dict[str, Any] = {}
+    runners = {}
+    for vname, (mod, args, _) in variants.items():
+        log(f"[{name}] litert-torch {vname} ...")
+        info, flatbuffer = litert_convert(mod, args)
+        interpreter = litert_interpreter(flatbuffer, info)
+        runner = interpreter.get_signature_runner()
+        feed = {f"args_{i}": a.numpy() for i, a in enumerate(args)}
+        out = torch.from_numpy(next(iter(runner(**feed).values())))
+        with torch.no_grad():
+            info["max_abs_diff_vs_eager"] = float((out - mod(*args)).abs().max())
+        lite[vname] = info
+        runners[vname] = (interpreter, runner, feed)
+        log(f"[{name}]   {vname}: {info['tflite_ops']} ops, {info['xnnpack_partitions']} XNNPACK partitions, convert {info['convert_s']:.1f} s")
+    log(f"[{name}] LiteRT run: {len(runners)} models x {et_repeats} rounds (+{warmup} warm-up)")
+    lt_times, probes = interleaved({v: (lambda r=r, f=f: r(**f)) for v, (_, r, f) in runners.items()}, warmup, et_repeats)
+    res["litert_probe"] = summarize(probes)
+    for v, t in lt_times.items():
+        lite[v].update({f"run_{k}": val for k, val in summarize(t).items()})
+    seq = lite[SEQ]
+    for info in lite.values():
+        info["op_ratio_vs_seq"] = info["tflite_ops"] / seq["tflite_ops"]
+        info["run_speedup_vs_seq"] = seq["run_median_ms"] / info["run_median_ms"]
+    res["litert"] = lite
     return res
 
 
 def evaluate(results: dict[str, Any], families: dict[str, tuple[int, ...]]) -> dict[str, Any]:
-    """Goals per variant and stage; scan time per MambaVision-T forward; recommended chunk size."""
+    """Goals per variant and stage; the fastest variant per stage and runtime; scan time per
+    MambaVision-T forward."""
     stages = results["stages"]
-    have_et = all("executorch" in st for st in stages.values())
+    runtimes = [r for r in ("executorch", "litert") if all(r in st for st in stages.values())]
     goals: dict[str, Any] = {}
+    fastest: dict[str, Any] = {}
+    for sname, st in stages.items():
+        per_variant: dict[str, Any] = {}
+        for v, e in st["eager"].items():
+            if v == SEQ:
+                continue
+            g: dict[str, Any] = {"eager_speedup": e["speedup_vs_seq"], "eager_ok": e["speedup_vs_seq"] >= GOAL_EAGER_SPEEDUP}
+            if "executorch" in st:
+                x = st["executorch"][v]
+                g.update(node_ratio=x["node_ratio_vs_seq"], nodes_ok=x["node_ratio_vs_seq"] <= GOAL_NODE_RATIO[sname],
+                         et_speedup=x["run_speedup_vs_seq"], et_ok=x["run_speedup_vs_seq"] >= GOAL_ET_SPEEDUP,
+                         fully_delegated=x["non_delegated_nodes"] == 0)
+            if "litert" in st:
+                x = st["litert"][v]
+                g.update(litert_speedup=x["run_speedup_vs_seq"], litert_ok=x["run_speedup_vs_seq"] >= GOAL_ET_SPEEDUP)
+            g["all_ok"] = all(val for k, val in g.items() if k.endswith("_ok"))
+            per_variant[v] = g
+        goals[sname] = per_variant
+        candidates = [v for v in st["eager"] if v != SEQ]
+        fastest[sname] = {"eager": min(candidates, key=lambda v: st["eager"][v]["median_ms"])}
+        for r in runtimes:
+            fastest[sname][r] = min(candidates, key=lambda v: st[r][v]["run_median_ms"])
     per_forward: dict[str, Any] = {}
     for family, sizes in families.items():
         for T in sizes:
             key = f"{family}{T}"
-            per_stage: dict[str, Any] = {}
-            eager_total = et_total = 0.0
-            complete = True
-            for sname, st in stages.items():
-                v = f"{family}{min(T, st['shape']['L'])}"
-                if v not in st["eager"]:
-                    complete = False
-                    continue
-                e = st["eager"][v]
-                g: dict[str, Any] = {"variant": v, "eager_speedup": e["speedup_vs_seq"], "eager_ok": e["speedup_vs_seq"] >= GOAL_EAGER_SPEEDUP}
-                eager_total += st["blocks"] * e["median_ms"]
-                if have_et:
-                    x = st["executorch"][v]
-                    g.update(
-                        node_ratio=x["node_ratio_vs_seq"], nodes_ok=x["node_ratio_vs_seq"] <= GOAL_NODE_RATIO,
-                        et_speedup=x["run_speedup_vs_seq"], et_ok=x["run_speedup_vs_seq"] >= GOAL_ET_SPEEDUP,
-                        fully_delegated=x["non_delegated_nodes"] == 0,
-                    )
-                    et_total += st["blocks"] * x["run_median_ms"]
-                g["all_ok"] = all(val for k, val in g.items() if k.endswith("_ok"))
-                per_stage[sname] = g
-            if not complete:
+            if not all(key in st["eager"] for st in stages.values()):
                 continue
-            goals[key] = {"stages": per_stage, "all_ok": all(g["all_ok"] for g in per_stage.values())}
-            per_forward[key] = {"eager_ms": eager_total, "et_ms": et_total if have_et else None}
-    metric = "et_ms" if have_et else "eager_ms"
-
-    def best(family: str) -> int | None:
-        keys = [k for k in per_forward if k.startswith(family) and k[len(family):].isdigit()]
-        if not keys:
-            return None
-        k = min(keys, key=lambda k: (per_forward[k][metric], per_forward[k]["eager_ms"]))
-        return int(k[len(family):])
-
+            row = {"eager_ms": sum(st["blocks"] * st["eager"][key]["median_ms"] for st in stages.values())}
+            for r in runtimes:
+                row[f"{r}_ms"] = sum(st["blocks"] * st[r][key]["run_median_ms"] for st in stages.values())
+            per_forward[key] = row
     return {
         "goals": goals,
+        "fastest": fastest,
         "scan_time_per_forward": per_forward,
         "per_forward_definition": "sum of medians over the Mamba blocks of one MambaVision-T forward (4 x stage 3 + 2 x stage 4)",
-        "recommended_chunk_size": best("chunk"),
-        "recommended_by": metric,
-        "best_prototype_chunk_size": best("twopass"),
-        "current_default": DEFAULT_CHUNK_SIZE,
+        "shipped_default": {s: f"{DEFAULT_METHOD}{chunk_size_for(st['shape']['L'])}" for s, st in stages.items()},
     }
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     try:
         from importlib.metadata import version
 
@@ -534,7 +428,7 @@ def machine_info() -> dict[str, Any]:
         et_version = "unknown"
     return {
         "nproc": os.cpu_count(),
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "executorch": et_version,
@@ -555,8 +449,12 @@ def markdown(results: dict[str, Any]) -> str:
             hdr += " eager 1-thread median ms (speedup) |"
             sep += "---:|"
         if has_et:
-            hdr += " aten nodes | edge nodes | node ratio | convert s | ET median ms (min) | ET speedup | not delegated |"
-            sep += "---:|---:|---:|---:|---:|---:|---|"
+            hdr += " aten nodes | node ratio | convert s | ET median ms (min) | ET speedup | not delegated |"
+            sep += "---:|---:|---:|---:|---:|---|"
+        has_lt = "litert" in st
+        if has_lt:
+            hdr += " LiteRT ops (partitions) | convert s | LiteRT median ms | LiteRT speedup |"
+            sep += "---:|---:|---:|---:|"
         hdr += " rel err vs fp64 |"
         sep += "---:|"
         lines += [hdr, sep]
@@ -569,9 +467,13 @@ def markdown(results: dict[str, Any]) -> str:
                 x = st["executorch"][v]
                 nd = ", ".join(f"{k.removeprefix('aten_')} x{c}" for k, c in x["not_delegated"].items()) or "none"
                 row += (
-                    f" {x['aten_nodes']} | {x['edge_nodes']} | {x['node_ratio_vs_seq']:.3f} | {x['convert_s']:.1f} |"
+                    f" {x['aten_nodes']} | {x['node_ratio_vs_seq']:.3f} | {x['convert_s']:.1f} |"
                     f" {x['run_median_ms']:.3f} ({x['run_min_ms']:.3f}) | {x['run_speedup_vs_seq']:.2f}x | {nd} |"
                 )
+            if has_lt:
+                x = st["litert"][v]
+                row += (f" {x['tflite_ops']} ({x['xnnpack_partitions']}) | {x['convert_s']:.1f} | {x['run_median_ms']:.3f} |"
+                        f" {x['run_speedup_vs_seq']:.2f}x |")
             row += f" {st['max_rel_err_vs_fp64'][v]:.1e} |"
             lines.append(row)
         probe_txt = f"probe median {st['eager_probe']['median_ms']:.3f} ms (min {st['eager_probe']['min_ms']:.3f}) in eager"
@@ -586,34 +488,37 @@ def markdown(results: dict[str, Any]) -> str:
                 lines.append(f"- {v}: " + ", ".join(f"{o['op'].removeprefix('aten::')} {o['self_cpu_pct']:.0f}% ({o['calls_per_run']:.0f})" for o in ops[:6]))
             lines.append("")
     ev = results["evaluation"]
-    lines.append("### Scan time per MambaVision-T forward (4 x stage 3 + 2 x stage 4) and goals\n")
-    lines.append("| variant | eager ms | ET ms | goals met (eager >= 1x, nodes <= 0.1, ET >= 2x; per stage) |")
-    lines.append("|---|---:|---:|---|")
-    for v, tot in ev["scan_time_per_forward"].items():
-        g = ev["goals"][v]
+    lines.append("### Goals per stage (eager >= 1x; exported nodes <= 0.1 at stage 3, 0.25 at stage 4; ExecuTorch and LiteRT >= 2x)\n")
+    for sname, per_variant in ev["goals"].items():
         parts = []
-        for s, gs in g["stages"].items():
-            failed = [k[: -len("_ok")] for k, val in gs.items() if k.endswith("_ok") and k != "all_ok" and not val]
-            parts.append(f"{s}: " + ("ok" if not failed else "fails " + ", ".join(failed)))
-        et = "-" if tot["et_ms"] is None else f"{tot['et_ms']:.2f}"
-        lines.append(f"| {v} | {tot['eager_ms']:.2f} | {et} | {'all met' if g['all_ok'] else 'no'} ({'; '.join(parts)}) |")
+        for v, g in per_variant.items():
+            failed = [k[: -len("_ok")] for k, val in g.items() if k.endswith("_ok") and k != "all_ok" and not val]
+            parts.append(f"{v}: " + ("all met" if not failed else "misses " + ", ".join(failed)))
+        lines.append(f"- {sname}: " + "; ".join(parts))
     lines.append("")
-    lines.append(
-        f"Fastest mvedge chunk size: **{ev['recommended_chunk_size']}** (current default {ev['current_default']}); "
-        f"fastest prototype chunk size: {ev['best_prototype_chunk_size']}; by {ev['recommended_by']} per forward."
-    )
+    lines.append("Fastest per stage and runtime: " + "; ".join(
+        f"{s}: " + ", ".join(f"{r} {v}" for r, v in f.items()) for s, f in ev["fastest"].items()))
+    lines.append("")
+    lines.append("### Scan time per MambaVision-T forward (4 x stage 3 + 2 x stage 4), ms\n")
+    runtimes = [k[: -len("_ms")] for k in next(iter(ev["scan_time_per_forward"].values()), {}) if k != "eager_ms"]
+    lines.append("| " + " | ".join(["variant", "eager", *runtimes]) + " |")
+    lines.append("|---|" + "---:|" * (1 + len(runtimes)))
+    for v, row in ev["scan_time_per_forward"].items():
+        lines.append("| " + " | ".join([v, *(f"{row[k + '_ms']:.2f}" for k in ["eager", *runtimes])]) + " |")
+    lines.append("")
+    lines.append("Shipped default: " + ", ".join(f"{s} {v}" for s, v in ev["shipped_default"].items()) + ".")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="short run: chunk sizes 14, 49 (prototype 7), 5 rounds")
+    p.add_argument("--quick", action="store_true", help="short run: chunk size 7 of each form, 5 rounds")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results file (default benchmarks/results/scan.json)")
-    p.add_argument("--repeats", type=int, default=None, help="timed eager rounds (default 100; quick 5)")
-    p.add_argument("--et-repeats", type=int, default=None, help="timed ExecuTorch rounds (default 100; quick 5)")
+    p.add_argument("--repeats", type=int, default=None, help="timed eager rounds (default 40; quick 5)")
+    p.add_argument("--et-repeats", type=int, default=None, help="timed ExecuTorch and LiteRT rounds (default 40; quick 5)")
     p.add_argument("--warmup", type=int, default=None, help="warm-up rounds (default 5; quick 2)")
-    p.add_argument("--chunks", type=str, default=None, help="mvedge chunk sizes, comma-separated (default 7,14,28,49,98,196)")
-    p.add_argument("--proto-chunks", type=str, default=None, help="prototype chunk sizes (default 7,14; quick 7; '' for none)")
+    p.add_argument("--twopass-chunks", type=str, default=None, help="two-pass chunk sizes, comma-separated (default 7,14,16; '' for none)")
+    p.add_argument("--logstep-chunks", type=str, default=None, help="log-step chunk sizes (default 7,14; '' for none)")
     p.add_argument("--stages", type=str, default=",".join(STAGES), help="comma-separated stages (stage3,stage4)")
     p.add_argument("--omp-active", action="store_true",
                    help="keep OpenMP's default busy-waiting (by default OMP_WAIT_POLICY=PASSIVE is set: on a shared "
@@ -621,10 +526,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                    help="first wait up to S seconds until the 1-min load average is below --quiet-load (default 0: no wait)")
     p.add_argument("--quiet-load", type=float, default=1.5, help="load-average threshold for --wait-quiet (default 1.5)")
-    p.add_argument("--profile", type=str, default="sequential,chunk49,chunk7,twopass7",
+    p.add_argument("--profile", type=str, default="",
                    help="variants whose eager ops are profiled (torch.profiler; '' for none)")
-    p.add_argument("--no-1thread", action="store_true", help="skip the 1-thread eager cross-check")
-    p.add_argument("--no-export", action="store_true", help="eager only (skip ExecuTorch)")
+    p.add_argument("--1thread", dest="one_thread", action="store_true", help="add a 1-thread eager cross-check")
+    p.add_argument("--no-export", action="store_true", help="eager only (skip ExecuTorch and LiteRT)")
+    p.add_argument("--no-litert", action="store_true", help="skip LiteRT")
     args = p.parse_args(argv)
 
     def sizes(text: str | None, full: tuple[int, ...], quick: tuple[int, ...]) -> tuple[int, ...]:
@@ -634,11 +540,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
-    families = {"chunk": sizes(args.chunks, CHUNK_SIZES, QUICK_CHUNK_SIZES),
-                "twopass": sizes(args.proto_chunks, PROTO_CHUNK_SIZES, QUICK_PROTO_CHUNK_SIZES)}
+    families = {"twopass": sizes(args.twopass_chunks, TWOPASS_CHUNK_SIZES, QUICK_TWOPASS_CHUNK_SIZES),
+                "logstep": sizes(args.logstep_chunks, LOGSTEP_CHUNK_SIZES, QUICK_LOGSTEP_CHUNK_SIZES)}
     families = {k: v for k, v in families.items() if v}
-    repeats = args.repeats or (5 if args.quick else 100)
-    et_repeats = args.et_repeats or (5 if args.quick else 100)
+    repeats = args.repeats or (5 if args.quick else 40)
+    et_repeats = args.et_repeats or (5 if args.quick else 40)
     warmup = args.warmup if args.warmup is not None else (2 if args.quick else 5)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
 
@@ -660,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in stages:
         results["stages"][s] = bench_stage(
             s, STAGES[s], families, warmup, repeats, et_repeats, not args.no_export, log, (args.wait_quiet, args.quiet_load),
-            not args.no_1thread, tuple(v for v in args.profile.split(",") if v),
+            args.one_thread, tuple(v for v in args.profile.split(",") if v), not args.no_litert,
         )
     results["evaluation"] = evaluate(results, families)
     results["wall_s"] = time.perf_counter() - t_start

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if tuple(y.shape) != (1, output_size(cfg)) or not torch.isfinite(y).all():
         raise Failed(f"forward pass gave shape {tuple(y.shape)} or non-finite values; the model is broken")
     print(f"output       {tuple(y.shape)} (first forward {elapsed * 1000:.0f} ms)")
-    print(f"scan chunk   {cfg['scan_chunk_size']} tokens")
+    chunk = cfg["scan_chunk_size"]
+    print(f"scan chunk   {'by sequence length' if chunk is None else f'{chunk} tokens'}")
     if out is not None:
         model.variant = None if name == "custom" else name
         save_checkpoint_atomic(model, out)

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from mvedge.errors import BadInput
-from mvedge.model.scan import DEFAULT_CHUNK_SIZE
+from mvedge.model.scan import DEFAULT_CHUNK_SIZE, MAX_UNROLLED_CHUNK
 
 DEFAULTS: dict[str, Any] = {
     "image_size": 224,
@@ -133,7 +133,7 @@ TEST_CONFIGS: dict[str, dict[str, Any]] = {
     # Every block kind at dim 16 and 64 px, 10 classes: converter, runner and interpreter tests.
     "small": dict(dim=16, in_dim=16, depths=[1, 1, 2, 2], num_heads=[1, 2, 4, 4], window_size=[8, 8, 4, 2], num_classes=10, image_size=64, scan_chunk_size=8),
     # MambaVision-T's structure (depths, heads, windows, 224 px) at dim 16, 10 classes.
-    "t-shaped": dict(dim=16, in_dim=16, depths=[1, 3, 8, 4], num_heads=[2, 4, 8, 16], window_size=[8, 8, 14, 7], num_classes=10, image_size=224),
+    "t-shaped": dict(dim=16, in_dim=16, depths=[1, 3, 8, 4], num_heads=[2, 4, 8, 16], window_size=[8, 8, 14, 7], num_classes=10, image_size=224, scan_chunk_size=7),
 }
 """Tiny architectures for tests and benchmarks (as timm's test_* variants): not official variants,
 so neither `VARIANTS`, `config()` nor variant detection knows them."""
@@ -187,9 +187,15 @@ def resolve_config(**options: Any) -> dict[str, Any]:
     cfg.update(options)
     if backbone:
         cfg.update(backbone, num_classes=None)  # the backbone drops the classifier head
-    for key in ("image_size", "in_channels", "dim", "in_dim", "d_state", "d_conv", "scan_chunk_size"):
+    for key in ("image_size", "in_channels", "dim", "in_dim", "d_state", "d_conv"):
         if not _is_positive_int(cfg[key]):
             raise BadInput(f"{key} must be a positive integer, got {cfg[key]!r}")
+    if cfg["scan_chunk_size"] is not None and not _is_positive_int(cfg["scan_chunk_size"]):
+        raise BadInput(f"scan_chunk_size must be a positive integer or None (by sequence length), got {cfg['scan_chunk_size']!r}")
+    if cfg["scan_chunk_size"] is not None and cfg["scan_chunk_size"] > MAX_UNROLLED_CHUNK:
+        raise BadInput(
+            f"scan_chunk_size must be <= {MAX_UNROLLED_CHUNK} (the model's two-pass scan unrolls each chunk), got {cfg['scan_chunk_size']}"
+        )
     if cfg["d_conv"] % 2 != 1:
         raise BadInput(f"d_conv must be odd (the mixer's 1-D conv is centred, 'same' padding), got {cfg['d_conv']}")
     cfg["depths"] = _int_list(cfg, "depths")

@@ -1,14 +1,16 @@
-"""Selective scan (Mamba-1, mamba_ssm semantics): an export-friendly chunked form and a sequential reference.
+"""Selective scan (Mamba-1, mamba_ssm semantics): export-friendly chunked forms and a sequential reference.
 
-The chunked form is what the model runs and what every converter exports. It uses only ops that
-every mobile target delegates (mul, add, exp, log, abs, relu, constant pad, slice, cat, view,
-permute, bmm): no cumsum, where, sum, einsum or bare softplus, no loop over time steps, no
-data-dependent control flow, rank <= 4 with equal-rank broadcasting, and every exponent that is
-evaluated is <= 0, so fp16 cannot overflow. That last property needs every step delta * A <= 0:
-A < 0 (as in every Mamba model, A = -exp(A_log)) and delta >= 0, which softplus guarantees; with
-`delta_softplus=False` the caller's delta (plus delta_bias) must itself be >= 0 (a negative step
-makes the decay grow, where the log-space form overflows to NaN), and `selective_scan` refuses one
-that is not.
+The chunked scan is what the model runs and what every converter exports, in one of two forms:
+"twopass" (the default: a static loop over the <= 16 positions of a chunk, run for all chunks at
+once, and a log-step scan across chunks) and "logstep" (a log-step scan inside each chunk, a static
+recurrence across chunks). Both use only ops that every mobile target delegates (mul, add, exp,
+log, abs, relu, constant pad, slice, cat, view, permute, bmm): no cumsum, where, sum, einsum or bare
+softplus, no loop over the sequence length, no data-dependent control flow, rank <= 4 with
+equal-rank broadcasting, and every exponent that is evaluated is <= 0, so fp16 cannot overflow.
+That last property needs every step delta * A <= 0: A < 0 (as in every Mamba model,
+A = -exp(A_log)) and delta >= 0, which softplus guarantees; with `delta_softplus=False` the
+caller's delta (plus delta_bias) must itself be >= 0 (a negative step makes the decay grow, which
+overflows), and `selective_scan` refuses one that is not.
 """
 
 from __future__ import annotations
@@ -21,11 +23,22 @@ from torch import Tensor, nn
 
 from mvedge.errors import BadInput
 
-DEFAULT_CHUNK_SIZE = 7
-"""Tokens per chunk, chosen by measurement (BENCHMARKS.md sections 1 and 2): of 7/14/28/49/98/196,
-7 was fastest exported to ExecuTorch-XNNPACK at both MambaVision-T stage shapes and in the eager
-whole-model forward; it divides both stage lengths at the native resolution (196 = 28 x 7, 49 = 7 x 7). Each
-log-step level costs a few full passes over the (L, d, n) state, so short chunks (3 levels) win."""
+TWOPASS = "twopass"
+LOGSTEP = "logstep"
+DEFAULT_METHOD = TWOPASS
+"""The scan form the model and `selective_scan` use unless told otherwise (BENCHMARKS.md, section 1)."""
+
+MAX_UNROLLED_CHUNK = 16
+"""The longest chunk the "twopass" form unrolls (its node count grows with the chunk size)."""
+
+DEFAULT_CHUNK_SIZE: int | None = None
+"""Tokens per chunk; None picks them by sequence length (`chunk_size_for`)."""
+
+
+def chunk_size_for(length: int) -> int:
+    """The chunk size used when none is given, chosen by measurement (BENCHMARKS.md, section 1):
+    14 when it divides the length (MambaVision's 14x14 windows, 196 tokens), else 7 (7x7 windows)."""
+    return 14 if length % 14 == 0 else 7
 
 
 def stable_softplus(x: Tensor) -> Tensor:
@@ -44,7 +57,38 @@ def _shift_right(x: Tensor, offset: int) -> Tensor:
     return F.pad(x[:, : x.shape[1] - offset], (0, 0, 0, 0, offset, 0))
 
 
-def chunked_scan_bld(
+def _prepare(
+    u: Tensor, delta: Tensor, B: Tensor, C: Tensor, delta_bias: Tensor | None, delta_softplus: bool, chunk_size: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor, int, int]:
+    """The step (bias, softplus) and the inputs padded to K chunks of T tokens: (delta, u, B, C, T, K).
+    The padded tail has delta = 0, i.e. decay 1 and input 0: the state passes through unchanged."""
+    b, L, d = u.shape
+    if delta_bias is not None:
+        delta = delta + _cast(delta_bias, u.dtype).reshape(1, 1, d)
+    if delta_softplus:
+        delta = stable_softplus(delta)
+    T = min(chunk_size, L)
+    K = math.ceil(L / T)
+    if K * T != L:
+        delta, u, B, C = (F.pad(t, (0, 0, 0, K * T - L)) for t in (delta, u, B, C))
+    return delta, u, B, C, T, K
+
+
+def _finish(state: Tensor, C: Tensor, u: Tensor, D: Tensor | None) -> Tensor:
+    """y_t = sum_n C[t, n] * h[t, :, n] as one batched mat-vec (no sum reduction), cropped to u's
+    length, plus the D * u skip. state: (b*K, T, d, n); C: (b, K*T, n); u: (b, L, d)."""
+    b, L, d = u.shape
+    n = C.shape[-1]
+    Lp = C.shape[1]
+    y = torch.bmm(state.reshape(b * Lp, d, n), C.reshape(b * Lp, n, 1)).reshape(b, Lp, d)
+    if Lp != L:
+        y = y[:, :L]
+    if D is not None:
+        y = y + u * _cast(D, u.dtype).reshape(1, 1, d)
+    return y
+
+
+def logstep_scan_bld(
     u: Tensor,
     delta: Tensor,
     A: Tensor,
@@ -55,35 +99,21 @@ def chunked_scan_bld(
     delta_softplus: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> Tensor:
-    """Chunked selective scan in token-major layout: u, delta (b, L, d); A (d, n); B, C (b, L, n).
+    """The "logstep" form, token-major: u, delta (b, L, d); A (d, n); B, C (b, L, n) -> y (b, L, d).
 
-    Returns y (b, L, d). Inside a chunk of T tokens the states come from a log-step
-    (Hillis-Steele) scan in log space (ceil(log2 T) levels); between chunks from a static
-    recurrence over the K = ceil(L / T) chunk-end states. A sequence shorter than a chunk is one
-    chunk. The padded tail (to K*T tokens) has delta = 0, i.e. decay 1 and input 0.
+    Inside a chunk of T tokens the states come from a log-step (Hillis-Steele) scan in log space
+    (ceil(log2 T) full-size levels); between chunks from a static recurrence over the K = ceil(L / T)
+    chunk-end states. Any chunk size; a sequence shorter than a chunk is one chunk.
     """
-    if chunk_size < 1:
-        raise BadInput(f"chunk_size must be >= 1, got {chunk_size}")
+    _check_chunk_size(chunk_size, LOGSTEP)
     b, L, d = u.shape
     n = A.shape[-1]
-    dtype = u.dtype
-    if delta_bias is not None:
-        delta = delta + _cast(delta_bias, dtype).reshape(1, 1, d)
-    if delta_softplus:
-        delta = stable_softplus(delta)
-    T = min(chunk_size, L)
-    K = math.ceil(L / T)
+    u_in = u
+    delta, u, B, C, T, K = _prepare(u, delta, B, C, delta_bias, delta_softplus, chunk_size)
     Lp = K * T
-    if Lp != L:  # zero delta and input on the padding: the state passes through unchanged
-        delta = F.pad(delta, (0, 0, 0, Lp - L))
-        u_p = F.pad(u, (0, 0, 0, Lp - L))
-        B = F.pad(B, (0, 0, 0, Lp - L))
-        C = F.pad(C, (0, 0, 0, Lp - L))
-    else:
-        u_p = u
     # log-decay (<= 0) and input of every (token, channel, state): (b*K, T, d, n)
-    log_decay = delta.reshape(b, Lp, d, 1) * _cast(A, dtype).reshape(1, 1, d, n)
-    state = (delta * u_p).reshape(b, Lp, d, 1) * B.reshape(b, Lp, 1, n)
+    log_decay = delta.reshape(b, Lp, d, 1) * _cast(A, u.dtype).reshape(1, 1, d, n)
+    state = (delta * u).reshape(b, Lp, d, 1) * B.reshape(b, Lp, 1, n)
     log_decay = log_decay.reshape(b * K, T, d, n)
     state = state.reshape(b * K, T, d, n)
     offset = 1
@@ -102,13 +132,119 @@ def chunked_scan_bld(
             carries.append(carry)
         carry_in = torch.cat(carries, dim=1).reshape(b * K, 1, d, n)
         state = state + decay * carry_in
-    # y_t = sum_n C[t, n] * h[t, :, n] as one batched mat-vec (no sum reduction)
-    y = torch.bmm(state.reshape(b * Lp, d, n), C.reshape(b * Lp, n, 1)).reshape(b, Lp, d)
-    if Lp != L:
-        y = y[:, :L]
-    if D is not None:
-        y = y + u * _cast(D, dtype).reshape(1, 1, d)
-    return y
+    return _finish(state, C, u_in, D)
+
+
+def _chunk_entry_states(end_state: Tensor, end_log_decay: Tensor) -> Tensor:
+    """State entering each of K chunks, (b, K, m): an exclusive log-step (Hillis-Steele) scan over the
+    chunk-end states and their whole-chunk log-decays (<= 0), both padded with zeros at the front
+    (zero pads only: a pad value of 1 is an op the LiteRT XNNPACK delegate leaves out)."""
+    K = end_state.shape[1]
+    h = F.pad(end_state[:, : K - 1], (0, 0, 1, 0))
+    log_a = F.pad(end_log_decay[:, : K - 1], (0, 0, 1, 0))
+    offset = 1
+    while offset < K:  # static: ceil(log2 K) levels on small (b, K, d*n) tensors
+        h = h + torch.exp(log_a) * F.pad(h[:, : K - offset], (0, 0, offset, 0))
+        if 2 * offset < K:
+            log_a = log_a + F.pad(log_a[:, : K - offset], (0, 0, offset, 0))
+        offset *= 2
+    return h
+
+
+def twopass_scan_bld(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = True,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Tensor:
+    """The "twopass" form (the default), token-major: u, delta (b, L, d); A (d, n); B, C (b, L, n) -> y (b, L, d).
+
+    The sequence is cut into K chunks of T <= 16 tokens and the recurrence runs step by step over
+    the T positions of a chunk, for all K chunks at once (T small ops on (b*K, 1, d, n) instead of
+    ceil(log2 T) full-size log-step levels):
+      pass 1: each chunk's end state from a zero state;
+      carry:  each chunk's decay exp(A * sum of its steps) (the sum is a bmm with a row of ones),
+              then an exclusive log-step scan over the K chunk ends gives each chunk's entry state;
+      pass 2: the recurrence again from the entry states (reusing pass 1's decays and inputs).
+    O(L) work, every exponent <= 0.
+    """
+    _check_chunk_size(chunk_size, TWOPASS)
+    b, L, d = u.shape
+    n = A.shape[-1]
+    u_in = u
+    delta, u, B, C, T, K = _prepare(u, delta, B, C, delta_bias, delta_softplus, chunk_size)
+    bk = b * K
+    A4 = _cast(A, u.dtype).reshape(1, 1, d, n)
+    # decay (in (0, 1]) and input of every (token, channel, state), then one (bk, 1, d, n) slice per position
+    decay = torch.exp(delta.reshape(bk, T, d, 1) * A4)
+    drive = (delta * u).reshape(bk, T, d, 1) * B.reshape(bk, T, 1, n)
+    decays = [decay[:, t : t + 1] for t in range(T)]
+    inputs = [drive[:, t : t + 1] for t in range(T)]
+    h = inputs[0]
+    if K > 1:
+        for t in range(1, T):  # pass 1: chunk-end states from zero
+            h = decays[t] * h + inputs[t]
+        per_chunk = delta.reshape(bk, T, d)
+        ones = per_chunk[:, :, :1].transpose(1, 2) * 0.0 + 1.0  # (bk, 1, T), without a constant-creating op
+        end_log_decay = torch.bmm(ones, per_chunk).reshape(bk, 1, d, 1) * A4
+        entry = _chunk_entry_states(h.reshape(b, K, d * n), end_log_decay.reshape(b, K, d * n))
+        h = decays[0] * entry.reshape(bk, 1, d, n) + inputs[0]
+    states = [h]
+    for t in range(1, T):  # pass 2: every state
+        h = decays[t] * h + inputs[t]
+        states.append(h)
+    state = torch.cat(states, dim=1) if T > 1 else h  # (bk, T, d, n)
+    return _finish(state, C, u_in, D)
+
+
+SCAN_FORMS = {TWOPASS: twopass_scan_bld, LOGSTEP: logstep_scan_bld}
+
+
+def _check_chunk_size(chunk_size: int | None, method: str) -> None:
+    """BadInput for a chunk size the form cannot run (< 1; > MAX_UNROLLED_CHUNK for "twopass");
+    None (by sequence length) is always fine."""
+    if chunk_size is None:
+        return
+    if chunk_size < 1:
+        raise BadInput(f"chunk_size must be >= 1, got {chunk_size}")
+    if method == TWOPASS and chunk_size > MAX_UNROLLED_CHUNK:
+        raise BadInput(
+            f"chunk_size {chunk_size} is longer than the {TWOPASS!r} scan unrolls ({MAX_UNROLLED_CHUNK} tokens); "
+            f"pass chunk_size <= {MAX_UNROLLED_CHUNK} or method={LOGSTEP!r}"
+        )
+
+
+def check_method(method: str, chunk_size: int | None) -> None:
+    """BadInput for an unknown scan form or a chunk size it cannot run."""
+    if method not in SCAN_FORMS:
+        raise BadInput(f"unknown scan method {method!r}; choose one of {', '.join(map(repr, SCAN_FORMS))}")
+    _check_chunk_size(chunk_size, method)
+
+
+def chunked_scan_bld(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = True,
+    chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+    method: str = DEFAULT_METHOD,
+) -> Tensor:
+    """Chunked selective scan in token-major layout (what the model runs and exports): u, delta
+    (b, L, d); A (d, n); B, C (b, L, n) -> y (b, L, d), in the form `method` names, with chunks
+    of `chunk_size` tokens (None: `chunk_size_for(L)`)."""
+    check_method(method, chunk_size)
+    if chunk_size is None:
+        chunk_size = chunk_size_for(u.shape[1])
+    return SCAN_FORMS[method](u, delta, A, B, C, D, delta_bias, delta_softplus, chunk_size)
 
 
 def _eager() -> bool:
@@ -162,16 +298,19 @@ def selective_scan(
     D: Tensor | None = None,
     delta_bias: Tensor | None = None,
     delta_softplus: bool = True,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+    method: str = DEFAULT_METHOD,
 ) -> Tensor:
     """Chunked selective scan with the mamba_ssm argument shapes.
 
     u, delta: (b, d, L); A: (d, n); B, C: (b, n, L); D: (d,); delta_bias: (d,). Returns (b, d, L).
     The step is softplus(delta + delta_bias), or delta + delta_bias itself with
-    `delta_softplus=False`, which must then be >= 0. A misshaped argument or a negative step
-    raises mvedge.errors.BadInput (a ValueError) naming it.
+    `delta_softplus=False`, which must then be >= 0. `method` is "twopass" (chunk_size <= 16) or
+    "logstep" (any chunk size); chunk_size None picks it by length (`chunk_size_for`). A misshaped argument, a negative step, an unknown method or a chunk
+    size the method cannot run raises mvedge.errors.BadInput (a ValueError) naming it.
     """
     check_scan_arguments(u, delta, A, B, C, D, delta_bias, delta_softplus)
+    check_method(method, chunk_size)
     y = chunked_scan_bld(
         u.transpose(1, 2),
         delta.transpose(1, 2),
@@ -182,6 +321,7 @@ def selective_scan(
         delta_bias,
         delta_softplus,
         chunk_size,
+        method,
     )
     return y.transpose(1, 2)
 
@@ -227,17 +367,19 @@ def selective_scan_reference(
 class SelectiveScan(nn.Module):
     """The chunked scan as a module, so quantizers can keep it in float by module type."""
 
-    def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    def __init__(self, chunk_size: int | None = DEFAULT_CHUNK_SIZE, method: str = DEFAULT_METHOD) -> None:
         super().__init__()
-        if chunk_size < 1:
-            raise ValueError(f"scan_chunk_size must be >= 1, got {chunk_size}")
+        check_method(method, chunk_size)
         self.chunk_size = chunk_size
+        self.method = method
 
     def forward(
         self, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, delta_bias: Tensor
     ) -> Tensor:
         """Token-major scan (b, L, d) with softplus(delta + delta_bias) as the step size."""
-        return chunked_scan_bld(u, delta, A, B, C, D, delta_bias, True, self.chunk_size)
+        if self.method == DEFAULT_METHOD:
+            return chunked_scan_bld(u, delta, A, B, C, D, delta_bias, True, self.chunk_size)
+        return chunked_scan_bld(u, delta, A, B, C, D, delta_bias, True, self.chunk_size, self.method)
 
     def extra_repr(self) -> str:
-        return f"chunk_size={self.chunk_size}"
+        return f"chunk_size={'by length' if self.chunk_size is None else self.chunk_size}, method={self.method}"

@@ -101,7 +101,8 @@ def test_default_is_no_classifier_head() -> None:
         ({"dropout": 1.5}, "dropout"),
         ({"num_classes": 0}, "num_classes must be a positive integer or None"),
         ({"layer_scale": -1.0}, "layer_scale must be a positive number or None"),
-        ({"scan_chunk_size": 0}, "scan_chunk_size must be a positive integer"),
+        ({"scan_chunk_size": 0}, "scan_chunk_size must be a positive integer or None"),
+        ({"scan_chunk_size": 17}, r"scan_chunk_size must be <= 16 \(the model's two-pass scan unrolls each chunk\), got 17"),
         ({"depth": [1, 1, 1, 1]}, "unknown build option"),
     ],
 )

@@ -1,4 +1,4 @@
-"""The chunked selective scan against the float64 sequential reference, and its exported ops."""
+"""Both forms of the chunked selective scan against the float64 sequential reference, and their exported ops."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from mvedge import selective_scan, selective_scan_reference
-from mvedge.model.scan import SelectiveScan, chunked_scan_bld, stable_softplus
+from mvedge.errors import BadInput
+from mvedge.model.scan import DEFAULT_METHOD, LOGSTEP, MAX_UNROLLED_CHUNK, TWOPASS, SelectiveScan, chunk_size_for, chunked_scan_bld, stable_softplus
 
 FORBIDDEN_SCAN_OPS = ("cumsum", "where", "masked_fill", "sum", "einsum", "softplus", "log1p", "tril", "triu", "scan", "while_loop")
 
@@ -31,13 +32,33 @@ def rel_err(y: torch.Tensor, ref: torch.Tensor) -> float:
     return float((y.double() - ref).abs().max() / ref.abs().max())
 
 
+# every chunk size each form runs: "twopass" unrolls at most 16 positions, "logstep" takes any
+METHOD_CHUNKS = [(TWOPASS, None), (TWOPASS, 1), (TWOPASS, 5), (TWOPASS, 7), (TWOPASS, 16), (LOGSTEP, 7), (LOGSTEP, 16), (LOGSTEP, 49), (LOGSTEP, 4096)]
+
+
+def test_twopass_is_the_default() -> None:
+    assert DEFAULT_METHOD == TWOPASS and SelectiveScan().method == TWOPASS
+
+
+@pytest.mark.parametrize("L,chunk", [(196, 14), (49, 7), (392, 14), (64, 7), (5, 7)])
+def test_without_a_chunk_size_the_chunks_follow_the_sequence_length(L: int, chunk: int) -> None:
+    """14 tokens where 14 divides the length (the stage-3 windows, 196 tokens), else 7 (stage 4, 49)."""
+    assert chunk_size_for(L) == chunk and SelectiveScan().chunk_size is None
+    inputs = [t.float() for t in make_inputs(1, 4, 8, L, seed=L)]
+    assert torch.equal(selective_scan(*inputs), selective_scan(*inputs, chunk_size=chunk))
+    u, delta, A, B, C, D, bias = inputs
+    u, delta, B, C = (x.transpose(1, 2) for x in (u, delta, B, C))
+    y = SelectiveScan()(u, delta, A, B, C, D, bias)
+    assert torch.equal(y, chunked_scan_bld(u, delta, A, B, C, D, bias, True, chunk))
+
+
 @pytest.mark.parametrize("L", [1, 7, 49, 196, 197, 1024])
-@pytest.mark.parametrize("chunk", [7, 16, 49, 4096])
+@pytest.mark.parametrize("method,chunk", METHOD_CHUNKS)
 @pytest.mark.parametrize("n", [1, 8, 16])
-def test_fp32_matches_float64_reference(L: int, chunk: int, n: int) -> None:
+def test_fp32_matches_float64_reference(L: int, method: str, chunk: int, n: int) -> None:
     inputs = make_inputs(2, 6, n, L, seed=L * 31 + n)
     ref = selective_scan_reference(*inputs)
-    y = selective_scan(*(t.float() for t in inputs), chunk_size=chunk)
+    y = selective_scan(*(t.float() for t in inputs), chunk_size=chunk, method=method)
     assert y.shape == (2, 6, L) and y.dtype == torch.float32
     assert rel_err(y, ref) <= 1e-5
 
@@ -48,41 +69,47 @@ def test_dt_range_actually_spans_both_softplus_regimes() -> None:
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float16, 1e-2), (torch.bfloat16, 5e-2)])
-@pytest.mark.parametrize("L,chunk", [(196, 49), (197, 16), (1024, 64), (49, 7)])
-def test_half_precision_is_finite_and_close(dtype: torch.dtype, tol: float, L: int, chunk: int) -> None:
+@pytest.mark.parametrize(
+    "method,L,chunk",
+    [(LOGSTEP, 196, 49), (LOGSTEP, 197, 16), (LOGSTEP, 1024, 64), (LOGSTEP, 49, 7), (TWOPASS, 196, 14), (TWOPASS, 197, 16), (TWOPASS, 1024, 16), (TWOPASS, 49, 7)],
+)
+def test_half_precision_is_finite_and_close(dtype: torch.dtype, tol: float, method: str, L: int, chunk: int) -> None:
     inputs = make_inputs(2, 8, 8, L, seed=L)
     ref = selective_scan_reference(*inputs)
-    y = selective_scan(*(t.to(dtype) for t in inputs), chunk_size=chunk)
+    y = selective_scan(*(t.to(dtype) for t in inputs), chunk_size=chunk, method=method)
     assert y.dtype == dtype
     assert torch.isfinite(y).all()
     assert rel_err(y, ref) <= tol
 
 
-def test_half_precision_extreme_steps_stay_finite() -> None:
+@pytest.mark.parametrize("method,chunk", [(LOGSTEP, 64), (TWOPASS, 16)])
+def test_half_precision_extreme_steps_stay_finite(method: str, chunk: int) -> None:
     """Huge steps (dt = +20 everywhere) with strong decay: exps must never overflow in fp16."""
     u, delta, A, B, C, D, bias = make_inputs(1, 4, 8, 256)
     delta = torch.full_like(delta, 20.0)
     A = A * 10
-    y = selective_scan(*(t.half() for t in (u, delta, A, B, C, D, bias)), chunk_size=64)
+    y = selective_scan(*(t.half() for t in (u, delta, A, B, C, D, bias)), chunk_size=chunk, method=method)
     assert torch.isfinite(y).all()
 
 
-def test_chunk_size_does_not_change_result() -> None:
+def test_chunk_size_and_method_do_not_change_result() -> None:
     inputs = [t.float() for t in make_inputs(1, 4, 8, 196, seed=3)]
-    outs = [selective_scan(*inputs, chunk_size=c) for c in (1, 5, 14, 49, 196, 1000)]
+    outs = [selective_scan(*inputs, chunk_size=c, method=LOGSTEP) for c in (1, 5, 14, 49, 196, 1000)]
+    outs += [selective_scan(*inputs, chunk_size=c, method=TWOPASS) for c in (1, 2, 5, 14, 16)]
     for out in outs[1:]:
         torch.testing.assert_close(out, outs[0], rtol=1e-5, atol=1e-5)
 
 
-def test_chunk_carry_matters() -> None:
+@pytest.mark.parametrize("method,chunk", [(LOGSTEP, 49), (TWOPASS, 7)])
+def test_chunk_carry_matters(method: str, chunk: int) -> None:
     """Guard against a scan that drops the state between chunks: the test inputs must expose it."""
     u, delta, A, B, C, D, bias = (t.float() for t in make_inputs(1, 4, 8, 98, seed=5))
     delta = torch.full_like(delta, -4.0)  # small steps: long memory across chunk borders
     ref = selective_scan_reference(u, delta, A, B, C, D, bias)
-    one = selective_scan(u, delta, A, B, C, D, bias, chunk_size=98)
+    one = selective_scan(u, delta, A, B, C, D, bias, chunk_size=chunk, method=method)
     torch.testing.assert_close(one, ref, rtol=1e-5, atol=1e-5)
     halves = torch.cat(
-        [selective_scan(u[..., s], delta[..., s], A, B[..., s], C[..., s], D, bias, chunk_size=49) for s in (slice(0, 49), slice(49, 98))],
+        [selective_scan(u[..., s], delta[..., s], A, B[..., s], C[..., s], D, bias, chunk_size=chunk, method=method) for s in (slice(0, 49), slice(49, 98))],
         dim=-1,
     )
     assert (halves - ref).abs().max() > 1e-2 * ref.abs().max()
@@ -112,12 +139,24 @@ def test_invalid_chunk_size_is_rejected() -> None:
         selective_scan(u, delta, A, B, C, D, bias, chunk_size=0)
 
 
-def test_exported_scan_uses_only_delegable_ops() -> None:
+def test_a_chunk_too_long_to_unroll_or_an_unknown_method_is_refused_with_the_fix() -> None:
+    u, delta, A, B, C, D, bias = (t.float() for t in make_inputs(1, 2, 2, 40))
+    with pytest.raises(BadInput, match=f"chunk_size 17 is longer than the 'twopass' scan unrolls \\({MAX_UNROLLED_CHUNK} tokens\\); pass chunk_size <= 16 or method='logstep'"):
+        selective_scan(u, delta, A, B, C, D, bias, chunk_size=17)
+    with pytest.raises(BadInput, match="chunk_size 17"):
+        SelectiveScan(17)
+    with pytest.raises(BadInput, match="unknown scan method 'cumsum'; choose one of 'twopass', 'logstep'"):
+        selective_scan(u, delta, A, B, C, D, bias, method="cumsum")
+    assert SelectiveScan(17, LOGSTEP).method == LOGSTEP
+
+
+@pytest.mark.parametrize("method,chunk", [(LOGSTEP, 49), (TWOPASS, 7), (TWOPASS, 16)])
+def test_exported_scan_uses_only_delegable_ops(method: str, chunk: int) -> None:
     """The scan graph has no forbidden op, no loop over time steps (node count independent of L)."""
 
     class Wrapped(torch.nn.Module):
         def forward(self, u, delta, A, B, C, D, bias):
-            return chunked_scan_bld(u, delta, A, B, C, D, bias, True, 49)
+            return chunked_scan_bld(u, delta, A, B, C, D, bias, True, chunk, method)
 
     counts = {}
     for L in (196, 392):
@@ -128,7 +167,7 @@ def test_exported_scan_uses_only_delegable_ops() -> None:
         bad = [op for op in ops if any(word in op.split(".")[1] if "." in op else False for word in FORBIDDEN_SCAN_OPS)]
         assert not bad, f"forbidden ops in the scan graph: {bad}"
         counts[L] = sum(ops.values())
-    # 4 chunks vs 8 chunks: only the short inter-chunk recurrence grows, never per time step
+    # twice the chunks: only the short inter-chunk recurrence or log-step grows, never per time step
     assert counts[392] - counts[196] < 30, counts
 
 
