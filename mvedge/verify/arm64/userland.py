@@ -102,7 +102,7 @@ def _require_tools() -> None:
     """apt-get and dpkg-deb fetch and unpack Debian's packages; pip downloads the wheels."""
     for tool in ("apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
-            raise BadInput(f"--arch arm64 needs {tool} to prepare its ARM64 userland from Debian's packages; run it on Debian or Ubuntu (or a container of one)")
+            raise BadInput(f"--arch arm64 needs {tool} to prepare its ARM64 userland from Debian's packages; run it on Debian 12 (or in a Debian 12 container)")
     if subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode != 0:
         raise BadInput(f"--arch arm64 downloads its aarch64 wheels with pip, which {sys.executable} lacks: python -m ensurepip")
 

@@ -18,7 +18,7 @@ def test_missing_apt_get_is_one_line_naming_the_fix(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     real = shutil.which
     monkeypatch.setattr(userland.shutil, "which", lambda tool: None if tool == "apt-get" else real(tool))
-    with pytest.raises(BadInput, match=r"needs apt-get .*Debian or Ubuntu"):
+    with pytest.raises(BadInput, match=r"needs apt-get .*Debian 12"):
         userland.userland()
     assert not (tmp_path / "mvedge").exists()  # refused before anything was made
 
