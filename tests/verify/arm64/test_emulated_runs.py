@@ -55,3 +55,17 @@ def test_an_unknown_arch_is_bad_input(tmp_path: Path) -> None:
     onnx.write_bytes(b"\0")
     with pytest.raises(BadInput, match="unknown architecture 'riscv'"):
         open_runner(onnx, arch="riscv")
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize(("precision", "options"), [
+    ("fp16", {}), ("int8-dynamic", {}), ("int8", {"all_integer": True}),
+])
+def test_every_tflite_precision_passes_on_arm64(arm64_userland, converted, digits, digit_images, precision: str, options: dict) -> None:
+    images, labels = digit_images
+    artifact = converted("digits", "tflite", precision, **options)
+    runner = open_runner(artifact, arch="arm64")
+    arm = runner.run_all(images)
+    assert failures(compare(float_reference(digits, images), arm, labels), precision) == []
+    assert compare(open_runner(artifact).run_all(images), arm, None).top1_agreement == 1.0
+    assert ("fp16_arithmetic" in runner.describe()) == (precision == "fp16")
