@@ -32,6 +32,7 @@ class Arm64Runner(Runner):
     images go through one emulated process (its start-up costs seconds), so `whole_set` is True."""
 
     whole_set = True
+    emulated_host = "Linux aarch64, emulated (qemu -cpu max)"
 
     def __init__(self, path, threads: int | None = None, xnnpack: bool = True, sidecar: Sidecar | None = None,
                  progress: Progress | None = None, **options) -> None:
@@ -45,6 +46,11 @@ class Arm64Runner(Runner):
         self.threads, self.xnnpack = threads, xnnpack
         self.userland: Userland = userland(progress)
         self.info: dict = {}
+
+    @property
+    def runtime(self) -> str | None:
+        """The runtime and its version, as the last run reported it (None before a run)."""
+        return self.info.get("runtime")
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         return self.run_all(batch)
