@@ -8,6 +8,8 @@ depths, heads and windows at width 16, seeded random weights, 224 px) on photo c
 the emulation's (to size CI), never a phone's latency.
 
     python benchmarks/bench_arm64.py [--models digits,t-shaped] [--limit 100] [--photo-limit 8]
+
+With fewer --models, the rows of the others in arm64.json are kept.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def rows_for(name: str, bundle, images, labels, description: str, out: Path) -> 
         facts = arm_runner.describe()
         on_x86, on_arm, arm_vs_x86 = compare(reference, x86, labels), compare(reference, arm, labels), compare(x86, arm, None)
         row.update(
+            arm_vs_x86_logits_rel=_max_relative(arm, x86), arm_vs_x86_score_abs=_max_score_diff(arm, x86),
+            arm_vs_float_logits_rel=_max_relative(arm, reference), arm_vs_float_score_abs=_max_score_diff(arm, reference),
             runtime=facts["runtime"], kernels=facts["kernels"], status="run",
             x86_psnr_db=on_x86.psnr_db, x86_top1=on_x86.top1_agreement,
             arm_psnr_db=on_arm.psnr_db, arm_top1=on_arm.top1_agreement,
@@ -71,6 +75,35 @@ def rows_for(name: str, bundle, images, labels, description: str, out: Path) -> 
         print(f"{name} {target} {label}: ARM {on_arm.psnr_db:.1f} dB, x86 {on_x86.psnr_db:.1f} dB, ARM vs x86 {arm_vs_x86.psnr_db:.1f} dB, "
               f"emulation {facts['emulation_seconds']} s", file=sys.stderr)
     return rows
+
+
+def _max_relative(outputs, expected) -> float:
+    """The contract's logits measure: max over images of max|out - exp| / max(1, max|exp|)."""
+    import numpy as np
+
+    scale = np.maximum(1.0, np.abs(expected).max(axis=1))
+    return float((np.abs(outputs - expected).max(axis=1) / scale).max())
+
+
+def _max_score_diff(outputs, expected) -> float:
+    """The contract's score measure: max |softmax(out) - softmax(exp)| over images and classes."""
+    import numpy as np
+
+    def softmax(x):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    return float(np.abs(softmax(outputs.astype(np.float64)) - softmax(expected.astype(np.float64))).max())
+
+
+def tolerance_table(rows: list[dict]) -> str:
+    """The apps' contract measures (mvedge/apps/contract.py) between the ARM64 run and x86, and float."""
+    lines = ["| model | target | precision | ARM64 vs x86: logits rel / score abs | ARM64 vs float: logits rel / score abs |", "|---|---|---|---:|---:|"]
+    for r in rows:
+        if "arm_vs_x86_logits_rel" in r:
+            lines.append(f"| {r['model']} | {r['target']} | {r['precision']} | {r['arm_vs_x86_logits_rel']:.2g} / {r['arm_vs_x86_score_abs']:.2g} | "
+                         f"{r['arm_vs_float_logits_rel']:.2g} / {r['arm_vs_float_score_abs']:.2g} |")
+    return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
@@ -106,10 +139,15 @@ def main() -> None:
             bundle = load_bundle() if name == "digits" else t_shaped_bundle(tmp)
             images, labels, description = verification_set(bundle, limit=args.limit if name == "digits" else args.photo_limit)
             rows += rows_for(name, bundle, images, labels, description, Path(tmp))
+    models = args.models.split(",")
+    if RESULTS.exists():  # keep the rows of models not re-run
+        earlier = [r for r in strict_json.loads(RESULTS.read_text())["rows"] if r["model"] not in models]
+        rows = sorted(earlier + rows, key=lambda r: r["model"] != "digits")
     features = next((r["cpu_features"] for r in rows if "cpu_features" in r), [])
     emulator = next((r["emulator"] for r in rows if "emulator" in r), "")
     print(f"\nARM64 (emulated: {emulator}, -cpu max) against x86 ({platform.machine()}), {time.perf_counter() - start:.0f} s in all\n")
     print(table(rows))
+    print("\n" + tolerance_table(rows))
     print(f"\nemulated CPU features: {' '.join(features)}")
     strict_json.write_atomic(RESULTS, {"host": platform.machine(), "cores": os.cpu_count(), "emulator": emulator, "cpu": "max",
                                        "cpu_features": features, "rows": rows}, indent=1, newline=False)
