@@ -126,7 +126,7 @@ def converted(digits: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def arm64_userland():
     """The emulated ARM64 userland of `--arch arm64`, prepared once per machine under the cache
-    folder (about 30 s and 90 MB of downloads the first time, reused afterwards); skips where
+    folder (about 35 s and 120 MB of downloads the first time, reused afterwards); skips where
     Debian's apt-get and dpkg-deb are not there to make it."""
     import shutil
 

@@ -110,7 +110,7 @@ def _require_tools() -> None:
 def _prepare(destination: Path, progress: Progress) -> None:
     """Download, check and unpack everything into a staging folder, then move it into place."""
     lock = read_lock()
-    progress.note(f"preparing the ARM64 userland in {destination} (once; about 130 MB to download)")
+    progress.note(f"preparing the ARM64 userland in {destination} (once; about 120 MB to download)")
     with staging_folder(destination.parent) as staging:
         apt_state = staging / "apt"  # only needed while preparing
         with progress.stage("Debian's package index (amd64 and arm64)"):
