@@ -154,9 +154,11 @@ def convert(
     verify: bool = True,
     images: tuple[np.ndarray, np.ndarray | None, str] | None = None,
     progress: Progress | None = None,
+    verify_arch: str = "host",
 ) -> Artifact:
-    """Convert `bundle` for `target` at `precision` into `out_dir`, verify it unless told not to,
-    write its sidecar, and move both into place. Raises ConversionError (or its subclasses
+    """Convert `bundle` for `target` at `precision` into `out_dir`, verify it unless told not to
+    (on emulated ARM64 kernels with `verify_arch` "arm64", except Core ML, which has no runtime
+    there and stays on the host), write its sidecar, and move both into place. Raises ConversionError (or its subclasses
     MissingExtra, VerificationFailed) with a one-line message; leaves nothing partial."""
     converter = get_converter(target)
     converter.check_precision(precision)
@@ -186,9 +188,11 @@ def convert(
         drift, note = None, "not verified (--no-verify)"
         if verify:
             batch, labels, description = images or _default_images(bundle)
+            arch = "host" if target == "coreml" else verify_arch
+            where = " on emulated ARM64" if arch == "arm64" else ""
             try:
-                with progress.stage(f"verifying on {description}"):
-                    drift = verify_artifact(temp_path, bundle, batch, labels, sidecar=sidecar, progress=progress)
+                with progress.stage(f"verifying on {description}{where}"):
+                    drift = verify_artifact(temp_path, bundle, batch, labels, sidecar=sidecar, progress=progress, arch=arch)
             except RuntimeUnavailable as exc:
                 note = f"not verified: {exc}"
                 progress.note(note)
@@ -198,7 +202,7 @@ def convert(
                     raise VerificationFailed(
                         f"{target} {precision} artifact drifts past its threshold ({'; '.join(problems)}); nothing was written"
                     )
-                note = "verified"
+                note = "verified on emulated ARM64 (qemu -cpu max)" if arch == "arm64" else "verified"
         sidecar.sha256 = sha256_of(temp_path)
         sidecar.size_bytes = size_of(temp_path)
         sidecar.convert_seconds = round(seconds, 2)

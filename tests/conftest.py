@@ -137,3 +137,17 @@ def onnx2tf_side_environment():
     except BadRequest as exc:
         pytest.skip(str(exc))
     return onnx2tf_env.ensure_environment(Progress("onnx2tf environment"))
+
+
+@pytest.fixture(scope="session")
+def arm64_userland():
+    """The emulated ARM64 userland of `--arch arm64`, prepared once per machine under the cache
+    folder (about 35 s and 120 MB of downloads the first time, reused afterwards); skips where
+    Debian's apt-get and dpkg-deb are not there to make it."""
+    import shutil
+
+    from mvedge.verify.arm64.userland import userland
+
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        pytest.skip("--arch arm64 prepares its userland with Debian's apt-get and dpkg-deb, not found here")
+    return userland(Progress("arm64"))

@@ -23,6 +23,7 @@ from mvedge.artifact import Sidecar, checked_artifact, read_sidecar, sha256_of, 
 from mvedge.errors import BadInput
 from mvedge.model.bundle import DIGITS
 from mvedge.progress import Progress
+from mvedge.verify.runners import open_runner
 
 INDEX_SCHEMA = "mvedge.bundle/1"
 DIGIT_SAMPLES = 10  # one held-out digit per class
@@ -156,14 +157,21 @@ def bundle(
     force: bool = False,
     contract_images: int = contract_vectors.DEFAULT_IMAGE_COUNT,
     progress: Progress | None = None,
+    arch: str = "host",
 ) -> BundleResult:
     """Copy `artifacts` (+ sidecars) into the app at `app_dir`, add samples, update index.json and
     write contract vectors. Raises BadInput for bad input, before any write.
     Models bundled earlier stay in index.json; their contract entries stay when they used the same
-    contract images (contract.json has one image set)."""
+    contract images (contract.json has one image set). `arch` "arm64": the expected outputs come
+    from the artifacts' runtimes on emulated ARM64 kernels, as a phone's CPU computes them."""
     layout = get_layout(app)
     root = check_app_dir(app, app_dir)
     checked = check_artifacts(layout, artifacts)
+    if arch == "arm64":
+        refused = [p.name for p, s, _ in checked if s.target not in ("tflite", "onnx")]
+        if refused:
+            raise BadInput(f"--arch arm64 computes expected outputs of .tflite artifacts; {refused[0]} has no runtime on ARM64 here "
+                           "(ExecuTorch needs libtorch, Core ML an Apple device): bundle it in a separate run without --arch arm64")
     models_dir, samples_dir, contract_dir = root / layout.models, root / layout.samples, root / layout.contract
     if not force:
         clashes = [str(models_dir / p.name) for p, _, _ in checked if (models_dir / p.name).exists() or sidecar_path(models_dir / p.name).exists()]
@@ -181,7 +189,8 @@ def bundle(
                 _copy(path, staging / "models" / path.name)
                 _copy(sidecar_path(path), sidecar_path(staging / "models" / path.name))
             with progress.stage(f"contract vectors for {path.name} ({len(images)} images, {runtime})"):
-                entry, files = contract_vectors.build_entry(staging / "models" / path.name, sidecar.to_dict(), runtime, images)
+                runner = open_runner(staging / "models" / path.name, arch=arch) if arch != "host" else None
+                entry, files = contract_vectors.build_entry(staging / "models" / path.name, sidecar.to_dict(), runtime, images, runner)
             for relative, data in files.items():
                 _write(staging / "contract" / relative, data)
             entries.append(entry)

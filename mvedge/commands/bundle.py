@@ -9,6 +9,7 @@ from mvedge.apps.contract import DEFAULT_IMAGE_COUNT
 from mvedge.apps.layout import LAYOUTS
 from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.errors import BadInput
+from mvedge.verify.runners import ARCHES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--images", help=argparse.SUPPRESS)  # the old name of the count; refused with the new one
     parser.add_argument("--force", action="store_true", help="replace artifacts already bundled under the same name")
+    parser.add_argument(
+        "--arch", choices=ARCHES, default="host",
+        help="arm64: compute the contract vectors' expected outputs on ARM64 CPU kernels under qemu emulation, "
+             "as a phone computes them (.tflite)",
+    )
     add_json_argument(parser, "what was written")
 
 
@@ -40,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     app_dir = Path(args.app_dir) if args.app_dir else default_app_dir(args.app)
     check_output_folder(app_dir, "--app-dir")
     with human_lines(args.json):
-        result = bundle(args.app, args.artifacts, app_dir, args.force, args.contract_images, Progress("bundle"))
+        result = bundle(args.app, args.artifacts, app_dir, args.force, args.contract_images, Progress("bundle"), arch=args.arch)
         _print_files(result, app_dir, layout)
     emit_json(args.json, result.to_dict())
     return 0

@@ -23,6 +23,7 @@ from mvedge.errors import BadInput, MvedgeError
 from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
 from mvedge.quant.regions import resolve_exclusions
+from mvedge.verify.runners import ARCHES
 
 DEFAULT_PRECISION = {"coreml": "fp16", "tflite": "fp32", "executorch": "fp32", "onnx": "fp32"}
 
@@ -76,6 +77,11 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
     parser.add_argument("--out", default=out_default, help=out_help or f"output folder (default ./{out_default})")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--no-verify", action="store_true", help="skip the drift check in the target's runtime")
+    parser.add_argument(
+        "--verify-arch", choices=ARCHES, default="host",
+        help="arm64: run the drift check on ARM64 CPU kernels under qemu emulation (tflite, onnx; "
+             "coreml stays on the host's MIL interpreter; executorch is not verified)",
+    )
     parser.add_argument("--nhwc", action="store_true", help="tflite: NHWC (channels-last) input")
     parser.add_argument("--io-dtype", choices=["float32", "int8"], help="tflite int8: input/output dtype (default float32)")
     parser.add_argument("--via", choices=["litert-torch", "onnx2tf"], help="tflite: conversion route (default litert-torch)")
@@ -230,7 +236,11 @@ def check_request(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> lis
         raise BadInput(f"--limit must be a positive number of images, got {args.limit}")
     if args.calibration_limit < 1:
         raise BadInput(f"--calibration-limit must be a positive number of images, got {args.calibration_limit}")
+    if args.no_verify and args.verify_arch != "host":
+        raise BadInput(f"--verify-arch {args.verify_arch} chooses where the drift check runs, and --no-verify skips it: drop one")
     notes = unused_options(args, pairs)
+    if args.verify_arch == "arm64":
+        notes += arm64_notes(pairs)
     extra = target_options(args)
     for target, precision in pairs:
         get_converter(target).check_options(precision, int8_options(extra, target, precision, None))
@@ -238,6 +248,21 @@ def check_request(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> lis
         for target in dict.fromkeys(t for t, _ in pairs):
             get_converter(target).check_available()
     return notes
+
+
+ARM64_TARGETS = ("tflite", "onnx")
+"""The targets whose runtimes run on emulated ARM64 (see mvedge/verify/runners/arm64.py)."""
+
+
+def arm64_notes(pairs: list[tuple[str, str]]) -> list[str]:
+    """--verify-arch arm64: refused when no pair can run there, a note for those that cannot."""
+    others = sorted({t for t, _ in pairs if t not in ARM64_TARGETS})
+    if len(others) == len({t for t, _ in pairs}):
+        raise BadInput(f"--verify-arch arm64 checks {' and '.join(ARM64_TARGETS)} artifacts; this run converts only {', '.join(others)}: drop it")
+    if others:
+        return [f"--verify-arch arm64 applies to {', '.join(t for t in ARM64_TARGETS)}; "
+                + ", ".join({"coreml": "coreml is checked on the host's MIL interpreter", "executorch": "executorch is not verified (no ARM64 runtime here)"}[t] for t in others)]
+    return []
 
 
 def artifact_paths(bundle: ModelBundle, pairs: list[tuple[str, str]], out: Path, extra: dict | None = None) -> list[Path]:
@@ -334,7 +359,8 @@ def convert_each(job: Job, args: argparse.Namespace) -> Iterator[Outcome]:
         )
         try:
             artifact = pipeline.convert(
-                job.bundle, target, precision, job.out, options, args.force, not args.no_verify, job.images, job.progress
+                job.bundle, target, precision, job.out, options, args.force, not args.no_verify, job.images, job.progress,
+                verify_arch=args.verify_arch,
             )
         except MissingExtra as exc:
             yield Outcome(target, precision, "skipped", reason=str(exc), error=exc)

@@ -14,6 +14,7 @@ from mvedge.commands.integrity import check_sha256
 from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput
+from mvedge.verify.runners import ARCHES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore-sha", action="store_true", help="run the artifact even when its sha256 differs from its sidecar's")
     parser.add_argument("--no-xnnpack", action="store_true", help="tflite: run LiteRT's builtin kernels instead of the XNNPACK delegate")
     parser.add_argument("--threads", type=int, help="runtime threads (onnx, tflite, executorch)")
+    parser.add_argument(
+        "--arch", choices=ARCHES, default="host",
+        help="arm64: run on ARM64 CPU kernels under qemu emulation, as a phone's CPU runs them (tflite, onnx; "
+             "prepares an ARM64 userland under the cache folder on first use)",
+    )
     parser.add_argument(
         "--localize", action="store_true",
         help="also compare block outputs one by one and name the first block past the threshold (onnx, tflite, coreml)",
@@ -42,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> tuple[int, dict]:
     """The check itself: the exit code and the JSON report."""
-    from mvedge.verify.check import verify_artifact
+    from mvedge.verify.check import check_runner
+    from mvedge.verify.runners import open_runner
     from mvedge.verify.data import verification_set
     from mvedge.verify.thresholds import failures, threshold_for
 
@@ -51,6 +58,8 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
     if args.json:  # before the model and the images are loaded
         check_output_file(args.json, "--json")
     artifact = checked_artifact(args.artifact)
+    if args.localize and args.arch != "host":
+        raise BadInput("--localize runs on the host only; drop --arch arm64 to localize, or --localize to check on ARM64")
     if args.localize and artifact.suffix == ".pte":
         raise BadInput("--localize is not available for .pte: ExecuTorch's Python runtime does not expose a delegated "
                          "program's intermediate tensors; localize the same model converted with --target onnx or tflite")
@@ -75,14 +84,17 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
         if artifact.suffix == ".mlpackage":
             raise BadInput("--threads does not apply to .mlpackage (Core ML picks its own; the interpreter runs on one thread)")
         runner_options["threads"] = args.threads
-    drift = verify_artifact(artifact, bundle, images, labels, sidecar=sidecar, **runner_options)
+    runner = open_runner(artifact, sidecar=sidecar, arch=args.arch, **runner_options)
+    drift = check_runner(runner, bundle, images, labels)
+    emulated = runner.describe() if args.arch == "arm64" else None
     precision = sidecar.precision
     problems = failures(drift, precision)
     limit = threshold_for(precision)
     rows = [
         ("artifact", str(artifact)),
         ("target / precision", f"{sidecar.target} / {precision}"),
-        ("runtime", _runtime_description(artifact, runner_options)),
+        ("runtime", _runtime_description(artifact, runner_options, emulated)),
+        *_emulation_rows(emulated),
         ("images", description),
         ("max abs error", f"{drift.max_abs:.3g}"),
         ("mean abs error", f"{drift.mean_abs:.3g}"),
@@ -109,7 +121,8 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
     payload = {
         "artifact": str(artifact),
         "target": sidecar.target,
-        "runtime": _runtime_description(artifact, runner_options),
+        "runtime": _runtime_description(artifact, runner_options, emulated),
+        "arch": args.arch,
         "precision": precision,
         "sha256": sha256,
         "images": description,
@@ -118,13 +131,31 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
         "drift": drift.to_dict(),
         "failures": problems,
     }
+    if emulated is not None:
+        payload["emulation"] = emulated
     if report is not None:
         payload["localization"] = report.to_dict()
     return (1 if problems else 0), payload
 
 
-def _runtime_description(artifact: Path, options: dict) -> str:
+def _emulation_rows(emulated: dict | None) -> list[tuple[str, str]]:
+    """The emulated CPU, its features and the emulation time (not a phone's latency)."""
+    if emulated is None:
+        return []
+    rows = [
+        ("emulated CPU", f"ARM64, {emulated['cpu']} ({emulated['emulator']})"),
+        ("CPU features", " ".join(emulated["cpu_features"])),
+        ("emulation time", f"{emulated['emulation_seconds']} s (emulated, not a phone's latency)"),
+    ]
+    if "fp16_arithmetic" in emulated:
+        rows.append(("fp16 arithmetic", emulated["fp16_arithmetic"]))
+    return rows
+
+
+def _runtime_description(artifact: Path, options: dict, emulated: dict | None = None) -> str:
     """Which runtime ran the check, in words."""
+    if emulated is not None:
+        return f"{emulated['runtime']}, {emulated['kernels']}, on emulated ARM64"
     if artifact.suffix == ".tflite":
         return "LiteRT, " + ("builtin kernels" if options.get("xnnpack") is False else "XNNPACK delegate")
     return {".onnx": "onnxruntime (CPU)", ".pte": "ExecuTorch (Python runtime)",

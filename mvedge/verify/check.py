@@ -12,7 +12,7 @@ from mvedge.model.bundle import ModelBundle
 from mvedge.progress import Progress
 from mvedge.verify.data import as_the_app_feeds
 from mvedge.verify.metrics import Drift, compare
-from mvedge.verify.runners import open_runner
+from mvedge.verify.runners import Runner, open_runner
 
 
 def float_reference(bundle: ModelBundle, images: np.ndarray) -> np.ndarray:
@@ -39,10 +39,16 @@ def verify_artifact(
     hand (the convert pipeline's, not yet written); default: the one next to the artifact. A slow
     run prints a progress line (images done, elapsed) about every tenth of the images."""
     runner = open_runner(path, sidecar=sidecar, **runner_options)
+    return check_runner(runner, bundle, images, labels, progress)
+
+
+def check_runner(runner: Runner, bundle: ModelBundle, images: np.ndarray, labels: np.ndarray | None,
+                 progress: Progress | None = None) -> Drift:
+    """`verify_artifact` with the runner in hand (its `describe()` then says what ran)."""
     artifact_preprocessing = runner.sidecar.preprocessing if runner.sidecar is not None else None
     feed = as_the_app_feeds(images, bundle.preprocessing.to_dict(), artifact_preprocessing)
     counter = (progress or Progress("verify")).counter(len(feed), "images", after_s=PROGRESS_AFTER_S)
-    size, outputs = runner.sidecar_batch, []
+    size, outputs = (len(feed) if runner.whole_set else runner.sidecar_batch), []
     for start in range(0, len(feed), size):
         outputs.append(runner.run_all(feed[start : start + size]))
         counter.add(len(outputs[-1]))

@@ -114,3 +114,28 @@ def test_bundle_json_and_the_contract_image_count(converted, tmp_path: Path, cap
     assert main(base + ["--contract-images", "1", "--force", "--json", str(report), str(tflite)]) == 0
     assert "index" in capsys.readouterr().out
     assert json.loads(report.read_text()) == payload
+
+
+def test_contract_vectors_from_arm64(arm64_userland, converted, tmp_path: Path, capsys) -> None:
+    import numpy as np
+
+    from mvedge.verify.runners import open_runner
+
+    tflite, pte = app_artifacts(converted, "tflite", "executorch")
+    app = copy_app(ANDROID, tmp_path / "android_demo")
+    before = _tree(app)
+    argv = ["bundle", "--app", "android", "--app-dir", str(app), "--contract-images", "2", "--arch", "arm64"]
+    assert main([*argv, str(tflite), str(pte)]) == 2
+    assert ".pte has no runtime on ARM64 here" in capsys.readouterr().err and _tree(app) == before
+    assert main([*argv, str(tflite)]) == 0
+    contract_dir = app / ANDROID_LAYOUT.contract
+    entry = json.loads((contract_dir / "contract.json").read_text())["artifacts"][0]
+    assert entry["expected_from"] == "ai-edge-litert 1.4.0 on Linux aarch64, emulated (qemu -cpu max)"
+    inputs = [np.fromfile(contract_dir / case["input"], dtype="<f4") for case in entry["cases"]]
+    logits = np.stack([np.fromfile(contract_dir / case["logits"], dtype="<f4") for case in entry["cases"]])
+    shape = entry["input"]["shape"]
+    batch = np.stack([x.reshape(shape)[0] for x in inputs])
+    if entry["input"]["layout"] == "NHWC":
+        batch = batch.transpose(0, 3, 1, 2)
+    again = open_runner(app / ANDROID_LAYOUT.models / tflite.name, arch="arm64").run_all(batch)
+    np.testing.assert_array_equal(logits, again)  # the stored logits are the ARM64 run's, image by image

@@ -187,3 +187,35 @@ def test_convert_empty_calibration_folder(tmp_path: Path, capsys, monkeypatch) -
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("mvedge: error:")]
     assert len(errors) == 1 and "holds no images" in errors[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_convert_verifies_on_arm64(arm64_userland, tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    import json
+
+    out = tmp_path / "out"
+    argv = ["convert", "--target", "onnx", "--weights", str(tiny_checkpoint), "--limit", "4", "--verify-arch", "arm64", "--out", str(out), "--json", "-"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    row = json.loads(captured.out)["artifacts"][0]
+    assert row["status"] == "verified", row
+    sidecar = json.loads(next(out.glob("*.onnx.json")).read_text())
+    assert sidecar["verification"] == "verified on emulated ARM64 (qemu -cpu max)"
+    assert "verifying on 4 " in captured.err and "on emulated ARM64" in captured.err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--target", "onnx", "--no-verify", "--verify-arch", "arm64"], "--no-verify skips it: drop one"),
+    (["--target", "coreml", "--verify-arch", "arm64"], "checks tflite and onnx artifacts; this run converts only coreml"),
+])
+def test_convert_verify_arch_refusals(argv: list[str], message: str, tmp_path: Path, capsys) -> None:
+    assert main(["convert", *argv, "--out", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_verify_arch_notes_the_targets_it_does_not_run() -> None:
+    from mvedge.commands.conversion import arm64_notes
+
+    assert arm64_notes([("tflite", "fp32"), ("onnx", "fp32")]) == []
+    note = arm64_notes([("onnx", "fp32"), ("executorch", "fp32"), ("coreml", "fp16")])[0]
+    assert "coreml is checked on the host's MIL interpreter" in note and "executorch is not verified" in note

@@ -74,3 +74,24 @@ def test_verify_report_of_an_untouched_artifact(converted, tmp_path: Path, capsy
     payload = json.loads(captured.out)  # only the JSON on stdout
     assert payload["sha256"] == sha256_of(artifact) and payload["passed"] is True
     assert "result" in captured.err
+
+
+def test_verify_on_arm64_reports_the_emulated_run(arm64_userland, converted, capsys) -> None:
+    artifact = converted("digits", "tflite", "int8")
+    assert main(["verify", str(artifact), "--arch", "arm64", "--limit", "4", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert payload["arch"] == "arm64" and payload["passed"] is True and payload["images"] == "4 held-out digits"
+    assert payload["runtime"] == "ai-edge-litert 1.4.0, XNNPACK delegate, on emulated ARM64"
+    emulation = payload["emulation"]
+    assert emulation["cpu"] == "qemu -cpu max" and "asimddp" in emulation["cpu_features"]
+    assert "emulation time" in captured.err and "not a phone's latency" in captured.err
+
+
+def test_verify_arm64_refusals(converted, tmp_path: Path, capsys) -> None:
+    artifact = converted("digits", "onnx", "fp32")
+    line = error_line(capsys, ["verify", str(artifact), "--arch", "arm64", "--localize"])
+    assert "--localize runs on the host only" in line
+    with pytest.raises(SystemExit) as exit_:
+        main(["verify", str(artifact), "--arch", "riscv"])
+    assert exit_.value.code == 2 and "invalid choice: 'riscv'" in capsys.readouterr().err

@@ -17,16 +17,27 @@ _BY_TARGET = {
 }
 
 
-def open_runner(path: str | Path, sidecar: Sidecar | None = None, **options) -> Runner:
+ARCHES = ("host", "arm64")
+"""Where an artifact can run: on this machine's CPU, or on ARM64 kernels under emulation."""
+
+
+def open_runner(path: str | Path, sidecar: Sidecar | None = None, arch: str = "host", **options) -> Runner:
     """A runner for the artifact at `path` (.onnx, .pte, .tflite, .mlpackage); `sidecar` as in
-    `Runner`. BadInput for a missing file or a type that cannot run here."""
+    `Runner`; `arch` "arm64" runs it on emulated ARM64 kernels (.tflite, .onnx). BadInput for a
+    missing file or a type that cannot run here."""
     path = checked_artifact(path)
     kind = artifact_type(path)
     if not kind.runs_on_host:
         raise BadInput(f"{path.name} is a compiled {kind.target} model ({kind.suffix}) that runs only on the device; pass the artifact mvedge convert wrote")
+    if arch not in ARCHES:
+        raise BadInput(f"unknown architecture {arch!r}: pick one of {', '.join(ARCHES)}")
+    if arch == "arm64":
+        from mvedge.verify.runners.arm64 import Arm64Runner
+
+        return Arm64Runner(path, sidecar=sidecar, **options)
     module_name, class_name = _BY_TARGET[kind.target].split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(path, sidecar=sidecar, **options)
 
 
-__all__ = ["Runner", "RuntimeUnavailable", "open_runner"]
+__all__ = ["ARCHES", "Runner", "RuntimeUnavailable", "open_runner"]

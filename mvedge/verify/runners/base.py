@@ -25,6 +25,8 @@ class Runner(ABC):
     one runs on what the runtime itself reports (`self.sidecar` is then None)."""
 
     target: str = ""
+    whole_set: bool = False
+    """True for a runner that takes all images at once (one emulated process), not batch by batch."""
 
     def __init__(self, path: str | Path, sidecar: Sidecar | None = None, **options) -> None:
         self.path = Path(path)
@@ -45,3 +47,7 @@ class Runner(ABC):
         size = batch_size or self.sidecar_batch
         outs = [self.run(np.ascontiguousarray(images[i : i + size])) for i in range(0, len(images), size)]
         return np.concatenate(outs, axis=0)
+
+    def describe(self) -> dict:
+        """Facts about what ran, for reports (none by default)."""
+        return {}

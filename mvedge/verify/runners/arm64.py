@@ -1,0 +1,95 @@
+"""The ARM64 runner: the artifact runs in its own runtime's aarch64 build under qemu user-mode
+emulation, so its outputs come from the ARM kernels (NEON, dot product, fp16) a phone's CPU runs."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mvedge.artifact import Sidecar, artifact_type
+from mvedge.errors import BadInput, Failed
+from mvedge.progress import Progress
+from mvedge.verify.arm64.userland import Userland, userland
+from mvedge.verify.runners.base import Runner, RuntimeUnavailable
+
+EXECUTORCH_REFUSAL = (
+    "ExecuTorch cannot run on ARM64 here: its Python runtime loads libtorch, and the only aarch64 torch 2.13.0 "
+    "wheel on PyPI is a CUDA build (its libtorch_cpu needs libcudart and libcupti); check the .pte with mvedge verify "
+    "on the host, or the same model converted with --target tflite or onnx with --arch arm64"
+)
+FP16_NOTE = (
+    "XNNPACK fp16 arithmetic not forced: ai-edge-litert 1.4.0's Python Interpreter exposes no XNNPACK delegate "
+    "options (only the op resolver type and threads), so fp16 weights run in fp32 arithmetic"
+)
+
+
+class Arm64Runner(Runner):
+    """Runs a .tflite (XNNPACK on, unless `xnnpack=False`) or .onnx on the emulated ARM64 CPU. All
+    images go through one emulated process (its start-up costs seconds), so `whole_set` is True."""
+
+    whole_set = True
+    emulated_host = "Linux aarch64, emulated (qemu -cpu max)"
+
+    def __init__(self, path, threads: int | None = None, xnnpack: bool = True, sidecar: Sidecar | None = None,
+                 progress: Progress | None = None, **options) -> None:
+        super().__init__(path, sidecar, **options)
+        self.target = artifact_type(self.path).target
+        if self.target == "executorch":
+            raise RuntimeUnavailable(EXECUTORCH_REFUSAL)
+        if self.target not in ("tflite", "onnx"):
+            raise BadInput(f"--arch arm64 runs .tflite, .onnx (and refuses .pte); {self.path.name} is a {self.target} artifact, "
+                           "which has no ARM64 Linux runtime: check it on the host")
+        self.threads, self.xnnpack = threads, xnnpack
+        self.userland: Userland = userland(progress)
+        self.info: dict = {}
+
+    @property
+    def runtime(self) -> str | None:
+        """The runtime and its version, as the last run reported it (None before a run)."""
+        return self.info.get("runtime")
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.run_all(batch)
+
+    def run_all(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Outputs for all images from one emulated run; `batch_size` is the artifact's own."""
+        with tempfile.TemporaryDirectory(prefix="mvedge-arm64-") as folder:
+            inputs, outputs, info = (Path(folder) / name for name in ("inputs.npy", "outputs.npy", "info.json"))
+            np.save(inputs, np.ascontiguousarray(images, dtype=np.float32))
+            args = ["run", self.target, str(self.path.absolute()), str(inputs), str(outputs), str(info)]
+            if self.sidecar is not None:
+                args += ["--layout", self.sidecar.input.layout]
+            if self.threads:
+                args += ["--threads", str(self.threads)]
+            if not self.xnnpack:
+                args.append("--no-xnnpack")
+            start = time.perf_counter()
+            done = self.userland.run(*args)
+            seconds = time.perf_counter() - start
+            if done.returncode != 0:
+                last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+                raise Failed(f"the emulated ARM64 run of {self.path.name} failed: {last}")
+            result = np.load(outputs)
+            self.info = json.loads(info.read_text())
+        self.info["emulation_seconds"] = round(seconds, 1)
+        return result
+
+    def describe(self) -> dict:
+        """What ran: runtime version, kernels, the emulated CPU and its features, emulation time."""
+        manifest = self.userland.manifest
+        facts = {
+            "arch": "arm64",
+            "runtime": self.info.get("runtime"),
+            "kernels": self.info.get("delegate"),
+            "emulator": manifest["qemu"],
+            "cpu": f"qemu -cpu {manifest['cpu']}",
+            "cpu_features": self.info.get("cpu_features", manifest["cpu_features"]),
+            "emulation_seconds": self.info.get("emulation_seconds"),
+        }
+        if self.target == "tflite" and self.sidecar is not None and self.sidecar.precision == "fp16":
+            facts["fp16_arithmetic"] = FP16_NOTE
+        return facts
