@@ -168,7 +168,7 @@ def _one_pair_converted(monkeypatch: pytest.MonkeyPatch) -> list:
     converted (unverified) artifact; returns the verification image sets each call was given."""
     seen = []
 
-    def convert(bundle, target, precision, out_dir, options, force, verify, images, progress):
+    def convert(bundle, target, precision, out_dir, options, force, verify, images, progress, verify_arch="host"):
         from converters.pipeline import Artifact
 
         seen.append(images)
@@ -225,7 +225,7 @@ def test_a_slow_drift_check_reports_its_progress(monkeypatch, digits, capsys) ->
     from mvedge.progress import Progress
 
     class SlowRunner:
-        sidecar, sidecar_batch = None, 1
+        sidecar, sidecar_batch, whole_set = None, 1, False
 
         def run_all(self, batch):
             clock[0] += 1.0  # one second an image
