@@ -9,7 +9,8 @@ the emulation's (to size CI), never a phone's latency.
 
     python benchmarks/bench_arm64.py [--models digits,t-shaped] [--limit 100] [--photo-limit 8]
 
-With fewer --models, the rows of the others in arm64.json are kept.
+With fewer --models, the rows of the others in arm64.json are kept. The apps' contract tolerances
+(mvedge/apps/tolerances.json) are then derived from the results by arm64_tolerances.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+
+import arm64_tolerances
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "arm64.json"
@@ -152,6 +155,7 @@ def main() -> None:
     strict_json.write_atomic(RESULTS, {"host": platform.machine(), "cores": os.cpu_count(), "emulator": emulator, "cpu": "max",
                                        "cpu_features": features, "rows": rows}, indent=1, newline=False)
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
+    arm64_tolerances.main()  # the apps' contract tolerances follow the measurements
 
 
 if __name__ == "__main__":
