@@ -62,3 +62,24 @@ def test_lookup_by_target_and_precision() -> None:
     assert C.tolerance_for("int8", "tvm")["logits_abs"] == max(e["logits_abs"] for e in int8)
     assert T.basis_for("fp32", "tflite").startswith(f"{T.table()['safety_factor']:g} x the largest difference measured")
     assert T.basis_for("fp16", "coreml").startswith("a floor, not measured: Core ML")
+
+
+def test_readme_table_quotes_the_file() -> None:
+    readme = (RESULTS.parents[2] / "README.md").read_text()
+    entries = {(e["target"], e["precision"]): e for e in T.table()["tolerances"]}
+    quoted = 0
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and (cells[0], cells[1]) in entries:
+            entry = entries[(cells[0], cells[1])]
+            assert (float(cells[2]), float(cells[3])) == (entry["logits_abs"], entry["score_abs"]), line
+            quoted += 1
+    assert quoted >= 4
+
+
+def test_the_file_ships_with_the_package() -> None:
+    import fnmatch
+    import tomllib
+
+    patterns = tomllib.loads((RESULTS.parents[2] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["mvedge"]
+    assert any(fnmatch.fnmatch(T.PATH.relative_to(T.PATH.parents[1]).as_posix(), p) for p in patterns)
