@@ -42,10 +42,10 @@ def basis_for(precision: str | None, target: str | None = None) -> str:
     if len(entries) != 1:
         return "the widest tolerance of the entries that may apply (no entry for this target and precision)"
     entry, document = entries[0], table()
-    measured = (f"{document['safety_factor']:g} x the largest difference measured between the {document['measured']} "
-                f"({document['command']}, {document['date']})")
+    measured = (f"{document['safety_factor']:g} x (the largest difference of the {document['measured']}, "
+                f"plus the outputs' change for an input moved by input_abs), from {document['command']} ({document['date']})")
     if entry["basis"] == "measured":
-        return measured
+        return f"measured: {measured}"
     if entry["basis"].startswith("measured"):
-        return f"the larger of {measured} and a floor: {entry['not_measured']}"
+        return f"a floor, at least the measured {measured}; the floor because it was {entry['not_measured']}"
     return f"a floor, not measured: {entry['not_measured']}"

@@ -65,8 +65,9 @@ def test_lookup_by_target_and_precision() -> None:
     assert C.tolerance_for("palette3", "coreml") == widest  # a precision with no entry: the widest bound
     int8 = [e for e in T.table()["tolerances"] if e["precision"] == "int8"]
     assert C.tolerance_for("int8", "tvm")["logits_abs"] == max(e["logits_abs"] for e in int8)
-    assert T.basis_for("fp32", "tflite").startswith(f"{T.table()['safety_factor']:g} x the largest difference measured")
+    assert T.basis_for("fp32", "tflite").startswith(f"measured: {T.table()['safety_factor']:g} x (the largest difference of the ARM64 run")
     assert T.basis_for("fp16", "coreml").startswith("a floor, not measured: Core ML")
+    assert T.basis_for("fp16", "tflite").startswith("a floor, at least the measured 2 x") and "fp16 arithmetic" in T.basis_for("fp16", "tflite")
 
 
 def test_readme_table_quotes_the_file() -> None:
