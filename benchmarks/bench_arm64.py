@@ -9,7 +9,8 @@ the emulation's (to size CI), never a phone's latency.
 
     python benchmarks/bench_arm64.py [--models digits,t-shaped] [--limit 100] [--photo-limit 8]
 
-With fewer --models, the rows of the others in arm64.json are kept.
+With fewer --models, the rows of the others in arm64.json are kept. The apps' contract tolerances
+(mvedge/apps/tolerances.json) are then derived from the results by arm64_tolerances.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+
+import arm64_tolerances
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "arm64.json"
@@ -61,8 +64,8 @@ def rows_for(name: str, bundle, images, labels, description: str, out: Path) -> 
         facts = arm_runner.describe()
         on_x86, on_arm, arm_vs_x86 = compare(reference, x86, labels), compare(reference, arm, labels), compare(x86, arm, None)
         row.update(
-            arm_vs_x86_logits_rel=_max_relative(arm, x86), arm_vs_x86_score_abs=_max_score_diff(arm, x86),
-            arm_vs_float_logits_rel=_max_relative(arm, reference), arm_vs_float_score_abs=_max_score_diff(arm, reference),
+            arm_vs_x86_logits_rel=arm64_tolerances.max_relative(arm, x86), arm_vs_x86_score_abs=arm64_tolerances.max_score_diff(arm, x86),
+            arm_vs_float_logits_rel=arm64_tolerances.max_relative(arm, reference), arm_vs_float_score_abs=arm64_tolerances.max_score_diff(arm, reference),
             runtime=facts["runtime"], kernels=facts["kernels"], status="run",
             x86_psnr_db=on_x86.psnr_db, x86_top1=on_x86.top1_agreement,
             arm_psnr_db=on_arm.psnr_db, arm_top1=on_arm.top1_agreement,
@@ -75,25 +78,6 @@ def rows_for(name: str, bundle, images, labels, description: str, out: Path) -> 
         print(f"{name} {target} {label}: ARM {on_arm.psnr_db:.1f} dB, x86 {on_x86.psnr_db:.1f} dB, ARM vs x86 {arm_vs_x86.psnr_db:.1f} dB, "
               f"emulation {facts['emulation_seconds']} s", file=sys.stderr)
     return rows
-
-
-def _max_relative(outputs, expected) -> float:
-    """The contract's logits measure: max over images of max|out - exp| / max(1, max|exp|)."""
-    import numpy as np
-
-    scale = np.maximum(1.0, np.abs(expected).max(axis=1))
-    return float((np.abs(outputs - expected).max(axis=1) / scale).max())
-
-
-def _max_score_diff(outputs, expected) -> float:
-    """The contract's score measure: max |softmax(out) - softmax(exp)| over images and classes."""
-    import numpy as np
-
-    def softmax(x):
-        e = np.exp(x - x.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    return float(np.abs(softmax(outputs.astype(np.float64)) - softmax(expected.astype(np.float64))).max())
 
 
 def tolerance_table(rows: list[dict]) -> str:
@@ -152,6 +136,7 @@ def main() -> None:
     strict_json.write_atomic(RESULTS, {"host": platform.machine(), "cores": os.cpu_count(), "emulator": emulator, "cpu": "max",
                                        "cpu_features": features, "rows": rows}, indent=1, newline=False)
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
+    arm64_tolerances.main([])  # the apps' contract tolerances follow the measurements
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ For each image and artifact mvedge stores the source picture (PNG, lossless), th
 after resize and crop (`pixels.bin`, S x S x 3), the input tensor built from them in the
 artifact's layout (`input.bin`, float32 little-endian; `input_q.bin` as well for integer inputs),
 the logits the artifact gives for exactly that tensor in its own runtime here (`logits.bin`), and
-the top-5 (softmax scores). The preprocessing is the sidecar's, computed by mvedge's one
+the top-5 (softmax scores), with the tolerances of the artifact's target and precision (see
+`mvedge.apps.tolerances`). The preprocessing is the sidecar's, computed by mvedge's one
 implementation (`mvedge.data.images`: Pillow's resampling, torchvision's centre-crop offsets, 8-bit
 pixels, then float32 normalisation), so an app that follows the sidecar can match the pixels exactly
 and the tensor to float rounding.
@@ -31,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 import mvedge
+from mvedge.apps import tolerances
 from mvedge.artifact import Sidecar, read_sidecar, sha256_of
 from mvedge.data.images import adapt_channels, normalise
 from mvedge.data.images import pixels as pixels_for
@@ -50,22 +52,11 @@ RULE = (
     "differ by less than 2 * tolerance.score_abs"
 )
 
-_FLOAT_TOLERANCE = {"input_abs": 1e-6, "logits_abs": 1e-3, "score_abs": 1e-3}
-_HALF_TOLERANCE = {"input_abs": 1e-6, "logits_abs": 2e-2, "score_abs": 1e-2}
-_QUANT_TOLERANCE = {"input_abs": 1e-6, "logits_abs": 5e-2, "score_abs": 3e-2}
-TOLERANCES: dict[str, dict[str, float]] = {
-    "fp32": _FLOAT_TOLERANCE,
-    "fp16": _HALF_TOLERANCE,
-    "coreml-fp16": _HALF_TOLERANCE,
-}
-"""Per precision: how far a device runtime may land from this machine's result for the same input.
-Device kernels (ARM XNNPACK, Core ML on the GPU/ANE) accumulate in other orders; quantized and
-half-precision artifacts get wider bounds. Not measured on a device here (none is reachable)."""
 
-
-def tolerance_for(precision: str | None) -> dict[str, float]:
-    """The comparison tolerances for an artifact's precision (quantized and palettized: the widest)."""
-    return dict(TOLERANCES.get(precision or "fp32", _QUANT_TOLERANCE))
+def tolerance_for(precision: str | None, target: str | None = None) -> dict[str, float]:
+    """How far a device runtime may land from the expected outputs for the same input: measured on
+    ARM64 kernels (emulated) against x86 times a safety factor, or a documented floor (tolerances.json)."""
+    return tolerances.tolerance_for(precision, target)
 
 
 # ------------------------------------------------------------------ preprocessing, as the apps do it
@@ -294,7 +285,8 @@ def build_entry(artifact: Path, sidecar: dict, runtime: str, images: list[Contra
         "channels": channels,
         "num_outputs": int(logits.size),
         "labels_count": len(labels) if labels else 0,
-        "tolerance": tolerance_for(sidecar.get("precision")),
+        "tolerance": tolerance_for(sidecar.get("precision"), sidecar.get("target")),
+        "tolerance_basis": tolerances.basis_for(sidecar.get("precision"), sidecar.get("target")),
         "expected_from": f"{getattr(runner, 'runtime', None) or type(runner).__name__} on {getattr(runner, 'emulated_host', None) or _host()}",
         "cases": cases,
     }

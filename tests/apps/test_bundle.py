@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from mvedge.artifact import sha256_of
+from mvedge.apps import tolerances
 from mvedge.apps.layout import LAYOUTS
 from tests.apps.conftest import need
 
@@ -67,3 +68,18 @@ def test_ios_layout(ios_bundled: Path, artifacts) -> None:
     (artifact,) = document["artifacts"]
     assert artifact["image_input"] is True and artifact["input"]["dtype"] == "image"
     assert artifact["tolerance"]["score_abs"] == 1e-2  # fp16
+
+
+def test_the_contract_carries_the_measured_tolerances(android_bundled: Path, artifacts) -> None:
+    tflite, pte = need(artifacts, "tflite", "executorch")
+    document = json.loads((android_bundled / ANDROID_LAYOUT.contract / "contract.json").read_text())
+    entries = {a["file"]: a for a in document["artifacts"]}
+    packaged = {(e["target"], e["precision"]): e for e in tolerances.table()["tolerances"]}
+    measured = packaged[("tflite", "fp32")]
+    assert measured["basis"] == "measured"
+    assert entries[tflite.name]["tolerance"] == {k: measured[k] for k in tolerances.KEYS}
+    assert entries[tflite.name]["tolerance"]["logits_abs"] >= tolerances.table()["safety_factor"] * measured["measured"]["logits_abs"]
+    assert entries[tflite.name]["tolerance_basis"].startswith("measured: ")
+    floor = packaged[("executorch", "fp32")]
+    assert entries[pte.name]["tolerance"] == {k: floor[k] for k in tolerances.KEYS}
+    assert entries[pte.name]["tolerance_basis"].startswith("a floor, not measured: ExecuTorch cannot run on ARM64 here")
