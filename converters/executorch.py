@@ -7,7 +7,8 @@
 - coreml-fp16: CoreMLPartitioner at fp16 compute precision (iOS 17 / macOS 14 target). It builds on
   Linux, but the CoreML delegate exists only in Apple builds of the runtime: the artifact runs on
   iPhones, iPads and Macs only, and on Linux the pipeline records it as "not verified".
-Every artifact's sidecar carries a delegation report (`delegation_report`).
+Every artifact's sidecar carries a delegation report (`delegation_report`) and the partitions and
+operators outside the delegate in the serialized execution plan (`plan_partitions`).
 
 Graph preparation, each step for a measured reason:
 - LayerNorm is rewritten with delegable ops (`DelegableLayerNorm`) for XNNPACK: its partitioner
@@ -214,6 +215,39 @@ def delegation_report(graph_module: torch.fx.GraphModule, backend: str) -> dict[
     }
 
 
+PLAN_METHOD = (
+    "the serialized program's execution plan: DelegateCall instructions are the partitions, "
+    "KernelCall instructions the operators run outside the delegate"
+)
+
+
+def plan_partitions(pte: bytes) -> dict[str, Any]:
+    """Delegate partitions and operators outside them as the runtime will run them: the
+    instructions of the .pte's execution plans (DelegateCall vs KernelCall), by backend and op."""
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    program = deserialize_pte_binary(pte)
+    program = getattr(program, "program", program)  # newer releases wrap the Program
+    partitions, outside, backends = 0, {}, set()
+    for plan in program.execution_plan:
+        for chain in plan.chains:
+            for instruction in chain.instructions:
+                kind = type(instruction.instr_args).__name__
+                if kind == "DelegateCall":
+                    partitions += 1
+                    backends.add(plan.delegates[instruction.instr_args.delegate_index].id)
+                elif kind == "KernelCall":
+                    name = plan.operators[instruction.instr_args.op_index].name
+                    outside[name] = outside.get(name, 0) + 1
+    return {
+        "delegate": ", ".join(sorted(backends)) or "none",
+        "partitions": partitions,
+        "nodes_outside": sum(outside.values()),
+        "ops_outside": dict(sorted(outside.items())),
+        "method": PLAN_METHOD,
+    }
+
+
 def float_module_quantizer(float_types: tuple[type, ...], observer: str | None = None, exclude: tuple[str, ...] = ()):
     """An XNNPACKQuantizer (symmetric, per-channel, static) that leaves every node inside the
     given module types (and excluded module paths) unquantized (mvedge.quant's RegionQuantizer).
@@ -271,6 +305,7 @@ class ExecuTorchConverter(Converter):
             with progress.stage("serializing .pte"), silenced():
                 program = edge.to_executorch()
                 out_path.write_bytes(program.buffer)
+            metadata["partitions"] = plan_partitions(program.buffer)
         except ConversionError:
             raise
         except Exception as exc:

@@ -14,7 +14,8 @@ Options (`ConvertOptions.extra`):
 - `exclude` (int8 only): module paths / block names kept float32 (from `mvedge quant-report`).
 
 Every artifact is loaded and run once with LiteRT's default XNNPACK delegate in a subprocess
-before it is returned (a delegate failure can abort the process), and the onnx2tf route checks
+before it is returned (a delegate failure can abort the process; the partitions XNNPACK took and the
+nodes it left outside them go into the sidecar), and the onnx2tf route checks
 its float model against PyTorch (onnx2tf infers layouts from shapes; a wrong guess still runs).
 """
 
@@ -39,6 +40,7 @@ from mvedge.model.bundle import ModelBundle, embedded_description
 from mvedge.progress import Progress
 from mvedge.quiet import ENVIRONMENT as QUIET_ENVIRONMENT
 from mvedge.quiet import silenced, silenced_imports
+from mvedge.verify.runners.litert import litert_partitions
 
 ROUTES = ("litert-torch", "onnx2tf")
 IO_DTYPES = ("float32", "int8")
@@ -127,6 +129,7 @@ class TFLiteConverter(Converter):
             )
         metadata.update(info)
         metadata["xnnpack"] = _probe_xnnpack(out_path, progress)
+        metadata["partitions"] = metadata["xnnpack"].get("delegation")
         metadata["embedded_metadata"] = [METADATA_ENTRY, MVEDGE_ENTRY]
         metadata["associated_files"] = [LABELS_FILE] if bundle.labels else []
         metadata["signature"] = signature["key"]
@@ -351,15 +354,17 @@ interpreter.allocate_tensors()
 detail = interpreter.get_input_details()[0]
 interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], dtype=detail["dtype"]))
 interpreter.invoke()
-partitions = sum(1 for op in interpreter._get_ops_details() if op.get("op_name") == "DELEGATE")
-print(json.dumps({"partitions": partitions}))
+ops = [{"index": int(op["index"]), "op_name": op["op_name"], "inputs": [int(t) for t in op["inputs"]],
+        "outputs": [int(t) for t in op["outputs"]]} for op in interpreter._get_ops_details()]
+print(json.dumps({"ops": ops}))
 """
 
 
 def _probe_xnnpack(path: Path, progress: Progress) -> dict[str, Any]:
     """Load and run the artifact once with LiteRT's default XNNPACK delegate, in a subprocess: a
     delegate failure can abort the process (seen with degenerate int8 scales), which must not take
-    the caller down or ship. Returns how many partitions XNNPACK took."""
+    the caller down or ship. Returns how many partitions XNNPACK took and, under `delegation`,
+    the nodes it left outside them (`litert_partitions`)."""
     import json
 
     with progress.stage("checking the XNNPACK delegate (subprocess)"):
@@ -372,10 +377,11 @@ def _probe_xnnpack(path: Path, progress: Progress) -> dict[str, Any]:
         reason = lines[-1].strip()[:300] if lines else f"exit status {done.returncode}"
         raise ConversionError(f"the .tflite fails in LiteRT's default XNNPACK delegate ({reason}); nothing was written")
     try:
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        result = {"partitions": None}
-    return {"partitions": result.get("partitions"), "runs": True}
+        ops = json.loads(done.stdout.strip().splitlines()[-1])["ops"]
+    except (ValueError, IndexError, KeyError, TypeError):
+        return {"partitions": None, "runs": True, "delegation": None}
+    delegation = litert_partitions(ops)
+    return {"partitions": delegation["partitions"], "runs": True, "delegation": delegation}
 
 
 def _io_details(model: bytes) -> tuple[dict, dict, dict[str, str]]:

@@ -25,6 +25,47 @@ def _interpreter_module():
         raise RuntimeUnavailable('no LiteRT interpreter is installed: pip install "mvedge[tflite]"') from exc
 
 
+PARTITION_METHOD = (
+    "LiteRT interpreter after delegation: DELEGATE nodes are the partitions; each partition's nodes are "
+    "found by walking back from its outputs to its inputs; the other original nodes run outside the delegate"
+)
+
+
+def litert_partitions(ops: list[dict]) -> dict:
+    """Delegate partitions and the nodes left outside them, from the interpreter's node list after
+    delegation (`Interpreter._get_ops_details()`: the original nodes first, then one DELEGATE node
+    per partition; the replaced nodes stay listed but no longer run)."""
+    delegates = [op for op in ops if op["op_name"] == "DELEGATE"]
+    original = [op for op in ops if op["op_name"] != "DELEGATE"]
+    if any(op["index"] >= len(original) for op in original):
+        raise ValueError("DELEGATE nodes are not at the end of the node list; cannot tell which nodes they replaced")
+    producer = {int(t): op["index"] for op in original for t in op["outputs"]}
+    by_index = {op["index"]: op for op in original}
+    covered: set[int] = set()
+    for delegate in delegates:
+        stop = {int(t) for t in delegate["inputs"]}
+        stack = [int(t) for t in delegate["outputs"]]
+        while stack:
+            tensor = stack.pop()
+            node = producer.get(tensor)
+            if tensor in stop or node is None or node in covered:
+                continue
+            covered.add(node)
+            stack.extend(int(t) for t in by_index[node]["inputs"] if int(t) >= 0)
+    outside: dict[str, int] = {}
+    for op in original:
+        if op["index"] not in covered:
+            outside[op["op_name"]] = outside.get(op["op_name"], 0) + 1
+    return {
+        "delegate": "XNNPACK",
+        "partitions": len(delegates),
+        "nodes_delegated": len(covered),
+        "nodes_outside": sum(outside.values()),
+        "ops_outside": dict(sorted(outside.items())),
+        "method": PARTITION_METHOD,
+    }
+
+
 class LiteRTRunner(Runner):
     """Runs a .tflite in the LiteRT interpreter.
 
@@ -68,6 +109,10 @@ class LiteRTRunner(Runner):
             return sum(1 for op in self.interpreter._get_ops_details() if op.get("op_name") == "DELEGATE")
         except Exception:  # private API: absent in some versions
             return 0
+
+    def partitions(self) -> dict:
+        """Delegate partitions and nodes outside them (`litert_partitions`)."""
+        return litert_partitions(self.interpreter._get_ops_details())
 
     def _layout(self) -> str:
         """NCHW or NHWC: the sidecar says; without one, guess from the input shape (channels 1 or 3)."""
