@@ -565,7 +565,7 @@ def _describe(mlmodel: Any, bundle: ModelBundle, options: ConvertOptions, opts: 
     meta["mvedge.input_kind"] = "image" if plan.image_input else "tensor"
     meta["mvedge.preprocessing"] = json.dumps(pre.to_dict())
     meta["mvedge.config"] = json.dumps(bundle.config)
-    if bundle.labels:
+    if bundle.labels and choice_of(bundle).kind == "logits":  # features and stage maps have no classes
         meta["mvedge.labels"] = json.dumps(list(bundle.labels))
     if plan.norm is not None:
         norm = plan.norm

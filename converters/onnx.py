@@ -71,7 +71,10 @@ class OnnxConverter(Converter):
         import onnx
 
         model = onnx.load(str(out_path))
-        set_metadata(model, embedded_description(bundle))
+        description = embedded_description(bundle)
+        if choice.kind != "logits":  # features and stage maps have no classes
+            description["labels"] = None
+        set_metadata(model, description)
         onnx.save(model, str(out_path))
         onnx.checker.check_model(model)
         ops = sorted({node.op_type for node in model.graph.node})

@@ -5,6 +5,7 @@ PyTorch output by output."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from mvedge.artifact import read_sidecar
+from mvedge.cli import main
 from mvedge.model.bundle import ModelBundle, load_bundle
 from mvedge.model.outputs import OutputChoice
 from mvedge.verify.check import verify_artifact
@@ -65,3 +67,10 @@ def test_a_features_artifact_outputs_the_pooled_vector(converted, tiny_stages, i
     assert [(o.name, o.shape, o.layout, o.stride) for o in sidecar.all_outputs()] == [("features", [1, 64], "NC", None)]
     drift = verify_artifact(artifact, bundle, images, None)
     assert drift.psnr_db >= 60 and drift.top1_agreement is None and failures(drift, "fp32") == []
+
+
+def test_profile_runs_a_multi_output_artifact(converted, tiny_stages, capsys) -> None:
+    artifact = converted(tiny_stages, "tflite", "fp32")
+    assert main(["profile", str(artifact), "--runs", "2", "--warmup", "0", "--no-breakdown", "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["samples_ms"]) == 2 and data["artifact"] == artifact.name
