@@ -8,7 +8,9 @@ The sidecar is '<artifact name>.json' next to the artifact. It is strict JSON: a
 that version. The keys are read by `mvedge verify`, `profile` and `bundle` and by the demo apps
 (android_demo, ios_demo), so they only ever grow: keys added later (the weights' license, the
 source checkpoint's sha256, the output's name and dtype, dynamic_batch, an image input's
-color_layout) read as None / False from older sidecars. `input.shape` stays numbers at the
+color_layout, the `outputs` list of every output with its stride, channels and layout) read as
+None / False from older sidecars, whose one output is `output` (`Sidecar.all_outputs` gives both
+kinds as a list; `output` stays the first output for readers that know only it). `input.shape` stays numbers at the
 exported batch; a runtime that takes any batch says so with `dynamic_batch`.
 """
 
