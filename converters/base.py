@@ -61,6 +61,8 @@ class ConversionResult:
     output_quantization: dict[str, float] | None = None
     output_name: str = "logits"
     output_dtype: str = "float32"
+    output_names: list[str] | None = None  # every output in order when there are several (--outputs); None: output_name alone
+    output_dtypes: list[str] | None = None  # their element types (None: output_dtype for each)
     dynamic_batch: bool = False  # the runtime takes any batch size, not only the exported one
     color_layout: str | None = None  # an image input's pixel layout ("RGB"); None for a tensor input
     metadata: dict[str, Any] = field(default_factory=dict)  # delegation report, ops, recipe, ...

@@ -40,6 +40,7 @@ from mvedge.errors import MvedgeError
 from mvedge.model import scan as scan_module
 from mvedge.model.blocks import block_output_nodes, block_paths
 from mvedge.model.bundle import ModelBundle
+from mvedge.model.outputs import choice_of, export_model
 from mvedge.progress import Progress
 from mvedge.quiet import silenced
 
@@ -269,7 +270,7 @@ class CoreMLConverter(Converter):
             "minimum_target": opts.minimum_target,
             "compute_precision": compute,
             "input_kind": "image" if plan.image_input else "tensor",
-            "outputs": [plan.output_name, "classLabel", "classLabel_probs"] if plan.classifier else [plan.output_name],
+            "outputs": [plan.output_name, "classLabel", "classLabel_probs"] if plan.classifier else plan.names,
             "classifier": plan.classifier,
             "ops": _op_counts(mlmodel),
             # graph node making each block's output (MIL keeps torch.export's node names): drift localisation
@@ -298,6 +299,8 @@ class CoreMLConverter(Converter):
             color_layout="RGB" if plan.image_input else None,
             output_name=plan.output_name,
             output_dtype=_output_dtype(mlmodel, plan.output_name),
+            output_names=plan.output_names,
+            output_dtypes=[_output_dtype(mlmodel, name) for name in plan.output_names] if plan.output_names else None,
             metadata=metadata,
         )
 
@@ -317,6 +320,12 @@ class _Plan:
     output_name: str
     norm: ImageNormalisation | None = None
     folded: bool = False
+    output_names: list[str] | None = None  # several outputs (--outputs features/stages): plain multi-arrays, no classifier
+
+    @property
+    def names(self) -> list[str]:
+        """Every tensor output's name, in output order."""
+        return self.output_names or [self.output_name]
 
 
 def _plan(bundle: ModelBundle, options: ConvertOptions, opts: CoreMLOptions) -> _Plan:
@@ -338,6 +347,11 @@ def _plan(bundle: ModelBundle, options: ConvertOptions, opts: CoreMLOptions) -> 
     labels = list(bundle.labels) if bundle.labels and num_classes else None
     if labels is not None and len(labels) != num_classes:
         raise BadRequest(f"the model has {num_classes} classes but {len(labels)} labels")
+    choice = choice_of(bundle)
+    if choice.kind != "logits" and opts.classifier:
+        raise BadRequest(f"a Core ML classifier outputs class probabilities; --outputs {choice.kind} gives plain multi-arrays: drop classifier=true")
+    if choice.kind != "logits":
+        labels = None
     # default: a classifier when there are labels and one image per call (Core ML's classify takes one)
     classifier = (labels is not None and options.batch == 1) if opts.classifier is None else opts.classifier
     if classifier and labels is None:
@@ -353,7 +367,9 @@ def _plan(bundle: ModelBundle, options: ConvertOptions, opts: CoreMLOptions) -> 
                 model, folded = folded_model, True
             else:
                 ratio = norm.ratio
-    module = ExportModule(model, ratio, probabilities=classifier).eval()
+    module = ExportModule(export_model(model, choice), ratio, probabilities=classifier).eval()
+    if choice.kind != "logits":
+        return _Plan(module, channels, image_input, False, None, choice.names[0], norm, folded, output_names=choice.names)
     return _Plan(module, channels, image_input, classifier, labels, "logits" if num_classes else "features", norm, folded)
 
 
@@ -430,7 +446,7 @@ def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options:
         ct_input = ct.ImageType(name=INPUT_NAME, shape=shape, scale=norm.scale, bias=list(norm.bias), color_layout=ct.colorlayout.RGB)
     else:
         ct_input = ct.TensorType(name=INPUT_NAME, shape=shape, dtype=np.float32)
-    outputs = [ct.TensorType(name=plan.output_name)] + ([ct.TensorType(name="probabilities")] if plan.classifier else [])
+    outputs = [ct.TensorType(name=name) for name in plan.names] + ([ct.TensorType(name="probabilities")] if plan.classifier else [])
     classifier = ct.ClassifierConfig(plan.labels, predicted_probabilities_output="probabilities") if plan.classifier else None
     try:
         with upstream.coreml_gelu_reads_approximate_keyword():
@@ -523,7 +539,7 @@ def _describe(mlmodel: Any, bundle: ModelBundle, options: ConvertOptions, opts: 
         f"MambaVision {bundle.name} ({precision}) converted by mvedge {mvedge.__version__}. "
         + (f"Input: an RGB image {size}x{size} (resize/crop as in the preprocessing metadata; mean/std normalisation is built in). " if plan.image_input
            else f"Input: a normalised float32 NCHW tensor {options.batch}x3x{size}x{size} ((pixel/255 - mean)/std). ")
-        + ("Outputs: class label, class probabilities (softmax), and the raw logits." if plan.classifier else f"Output: {plan.output_name}.")
+        + ("Outputs: class label, class probabilities (softmax), and the raw logits." if plan.classifier else f"Output: {', '.join(plan.names)}.")
     )
     mlmodel.author = "mvedge (MambaVision by NVIDIA)"
     mlmodel.license = LICENSE_APACHE + " " + _weights_license(bundle)
@@ -532,7 +548,10 @@ def _describe(mlmodel: Any, bundle: ModelBundle, options: ConvertOptions, opts: 
         mlmodel.input_description[INPUT_NAME] = f"RGB image {size}x{size}"
     else:
         mlmodel.input_description[INPUT_NAME] = f"normalised image tensor {options.batch}x3x{size}x{size}, mean {list(pre.mean)}, std {list(pre.std)}"
-    mlmodel.output_description[plan.output_name] = "raw class scores (logits)" if plan.output_name == "logits" else "pooled features"
+    for name in plan.names:
+        mlmodel.output_description[name] = (
+            "raw class scores (logits)" if name == "logits" else "pooled features" if name == "features" else f"stage map {name} (NCHW)"
+        )
     if plan.classifier:
         mlmodel.output_description["classLabel"] = "most likely class"
         mlmodel.output_description["classLabel_probs"] = "probability of each class (softmax of the logits)"
@@ -546,7 +565,7 @@ def _describe(mlmodel: Any, bundle: ModelBundle, options: ConvertOptions, opts: 
     meta["mvedge.input_kind"] = "image" if plan.image_input else "tensor"
     meta["mvedge.preprocessing"] = json.dumps(pre.to_dict())
     meta["mvedge.config"] = json.dumps(bundle.config)
-    if bundle.labels:
+    if bundle.labels and choice_of(bundle).kind == "logits":  # features and stage maps have no classes
         meta["mvedge.labels"] = json.dumps(list(bundle.labels))
     if plan.norm is not None:
         norm = plan.norm

@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions, MissingExtra
 from mvedge import upstream
 from mvedge.model.bundle import ModelBundle
+from mvedge.model.outputs import choice_of, export_model
 from mvedge.progress import Progress
 from mvedge.quant.recipes import quant_options
 from mvedge.quant.regions import quant_nodes_in_scan
@@ -78,12 +79,13 @@ class DelegableLayerNorm(nn.Module):
 
 
 def delegable_copy(model: nn.Module, rewrite_norms: bool = True) -> nn.Module:
-    """A deep copy of `model` in eval mode with its LayerNorms replaced by DelegableLayerNorm."""
+    """A deep copy of `model` in eval mode with its LayerNorms replaced by DelegableLayerNorm (plain
+    LayerNorms only: a backbone's LayerNorm2d out norms permute around the norm and stay as they are)."""
     model = copy.deepcopy(model).eval()
     if rewrite_norms:
         for parent in list(model.modules()):
             for name, child in list(parent.named_children()):
-                if isinstance(child, nn.LayerNorm) and len(child.normalized_shape) == 1:
+                if type(child) is nn.LayerNorm and len(child.normalized_shape) == 1:
                     setattr(parent, name, DelegableLayerNorm(child))
     return model
 
@@ -315,7 +317,12 @@ class ExecuTorchConverter(Converter):
                 "(check the model exports with torch.export, or report it with the model config)"
             ) from exc
         metadata["recipe"] = metadata.get("recipe", "") + f"; input batch {options.batch} (static)"
-        return ConversionResult(out_path, input_name="image", input_layout="NCHW", input_dtype="float32", metadata=metadata)
+        choice = choice_of(bundle)
+        names = choice.names if choice.kind != "logits" else None
+        return ConversionResult(
+            out_path, input_name="image", input_layout="NCHW", input_dtype="float32", metadata=metadata,
+            output_name=(names or ["logits"])[0], output_names=names,
+        )
 
     # --- precisions -------------------------------------------------------------------------
 
@@ -328,7 +335,7 @@ class ExecuTorchConverter(Converter):
 
     def _fp32(self, bundle: ModelBundle, example: Tensor, progress: Progress):
         with progress.stage("exporting (torch.export)"), silenced():
-            program, changes = export_program(delegable_copy(bundle.model), example)
+            program, changes = export_program(export_model(delegable_copy(bundle.model), choice_of(bundle)), example)
         edge = self._lower_xnnpack(program, progress)
         report = delegation_report(edge.exported_program().graph_module, "XnnpackBackend")
         recipe = "torch.export -> to_edge_transform_and_lower(XnnpackPartitioner) -> to_executorch"
@@ -402,7 +409,7 @@ class ExecuTorchConverter(Converter):
         from executorch.exir import to_edge_transform_and_lower
 
         with progress.stage("exporting (torch.export)"), silenced():
-            program, changes = export_program(delegable_copy(bundle.model, rewrite_norms=False), example, bmm=False)
+            program, changes = export_program(export_model(delegable_copy(bundle.model, rewrite_norms=False), choice_of(bundle)), example, bmm=False)
         specs = CoreMLBackend.generate_compile_specs(
             compute_precision=ct.precision.FLOAT16, minimum_deployment_target=ct.target.iOS17
         )

@@ -48,17 +48,27 @@ _TENSOR_AXIS_LABELS = 2  # AssociatedFileType
 def with_metadata(model: bytes, description: dict[str, Any]) -> bytes:
     """`model` with the "TFLITE_METADATA" and "mvedge" entries in its metadata table (replacing
     earlier ones) and, when `description` has labels, LABELS_FILE appended as a zip.
-    `description` is `embedded_description` plus `input` (name, layout, dtype) and `output` (name)."""
+    `description` is `embedded_description` plus `input` (name, layout, dtype) and `output` (name),
+    or `outputs` (a list of {name, description} by signature output name) for a model with several:
+    each graph output then gets its FeatureProperties in graph order, matched through the signature."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     root = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
     graph = root.subgraphs[0]
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise ConversionError(f"the .tflite has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; its metadata describes one of each")
+    wanted = description.get("outputs") or [description.get("output") or {}]
+    if len(graph.inputs) != 1 or len(graph.outputs) != len(wanted):
+        raise ConversionError(f"the .tflite has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; its metadata describes 1 and {len(wanted)}")
     input_shape = [int(d) for d in graph.tensors[graph.inputs[0]].shape]
+    if len(wanted) > 1:  # LiteRT may order graph outputs otherwise than asked: match them by signature name
+        by_tensor = {int(o.tensorIndex): _text(o.name) for o in root.signatureDefs[0].outputs} if root.signatureDefs else {}
+        by_name = {o["name"]: o for o in wanted}
+        try:
+            description = {**description, "outputs": [by_name[by_tensor[int(t)]] for t in graph.outputs]}
+        except KeyError as exc:
+            raise ConversionError(f"the .tflite output {exc} is not one of the signature outputs {sorted(by_name)}") from None
     labels = list(description.get("labels") or [])
-    mvedge_json = {k: v for k, v in description.items() if k not in ("labels", "output")}
+    mvedge_json = {k: v for k, v in description.items() if k not in ("labels", "output", "outputs")}
     mvedge_json["labels_file"] = LABELS_FILE if labels else None
     entries = {
         METADATA_ENTRY: model_metadata(description, input_shape),
@@ -110,7 +120,7 @@ def model_metadata(description: dict[str, Any], input_shape: list[int]) -> bytes
     subgraph = _table(b, {
         0: _string(b, description["model"]),
         2: _vector(b, [_input_tensor(b, description, input_shape)]),
-        3: _vector(b, [_output_tensor(b, description, labels)]),
+        3: _vector(b, [_output_tensor(b, output, labels) for output in description.get("outputs") or [description.get("output") or {}]]),
     })
     classes = f"{len(labels)} classes" if labels else "image features"
     root = _table(b, {
@@ -163,10 +173,10 @@ def _input_tensor(b: Builder, description: dict[str, Any], shape: list[int]) -> 
     return _table(b, fields)
 
 
-def _output_tensor(b: Builder, description: dict[str, Any], labels: list[str]) -> int:
-    """TensorMetadata of the output: features, and the labels file when the model has class names."""
-    output = description.get("output") or {}
-    text = f"logits over {len(labels)} classes (softmax gives probabilities)" if labels else "image features"
+def _output_tensor(b: Builder, output: dict[str, Any], labels: list[str]) -> int:
+    """TensorMetadata of one output: features, and the labels file when the model has class names
+    (its logits); `output` may carry its own description (a stage map, the pooled features)."""
+    text = output.get("description") or (f"logits over {len(labels)} classes (softmax gives probabilities)" if labels else "image features")
     fields = {0: _string(b, output.get("name") or "logits"), 1: _string(b, text), 3: _content(b, _FEATURE_PROPERTIES, _table(b, {}))}
     if labels:
         label_file = _table(b, {

@@ -11,6 +11,7 @@ import torch
 
 from converters.base import ConversionError, ConversionResult, Converter, ConvertOptions
 from mvedge.model.bundle import ModelBundle, embedded_description
+from mvedge.model.outputs import choice_of, export_model
 from mvedge.progress import Progress
 from mvedge.quiet import silenced
 
@@ -48,16 +49,18 @@ class OnnxConverter(Converter):
         example = options.example_input(bundle.config["in_channels"])
         dynamic = bool(options.extra.get("dynamic_batch", True))  # False: fixed batch (onnx2tf needs static shapes)
         batch = torch.export.Dim("batch", min=1, max=1024)
+        choice = choice_of(bundle)
+        names = choice.names if choice.kind != "logits" else ["logits"]
         # the exporter logs one warning per missing torchvision op and prints its steps: noise here
         with progress.stage(f"exporting ONNX opset {OPSET}"), silenced():
             try:
                 program = torch.onnx.export(
-                    bundle.model.eval(),
+                    export_model(bundle.model, choice).eval(),
                     (example,),
                     dynamo=True,
                     opset_version=OPSET,
                     input_names=["image"],
-                    output_names=["logits"],
+                    output_names=names,
                     dynamic_shapes=({0: batch},) if dynamic else None,
                     external_data=False,
                     optimize=True,
@@ -68,12 +71,16 @@ class OnnxConverter(Converter):
         import onnx
 
         model = onnx.load(str(out_path))
-        set_metadata(model, embedded_description(bundle))
+        description = embedded_description(bundle)
+        if choice.kind != "logits":  # features and stage maps have no classes
+            description["labels"] = None
+        set_metadata(model, description)
         onnx.save(model, str(out_path))
         onnx.checker.check_model(model)
         ops = sorted({node.op_type for node in model.graph.node})
         opset = max(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
         return ConversionResult(
-            out_path, input_name="image", output_name="logits", dynamic_batch=dynamic,
+            out_path, input_name="image", output_name=names[0], dynamic_batch=dynamic,
+            output_names=names if choice.kind != "logits" else None,
             metadata={"opset": opset, "ops": ops, "dynamic_batch": dynamic},
         )

@@ -23,6 +23,7 @@ from converters.registry import get_converter
 from mvedge.atomic import move_into_place, staging_folder
 from mvedge.artifact import InputSpec, OutputSpec, Sidecar, sha256_of, sidecar_path, size_of, write_sidecar
 from mvedge.model.bundle import OWN_LABELS, ModelBundle, weights_license
+from mvedge.model.outputs import check_precision, choice_of, output_specs, stage_source
 from mvedge.progress import Progress
 from mvedge.verify.check import verify_artifact
 from mvedge.verify.metrics import Drift
@@ -68,10 +69,11 @@ def _names(value: Any) -> list[str]:
 
 def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str, extra: dict[str, Any] | None = None) -> str:
     """File name of an artifact, so that different content never shares a name:
-    'mambavision-<model>[-random|-<weights>[-head<N>]]-<size>-<target>-<precision>[-<option tags>][-labels<hash>]<suffix>':
+    'mambavision-<model>[-random|-<weights>[-head<N>]]-<size>-<target>-<precision>[-features|-stages<list>][-<option tags>][-labels<hash>]<suffix>':
     `<weights>` is the first 8 hex digits of the sha256 of the checkpoint file the weights came
     from (none for the embedded model or random weights), followed by `head<N>` when --num-classes
-    gave the checkpoint a new N-class head; the tags name each target option that
+    gave the checkpoint a new N-class head; `features` / `stages123` name outputs other than the
+    logits (--outputs); the tags name each target option that
     changes the artifact (nhwc, io_int8, tensor, onnx2tf, ios16, scanfp32, allint, the observer,
     excl<hash of the excluded blocks>); `labels<hash>` marks class names given with --labels that
     differ from the model's own, e.g. 'mambavision-t-random-224-tflite-int8-nhwc-io_int8.tflite',
@@ -86,6 +88,9 @@ def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str,
     if getattr(bundle, "extra", {}).get("untrained_head"):
         parts.append(f"head{bundle.config['num_classes']}")
     parts += [str(bundle.image_size), target, precision]
+    outputs_tag = choice_of(bundle).tag
+    if outputs_tag:
+        parts.append(outputs_tag)
     for key, tag in NAME_TAGS.items():
         value = tag((extra or {}).get(key))
         if value:
@@ -101,6 +106,10 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
     channels = bundle.config["in_channels"]
     size = options.image_size
     shape = [options.batch, size, size, channels] if result.input_layout == "NHWC" else [options.batch, channels, size, size]
+    outputs = output_list(bundle, options, result)
+    conversion = dict(result.metadata)
+    if choice_of(bundle).kind == "stages":
+        conversion["stage_maps"] = stage_source(bundle.model)
     return Sidecar(
         mvedge_version=mvedge.__version__,
         model=bundle.name,
@@ -115,16 +124,34 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
             result.input_name, shape, result.input_layout, result.input_dtype, options.batch, result.input_quantization,
             dynamic_batch=result.dynamic_batch, color_layout=result.color_layout,
         ),
-        output=OutputSpec(
-            [options.batch, mvedge.output_size(bundle.config)], result.output_quantization,
-            name=result.output_name, dtype=result.output_dtype, dynamic_batch=result.dynamic_batch,
-        ),
+        output=outputs[0],
+        outputs=outputs,
         preprocessing=bundle.preprocessing.to_dict(),
-        labels=bundle.labels,
+        labels=bundle.labels if choice_of(bundle).kind == "logits" else None,
         toolchain=versions,
         options={k: v for k, v in options.extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
-        conversion=result.metadata,
+        conversion=conversion,
     )
+
+
+def output_list(bundle: ModelBundle, options: ConvertOptions, result: ConversionResult) -> list[OutputSpec]:
+    """Every output of the artifact in output order: name, shape, stride, channels, layout and
+    dtype; the logits keep the single output's shape (batch, classes or features) they always had."""
+    size = options.image_size
+    specs = output_specs(choice_of(bundle), bundle.config, options.batch, size, size)
+    names = result.output_names or [result.output_name]
+    dtypes = result.output_dtypes or [result.output_dtype] * len(names)
+    if len(names) != len(specs):
+        raise ConversionError(f"the {len(names)} outputs the converter reports differ from the {len(specs)} asked for")
+    if choice_of(bundle).kind == "logits":
+        specs[0]["shape"] = [options.batch, mvedge.output_size(bundle.config)]
+    return [
+        OutputSpec(
+            spec["shape"], result.output_quantization if len(specs) == 1 else None, name=name, dtype=dtype,
+            dynamic_batch=result.dynamic_batch, stride=spec["stride"], channels=spec["channels"], layout=spec["layout"],
+        )
+        for spec, name, dtype in zip(specs, names, dtypes)
+    ]
 
 
 def _source_sha256(bundle: ModelBundle) -> str | None:
@@ -162,6 +189,7 @@ def convert(
     MissingExtra, VerificationFailed) with a one-line message; leaves nothing partial."""
     converter = get_converter(target)
     converter.check_precision(precision)
+    check_precision(choice_of(bundle), precision)
     converter.check_available()
     options = options or ConvertOptions(precision=precision, image_size=bundle.image_size)
     options.precision = precision

@@ -37,6 +37,7 @@ from converters import onnx2tf_env
 from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions
 from converters.litert_metadata import LABELS_FILE, METADATA_ENTRY, MVEDGE_ENTRY, with_metadata
 from mvedge.model.bundle import ModelBundle, embedded_description
+from mvedge.model.outputs import choice_of, export_model
 from mvedge.progress import Progress
 from mvedge.quiet import ENVIRONMENT as QUIET_ENVIRONMENT
 from mvedge.quiet import silenced, silenced_imports
@@ -83,6 +84,9 @@ class TFLiteConverter(Converter):
 
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
         route, nhwc, io_dtype, keep_float = _read_extra(options)
+        choice = choice_of(bundle)
+        if choice.kind != "logits" and route != "litert-torch":
+            raise BadRequest(f"--outputs {choice.kind} converts via litert-torch only (the default); drop --via {route}")
         channels = bundle.config["in_channels"]
         example = options.example_input(channels)
         with tempfile.TemporaryDirectory(prefix="mvedge-tflite-") as work:
@@ -91,7 +95,7 @@ class TFLiteConverter(Converter):
             if route == "onnx2tf":
                 float_model, metadata["onnx2tf"] = _onnx2tf_float32(bundle, options, nhwc, work_dir, progress)
             else:
-                float_model = litert_torch_float32(bundle.model, example, nhwc, progress)
+                float_model = litert_torch_float32(export_model(bundle.model, choice, as_dict=True), example, nhwc, progress)
             if options.precision == "fp32":
                 model_bytes = float_model
             else:
@@ -114,10 +118,14 @@ class TFLiteConverter(Converter):
                         recipe_meta["quant_recipe"] = quant_recipe("tflite").to_dict()
                         recipe_meta["excluded"] = list(excluded)
                 metadata.update(recipe_meta)
-        input_detail, output_detail, signature = _io_details(model_bytes)
+        names = choice.names if choice.kind != "logits" else None
+        input_detail, output_detail, signature = _io_details(model_bytes, names)
         description = embedded_description(bundle)
         description["input"] = {"name": signature["input"], "layout": "NHWC" if nhwc else "NCHW", "dtype": np.dtype(input_detail["dtype"]).name}
         description["output"] = {"name": signature["output"]}
+        if names:
+            description["labels"] = None
+            description["outputs"] = [{"name": n, "description": OUTPUT_TEXT[choice.kind].format(n=n)} for n in names]
         model_bytes = with_metadata(model_bytes, description)
         out_path.write_bytes(model_bytes)
         info = inspect_flatbuffer(model_bytes)
@@ -131,7 +139,7 @@ class TFLiteConverter(Converter):
         metadata["xnnpack"] = _probe_xnnpack(out_path, progress)
         metadata["partitions"] = metadata["xnnpack"].get("delegation")
         metadata["embedded_metadata"] = [METADATA_ENTRY, MVEDGE_ENTRY]
-        metadata["associated_files"] = [LABELS_FILE] if bundle.labels else []
+        metadata["associated_files"] = [LABELS_FILE] if description["labels"] else []
         metadata["signature"] = signature["key"]
         metadata["tensor_names"] = {"input": input_detail["name"], "output": output_detail["name"]}
         return ConversionResult(
@@ -139,6 +147,7 @@ class TFLiteConverter(Converter):
             input_name=signature["input"],
             output_name=signature["output"],
             output_dtype=np.dtype(output_detail["dtype"]).name,
+            output_names=names,
             input_layout="NHWC" if nhwc else "NCHW",
             input_dtype=np.dtype(input_detail["dtype"]).name,
             input_quantization=_quantization(input_detail),
@@ -384,14 +393,28 @@ def _probe_xnnpack(path: Path, progress: Progress) -> dict[str, Any]:
     return {"partitions": delegation["partitions"], "runs": True, "delegation": delegation}
 
 
-def _io_details(model: bytes) -> tuple[dict, dict, dict[str, str]]:
+OUTPUT_TEXT = {
+    "features": "pooled image features (batch, 8*dim)",
+    "stages": "stage map {n} (batch, channels, height, width), NCHW",
+}
+
+
+def _io_details(model: bytes, names: list[str] | None = None) -> tuple[dict, dict, dict[str, str]]:
     """The first input's and output's tensor details, read by the LiteRT interpreter, and the
     signature apps call it through: its key and its input and output names (the tensor names
-    when the model has no signature)."""
+    when the model has no signature). With `names` (several outputs), the signature must have
+    exactly those outputs; the output returned is the first of `names`, found by name."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_content=model)
     input_detail, output_detail = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    if names:
+        ((key, full),) = interpreter._get_full_signature_list().items()
+        if sorted(full["outputs"]) != sorted(names):
+            raise ConversionError(f"the .tflite signature {key!r} has outputs {sorted(full['outputs'])}; expected {sorted(names)}")
+        by_index = {d["index"]: d for d in interpreter.get_output_details()}
+        (input_name,) = full["inputs"]
+        return input_detail, by_index[full["outputs"][names[0]]], {"key": key, "input": input_name, "output": names[0]}
     signatures = interpreter.get_signature_list()
     if len(signatures) != 1:
         return input_detail, output_detail, {"key": None, "input": input_detail["name"], "output": output_detail["name"]}

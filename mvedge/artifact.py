@@ -8,7 +8,9 @@ The sidecar is '<artifact name>.json' next to the artifact. It is strict JSON: a
 that version. The keys are read by `mvedge verify`, `profile` and `bundle` and by the demo apps
 (android_demo, ios_demo), so they only ever grow: keys added later (the weights' license, the
 source checkpoint's sha256, the output's name and dtype, dynamic_batch, an image input's
-color_layout) read as None / False from older sidecars. `input.shape` stays numbers at the
+color_layout, the `outputs` list of every output with its stride, channels and layout) read as
+None / False from older sidecars, whose one output is `output` (`Sidecar.all_outputs` gives both
+kinds as a list; `output` stays the first output for readers that know only it). `input.shape` stays numbers at the
 exported batch; a runtime that takes any batch says so with `dynamic_batch`.
 """
 
@@ -213,25 +215,32 @@ class InputSpec:
 
 @dataclass
 class OutputSpec:
-    """The artifact's output: shape (batch, classes or features) at the exported batch,
-    scale/zero_point when integer, its name and element type (None in sidecars written before
-    they were recorded), and whether the batch is dynamic."""
+    """One output of the artifact: shape at the exported batch ((batch, classes or features), or
+    (batch, channels, height, width) for a stage map), scale/zero_point when integer, its name and
+    element type (None in sidecars written before they were recorded), whether the batch is
+    dynamic, and, in sidecars that list `outputs`, its stride (input pixels per output pixel, None
+    for a vector), channels and layout ("NC" or "NCHW")."""
 
     shape: list[int]
     quantization: dict[str, float] | None = None
     name: str | None = None
     dtype: str | None = None
     dynamic_batch: bool = False
+    stride: int | None = None
+    channels: int | None = None
+    layout: str | None = None
 
     @classmethod
     def from_fields(cls, f: _Fields) -> OutputSpec:
         return cls(
             f.ints("shape"), f.get("quantization", (dict,), optional=True),
             f.absent_or("name", (str,), None), f.absent_or("dtype", (str,), None), f.absent_or("dynamic_batch", (bool,), False),
+            f.absent_or("stride", (int,), None), f.absent_or("channels", (int,), None), f.absent_or("layout", (str,), None),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "dynamic_batch": self.dynamic_batch, "quantization": self.quantization}
+        described = {"stride": self.stride, "channels": self.channels, "layout": self.layout} if self.layout else {}
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "dynamic_batch": self.dynamic_batch, "quantization": self.quantization, **described}
 
 
 DRIFT_NUMBERS = ("max_abs", "mean_abs", "cosine", "psnr_db", "top1_agreement", "top5_overlap", "accuracy", "reference_accuracy")
@@ -264,6 +273,7 @@ class Sidecar:
     domain: str = PHOTOS  # which bundled images fit the model: "digits" or "photos"
     license: str | None = None  # the weights' license (None: a sidecar written before it was recorded)
     source_sha256: str | None = None  # sha256 of the source checkpoint file; None for embedded / random weights
+    outputs: list[OutputSpec] | None = None  # every output in order (None: a sidecar from before, whose one output is `output`)
     schema: str = SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer mvedge wrote; kept on rewrite
 
@@ -282,6 +292,7 @@ class Sidecar:
             "precision": self.precision,
             "input": self.input.to_dict(),
             "output": self.output.to_dict(),
+            **({"outputs": [o.to_dict() for o in self.outputs]} if self.outputs is not None else {}),
             "preprocessing": self.preprocessing,
             "labels": self.labels,
             "toolchain": self.toolchain,
@@ -341,8 +352,23 @@ class Sidecar:
             domain=cls.domain_of(data, f),
             license=f.absent_or("license", (str,), None),
             source_sha256=f.absent_or("source_sha256", (str,), None),
+            outputs=cls.outputs_of(f),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+    @staticmethod
+    def outputs_of(f: _Fields) -> list[OutputSpec] | None:
+        """The `outputs` list, each entry checked like `output`; None when the sidecar has none."""
+        values = f.absent_or("outputs", (list,), None)
+        if values is None:
+            return None
+        if not values:
+            raise f.error("outputs", "must list at least one output")
+        return [OutputSpec.from_fields(_Fields(v, f.where, f"outputs[{i}].")) for i, v in enumerate(values)]
+
+    def all_outputs(self) -> list[OutputSpec]:
+        """Every output in output order: the `outputs` list, or the one `output` of an older sidecar."""
+        return list(self.outputs) if self.outputs else [self.output]
 
     @staticmethod
     def domain_of(data: dict[str, Any], fields: _Fields | None = None) -> str:

@@ -21,6 +21,7 @@ from mvedge.atomic import check_output_folder
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput, MvedgeError
 from mvedge.model.bundle import ModelBundle
+from mvedge.model.outputs import KINDS, check_precision, is_backbone, parse_outputs
 from mvedge.progress import Progress
 from mvedge.quant.regions import resolve_exclusions
 from mvedge.verify.runners import ARCHES
@@ -58,6 +59,16 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
         f"or all: every precision of each target; {default}",
     )
     parser.add_argument("--image-size", type=int, help="input side in pixels (default: the model's)")
+    parser.add_argument(
+        "--outputs", choices=KINDS,
+        help="what the artifact outputs: logits (default), features (the pooled 8*dim vector) or stages (stage maps, "
+        "one named output each; the default for a detection/segmentation backbone checkpoint)",
+    )
+    parser.add_argument(
+        "--stages", metavar="LIST",
+        help="with --outputs stages: comma-separated stages, numbered 0..3 like out_indices (stage i has stride 2**(i+2)); "
+        "default: all four, or a backbone's out_indices",
+    )
     parser.add_argument(
         "--labels", metavar="FILE",
         help="class names, one per line in class-index order (default: the model's; ImageNet-1K for official checkpoints)",
@@ -307,7 +318,12 @@ def prepare(args: argparse.Namespace, out: Path, reports: Sequence[Path] = ()) -
     pairs = plan(args.target, args.precision)
     notes = check_request(args, pairs)
     check_output_folder(out)
-    bundle = model_from_options(args.weights, args.variant, args.image_size, args.labels, args.num_classes)
+    wanted = getattr(args, "outputs", None), getattr(args, "stages", None)
+    for _, precision in pairs:
+        check_precision(parse_outputs(*wanted), precision)
+    bundle = model_from_options(args.weights, args.variant, args.image_size, args.labels, args.num_classes, backbone=wanted[0] == "stages")
+    backbone = is_backbone(bundle.model)
+    bundle.outputs = parse_outputs(*wanted, backbone=backbone, **({"default_stages": bundle.model.out_indices} if backbone else {}))
     if args.exclude:  # block names checked against this model now, not after a float conversion
         resolve_exclusions(bundle.model, args.exclude.split(","))
     if not args.force:

@@ -34,7 +34,7 @@ def format_table(rows: list[Outcome]) -> str:
                 f"{artifact.convert_seconds:.1f}" if artifact else "-",
                 f"{drift.psnr_db:.1f}" if drift else "-",
                 f"{drift.cosine:.6f}" if drift else "-",
-                f"{drift.top1_agreement:.3f}" if drift else "-",
+                f"{drift.top1_agreement:.3f}" if drift and drift.top1_agreement is not None else "-",
                 f"{drift.accuracy:.3f} (float {drift.reference_accuracy:.3f})" if drift and drift.accuracy is not None else "-",
                 str(artifact.path) if artifact else row.reason,
             ]

@@ -32,10 +32,27 @@ def _drift(sidecar: Sidecar) -> str:
     drift = sidecar.drift
     if not drift:
         return sidecar.verification or "not verified"
-    parts = [f"PSNR {drift['psnr_db']:.1f} dB", f"cosine {drift['cosine']:.6f}", f"top-1 agreement {drift['top1_agreement']:.3f}"]
+    parts = [f"PSNR {drift['psnr_db']:.1f} dB", f"cosine {drift['cosine']:.6f}"]
+    if drift.get("top1_agreement") is not None:
+        parts.append(f"top-1 agreement {drift['top1_agreement']:.3f}")
+    if drift.get("outputs"):
+        parts[0] = f"worst output {drift.get('output')}: {parts[0]}"
     if drift.get("accuracy") is not None:
         parts.append(f"accuracy {drift['accuracy']:.3f} (float {drift['reference_accuracy']:.3f})")
     return ", ".join(parts) + (f" ({sidecar.verification})" if sidecar.verification else "")
+
+
+def _outputs(sidecar: Sidecar, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """One row for a single output; one per output ('output stage1', ...) for several, with its drift."""
+    if not sidecar.outputs or len(sidecar.outputs) == 1:
+        return [("output", _fields(data["output"]))]
+    per_output = (sidecar.drift or {}).get("outputs") or {}
+    rows = []
+    for spec in data["outputs"]:
+        drift = per_output.get(spec["name"])
+        numbers = f"; PSNR {float(drift['psnr_db']):.1f} dB, cosine {float(drift['cosine']):.6f}" if drift else ""
+        rows.append((f"output {spec['name']}", _fields({k: v for k, v in spec.items() if k != "name"}) + numbers))
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
             ("model", f"{sidecar.model} ({sidecar.source})"),
             ("target / precision", f"{sidecar.target} / {sidecar.precision}"),
             ("input", _fields(data["input"])),
-            ("output", _fields(data["output"])),
+            *_outputs(sidecar, data),
             ("preprocessing", _preprocessing(sidecar.preprocessing)),
-            ("labels", f"{len(sidecar.labels)} class names" if sidecar.labels else "none (outputs are class indices)"),
+            ("labels", f"{len(sidecar.labels)} class names" if sidecar.labels else "none (outputs are class indices)" if sidecar.output.name in ("logits", None) else "none (no class outputs)"),
             ("toolchain", _fields(sidecar.toolchain)),
             ("drift", _drift(sidecar)),
             ("sha256", sha256 + ("" if sidecar.sha256 == sha256 else " (not the sidecar's)" if sidecar.sha256 else " (sidecar records none)")),

@@ -13,11 +13,12 @@ def model_from_options(
     image_size: int | None = None,
     labels: str | None = None,
     num_classes: int | None = None,
+    backbone: bool = False,
 ) -> ModelBundle:
     """`load_bundle` for a command, with one note on stderr when the weights are random (the
     numbers it reports then say nothing about accuracy), one when the head is new and untrained,
     and one when --image-size is far from the training size."""
-    bundle = load_bundle(weights, variant, image_size, labels, num_classes)
+    bundle = load_bundle(weights, variant, image_size, labels, num_classes, backbone)
     progress = Progress()
     if bundle.random_weights:
         progress.note(f"note: no --weights: MambaVision-{bundle.name} with random weights (fine for timing, not accuracy)")

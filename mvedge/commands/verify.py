@@ -14,6 +14,7 @@ from mvedge.commands.integrity import check_sha256
 from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput
+from mvedge.model.outputs import choice_from_names
 from mvedge.verify.runners import ARCHES
 
 
@@ -69,7 +70,9 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
         raise BadInput(f"{artifact.name} was converted from {sidecar.source!r}; pass that checkpoint with --weights")
     size = sidecar.input.shape[-1 if sidecar.input.layout == "NCHW" else -2]
     # an artifact converted with --num-classes has the same (seeded) new head as this reload
-    bundle = model_from_options(args.weights, image_size=size, num_classes=sidecar.config.get("num_classes"))
+    choice = choice_from_names([str(o.name) for o in sidecar.all_outputs()], sidecar.outputs is not None)
+    bundle = model_from_options(args.weights, image_size=size, num_classes=sidecar.config.get("num_classes"), backbone=choice.kind == "stages")
+    bundle.outputs = choice
     if {k: v for k, v in bundle.config.items() if k != "image_size"} != {k: v for k, v in sidecar.config.items() if k != "image_size"}:
         raise BadInput(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
     images, labels, description = verification_set(bundle, args.images, args.limit)
@@ -100,9 +103,12 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
         ("mean abs error", f"{drift.mean_abs:.3g}"),
         ("cosine", f"{drift.cosine:.6f} (min {limit.min_cosine})"),
         ("PSNR", f"{drift.psnr_db:.1f} dB (min {limit.min_psnr_db:.0f})"),
-        ("top-1 agreement", f"{drift.top1_agreement:.3f} (min {limit.min_top1_agreement})"),
-        ("top-5 overlap", f"{drift.top5_overlap:.3f}"),
     ]
+    if drift.top1_agreement is not None:
+        rows += [("top-1 agreement", f"{drift.top1_agreement:.3f} (min {limit.min_top1_agreement})"), ("top-5 overlap", f"{drift.top5_overlap:.3f}")]
+    if drift.outputs:
+        rows.append(("worst output", str(drift.output)))
+        rows += [(f"output {name}", f"PSNR {d['psnr_db']:.1f} dB, cosine {d['cosine']:.6f}, max abs {d['max_abs']:.3g}") for name, d in drift.outputs.items()]
     if drift.accuracy is not None:
         rows.append(("top-1 accuracy", f"{drift.accuracy:.3f} (float model {drift.reference_accuracy:.3f})"))
     rows.append(("result", "PASS" if not problems else "FAIL: " + "; ".join(problems)))

@@ -24,6 +24,7 @@ from mvedge.model.checkpoints import (
 from mvedge.model.configs import OFFICIAL_NUM_CLASSES, VARIANTS, canonical_variant, config
 from mvedge.model.labels import imagenet1k_labels, read_labels_file
 from mvedge.model.mambavision import MambaVision, MambaVisionBackbone, build
+from mvedge.model.outputs import OutputChoice
 from mvedge.model.preprocessing import Preprocessing, preprocessing
 
 DIGITS = "digits"
@@ -51,6 +52,7 @@ class ModelBundle:
     extra: dict[str, Any] = field(default_factory=dict)
     domain: str = PHOTOS  # DIGITS or PHOTOS: which bundled images fit the model
     trained_size: int | None = None  # the input side the weights were trained at, when --image-size changed it
+    outputs: OutputChoice = field(default_factory=OutputChoice)  # what an artifact outputs (--outputs, --stages)
 
     @property
     def image_size(self) -> int:
@@ -69,6 +71,7 @@ def load_bundle(
     image_size: int | None = None,
     labels: str | None = None,
     num_classes: int | None = None,
+    backbone: bool = False,
 ) -> ModelBundle:
     """The model a command works on: a checkpoint file or Hugging Face repository id (a QAT
     checkpoint with its base model's preprocessing, labels and domain), else a named variant with
@@ -77,13 +80,14 @@ def load_bundle(
     --image-size option) overrides the input side of any of them; BadInput when it is below 1.
     `num_classes` (--num-classes) other than the model's keeps the backbone and gives a new,
     untrained head (`extra["untrained_head"]` holds the warning; no labels). `labels` (the
-    --labels option) is a file of class names, one per line, that replaces the model's."""
+    --labels option) is a file of class names, one per line, that replaces the model's. A
+    detection/segmentation backbone checkpoint is refused unless `backbone` (--outputs stages)."""
     if image_size is not None and image_size < 1:
         raise BadInput(f"--image-size must be a positive integer, got {image_size}")
     if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
         raise BadInput(f"--num-classes must be a positive integer, got {num_classes}")
     if weights:
-        bundle = _from_checkpoint(str(weights), variant)
+        bundle = _from_checkpoint(str(weights), variant, backbone)
     elif variant:
         name = canonical_variant(variant)
         model = build(**{**config(name), **({"num_classes": num_classes} if num_classes else {})}).eval()
@@ -94,6 +98,8 @@ def load_bundle(
         model = load_default_model()
         names = list(default_model_info()["labels"])
         bundle = ModelBundle(model, DEFAULT_MODEL_NAME, dict(model.config), default_preprocessing(), names, "embedded", domain=DIGITS)
+    if num_classes is not None and isinstance(bundle.model, MambaVisionBackbone) and num_classes != bundle.config.get("num_classes"):
+        raise BadInput("--num-classes gives a classifier a new head; a detection/segmentation backbone has none: drop --num-classes")
     if num_classes is not None and num_classes != bundle.config.get("num_classes"):
         _with_new_head(bundle, num_classes)
     if image_size is not None:
@@ -201,15 +207,15 @@ def _with_new_head(bundle: ModelBundle, num_classes: int) -> ModelBundle:
     return bundle
 
 
-def _from_checkpoint(weights: str, variant: str | None) -> ModelBundle:
+def _from_checkpoint(weights: str, variant: str | None, backbone: bool = False) -> ModelBundle:
     """A checkpoint file or Hub repository: an official variant's preprocessing, ImageNet's for a
     custom model, and for a QAT checkpoint what its metadata records of the base model."""
     source = locate_checkpoint(weights)
     model = load_checkpoint_file(source, variant)
-    if isinstance(model, MambaVisionBackbone):
+    if isinstance(model, MambaVisionBackbone) and not backbone:
         raise BadInput(
-            f"checkpoint {source.label!r} is a detection/segmentation backbone without a classifier head, which the commands do not export yet; "
-            "load it in Python with mvedge.load_checkpoint and use forward_intermediates"
+            f"checkpoint {source.label!r} is a detection/segmentation backbone without a classifier head; "
+            "convert its stage maps with --outputs stages, or load it in Python with mvedge.load_checkpoint and use forward_intermediates"
         )
     name = getattr(model, "variant", None) or "custom"
     pre = preprocessing(name) if name in VARIANTS else Preprocessing(input_size=model.config["image_size"])

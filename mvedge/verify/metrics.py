@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -11,21 +12,47 @@ from mvedge.errors import BadInput
 
 @dataclass(frozen=True)
 class Drift:
-    """How far an artifact's outputs (N, K) are from the float reference's."""
+    """How far an artifact's outputs (N, K) are from the float reference's. For an artifact with
+    several outputs, the numbers are the worst output's (lowest PSNR, named by `output`), and
+    `outputs` holds each output's own; top-1 agreement, top-5 overlap and accuracy are None for
+    outputs that are not logits (feature vectors and stage maps have no classes)."""
 
     max_abs: float
     mean_abs: float
     cosine: float
     psnr_db: float
-    top1_agreement: float
-    top5_overlap: float
+    top1_agreement: float | None
+    top5_overlap: float | None
     samples: int
     accuracy: float | None = None
     reference_accuracy: float | None = None
+    output: str | None = None
+    outputs: dict[str, dict] | None = None
 
     def to_dict(self) -> dict:
-        """Plain-JSON form (sidecars, --json)."""
-        return asdict(self)
+        """Plain-JSON form (sidecars, --json); the per-output fields only for several outputs."""
+        data = asdict(self)
+        if self.outputs is None:
+            del data["output"], data["outputs"]
+        return data
+
+
+def worst_of(drifts: dict[str, Drift]) -> Drift:
+    """One Drift for several outputs: the numbers of the one with the lowest PSNR (ties: lowest
+    cosine), naming it, with every output's numbers under `outputs`."""
+    name = min(drifts, key=lambda n: (_ordered(drifts[n].psnr_db), _ordered(drifts[n].cosine)))
+    per_output = {n: {k: v for k, v in d.to_dict().items() if k not in ("samples",)} for n, d in drifts.items()}
+    return dataclasses.replace(drifts[name], output=name, outputs=per_output)
+
+
+def _ordered(value: float) -> float:
+    """NaN sorts first (worst)."""
+    return float("-inf") if value != value else value
+
+
+def compare_maps(reference: np.ndarray, output: np.ndarray) -> Drift:
+    """Drift of a feature vector or stage map output: PSNR, cosine, max/mean abs; no class metrics."""
+    return dataclasses.replace(compare(reference, output), top1_agreement=None, top5_overlap=None)
 
 
 def psnr_db(reference: np.ndarray, output: np.ndarray) -> float:

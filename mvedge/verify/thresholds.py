@@ -66,13 +66,16 @@ def threshold_for(precision: str) -> Threshold:
 
 
 def failures(drift: Drift, precision: str) -> list[str]:
-    """What in `drift` is past the precision's threshold (empty: the artifact passes)."""
+    """What in `drift` is past the precision's threshold (empty: the artifact passes); for several
+    outputs, every output is checked and each problem names its output."""
+    if drift.outputs:
+        return [f"{name}: {p}" for name, numbers in drift.outputs.items() for p in failures(Drift(**numbers, samples=drift.samples), precision)]
     limit = threshold_for(precision)
     problems = []
     if not drift.psnr_db >= limit.min_psnr_db:
         problems.append(f"PSNR {drift.psnr_db:.1f} dB < {limit.min_psnr_db:.0f} dB")
     if not drift.cosine >= limit.min_cosine:
         problems.append(f"cosine {drift.cosine:.6f} < {limit.min_cosine}")
-    if not drift.top1_agreement >= limit.min_top1_agreement:
+    if drift.top1_agreement is not None and not drift.top1_agreement >= limit.min_top1_agreement:
         problems.append(f"top-1 agreement {drift.top1_agreement:.3f} < {limit.min_top1_agreement}")
     return problems

@@ -43,6 +43,8 @@ class Arm64Runner(Runner):
         if self.target not in ("tflite", "onnx"):
             raise BadInput(f"--arch arm64 runs .tflite, .onnx (and refuses .pte); {self.path.name} is a {self.target} artifact, "
                            "which has no ARM64 Linux runtime: check it on the host")
+        if self.output_names is not None:
+            raise RuntimeUnavailable(f"{self.path.name} has several outputs ({', '.join(self.output_names)}); the emulated ARM64 check runs single-output artifacts: check it on the host")
         self.threads, self.xnnpack = threads, xnnpack
         self.userland: Userland = userland(progress)
         self.info: dict = {}

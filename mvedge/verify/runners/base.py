@@ -38,15 +38,34 @@ class Runner(ABC):
         """The artifact's fixed batch per its sidecar (1 without a sidecar)."""
         return self.sidecar.input.batch if self.sidecar is not None and self.sidecar.input.batch else 1
 
+    @property
+    def output_names(self) -> list[str] | None:
+        """The artifact's outputs in output order, per a sidecar that lists several; None for a
+        single-output artifact (its one output is what `run` returns)."""
+        outputs = self.sidecar.all_outputs() if self.sidecar is not None else []
+        return [str(o.name) for o in outputs] if len(outputs) > 1 else None
+
     @abstractmethod
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """Outputs for a batch (N, C, H, W) float32."""
+        """Outputs for a batch (N, C, H, W) float32 (the first output of a multi-output artifact)."""
+
+    def run_outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Every output for a batch, in the sidecar's output order (one for a single-output artifact)."""
+        return [self.run(batch)]
 
     def run_all(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Outputs for many images, in batches of the artifact's fixed batch size (default 1)."""
         size = batch_size or self.sidecar_batch
         outs = [self.run(np.ascontiguousarray(images[i : i + size])) for i in range(0, len(images), size)]
         return np.concatenate(outs, axis=0)
+
+    def run_all_outputs(self, images: np.ndarray, batch_size: int | None = None) -> list[np.ndarray]:
+        """Every output for many images (`run_outputs` batch by batch), in output order."""
+        if self.output_names is None:
+            return [self.run_all(images, batch_size)]
+        size = batch_size or self.sidecar_batch
+        parts = [self.run_outputs(np.ascontiguousarray(images[i : i + size])) for i in range(0, len(images), size)]
+        return [np.concatenate([part[k] for part in parts], axis=0) for k in range(len(parts[0]))]
 
     def describe(self) -> dict:
         """Facts about what ran, for reports (none by default)."""

@@ -84,6 +84,17 @@ class CoreMLRunner(Runner):
     def run(self, batch: np.ndarray) -> np.ndarray:
         return np.concatenate([self._vector(self.model.predict(feed)) for feed in self.feeds(batch)], axis=0)
 
+    def run_outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Every output the sidecar lists, by name, in its order (the compared one otherwise)."""
+        if self.output_names is None:
+            return [self.run(batch)]
+        missing = [n for n in self.output_names if n not in self.io.outputs]
+        if missing:
+            raise BadInput(f"{self.path.name} has no output {missing[0]!r} (it has {sorted(self.io.outputs)}); re-run mvedge convert")
+        results = [self.model.predict(feed) for feed in self.feeds(batch)]
+        return [np.concatenate([np.asarray(r[name], dtype=np.float32).reshape(-1, *np.shape(r[name])[1:]) for r in results], axis=0)
+                for name in self.output_names]
+
     def _vector(self, outputs: dict[str, Any]) -> np.ndarray:
         """The compared output as (N, K) float32."""
         if self.output_name is not None:

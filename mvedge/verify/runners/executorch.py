@@ -67,21 +67,32 @@ class ExecuTorchRunner(Runner):
         self.input_dtype = self.sidecar.input.dtype if self.sidecar is not None else "float32"
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.run_outputs(batch)[0]
+
+    def run_outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Every output of the method, in the order the program returns them (the sidecar's)."""
         import torch
 
         if self.input_dtype != "float32":
             raise BadInput(f"{self.path.name}: input dtype {self.input_dtype} is not supported by this runner (float32 only)")
         outputs = self.method.execute([torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))])
-        return outputs[0].detach().numpy().copy()
+        return [out.detach().numpy().copy() for out in outputs]
 
     def run_all(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """The .pte has a static batch: run in its batch size, padding the last short batch."""
+        return self._padded(images, batch_size, lambda chunk: [self.run(chunk)])[0]
+
+    def run_all_outputs(self, images: np.ndarray, batch_size: int | None = None) -> list[np.ndarray]:
+        """Every output for many images, in the static batch size, padding the last short batch."""
+        return self._padded(images, batch_size, self.run_outputs)
+
+    def _padded(self, images: np.ndarray, batch_size: int | None, run) -> list[np.ndarray]:
         size = batch_size or self.sidecar_batch
-        outs = []
+        parts = []
         for start in range(0, len(images), size):
             chunk = images[start : start + size]
             short = size - len(chunk)
             if short:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], short, axis=0)])
-            outs.append(self.run(chunk)[: size - short])
-        return np.concatenate(outs, axis=0)
+            parts.append([out[: size - short] for out in run(chunk)])
+        return [np.concatenate([part[k] for part in parts], axis=0) for k in range(len(parts[0]))]

@@ -98,10 +98,24 @@ class LiteRTRunner(Runner):
             raise
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
+        self.outputs = self._outputs_by_name() if self.output_names else [self.output]
         self.threads = threads
         self.delegate_partitions = self._delegate_partitions()
         self.delegate = "XNNPACK" if xnnpack and self.delegate_partitions else "none (builtin kernels)"
         self.layout = self._layout()
+
+    def _outputs_by_name(self) -> list[dict]:
+        """The tensor details of each output the sidecar lists, found by signature output name
+        (LiteRT may order a model's outputs otherwise than they were asked for)."""
+        signatures = self.interpreter._get_full_signature_list()
+        by_index = {d["index"]: d for d in self.interpreter.get_output_details()}
+        if len(signatures) != 1:
+            raise BadInput(f"{self.path.name} has {len(signatures)} signatures; a multi-output artifact has one, naming its outputs")
+        (signature,) = signatures.values()
+        missing = [n for n in self.output_names if n not in signature["outputs"]]
+        if missing:
+            raise BadInput(f"{self.path.name} has no signature output {missing[0]!r} (it has {sorted(signature['outputs'])}); re-run mvedge convert")
+        return [by_index[signature["outputs"][n]] for n in self.output_names]
 
     def _delegate_partitions(self) -> int:
         """How many graph partitions a delegate took (0 when none applied)."""
@@ -139,17 +153,25 @@ class LiteRTRunner(Runner):
         }
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.run_outputs(batch)[0]
+
+    def run_outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Every output the sidecar lists, by signature name, in its order (the one output otherwise)."""
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim != 4:
             raise ValueError(f"expected a batch of images (N, C, H, W), got shape {batch.shape}")
-        outputs = [self._invoke(batch[i : i + self.batch]) for i in range(0, len(batch), self.batch)]
-        return np.concatenate(outputs, axis=0)
+        parts = [self._invoke(batch[i : i + self.batch]) for i in range(0, len(batch), self.batch)]
+        return [np.concatenate([part[k] for part in parts], axis=0) for k in range(len(self.outputs))]
 
     def run_all(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Outputs for many images, in groups of the model's fixed batch."""
         return super().run_all(images, batch_size or self.batch)
 
-    def _invoke(self, chunk: np.ndarray) -> np.ndarray:
+    def run_all_outputs(self, images: np.ndarray, batch_size: int | None = None) -> list[np.ndarray]:
+        """Every output for many images, in groups of the model's fixed batch."""
+        return super().run_all_outputs(images, batch_size or self.batch)
+
+    def _invoke(self, chunk: np.ndarray) -> list[np.ndarray]:
         count = len(chunk)
         if count < self.batch:  # top up a short last group; its extra rows are dropped below
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch - count, axis=0)])
@@ -160,8 +182,10 @@ class LiteRTRunner(Runner):
             raise ValueError(f"input of shape {tuple(chunk.shape)} ({self.layout}) does not match the model's {expected}")
         self.interpreter.set_tensor(self.input["index"], _quantize(np.ascontiguousarray(chunk), self.input))
         self.interpreter.invoke()
-        out = dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
-        return out.reshape(self.batch, -1)[:count]
+        if self.output_names is None:  # one output: (N, K) as it has always been returned
+            out = dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
+            return [out.reshape(self.batch, -1)[:count]]
+        return [dequantize(self.interpreter.get_tensor(d["index"]), d)[:count] for d in self.outputs]
 
 
 def _scale_zero_point(detail: dict) -> tuple[float, int]:

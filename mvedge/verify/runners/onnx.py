@@ -28,6 +28,15 @@ class OnnxRunner(Runner):
     def run(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch.astype(np.float32)})[0]
 
+    def run_outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Every output, fetched by name in the sidecar's order."""
+        names = self.output_names or [self.session.get_outputs()[0].name]
+        return list(self.session.run(names, {self.input_name: batch.astype(np.float32)}))
+
     def run_all(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """The batch dimension is dynamic: run in batches of 16."""
         return super().run_all(images, batch_size or 16)
+
+    def run_all_outputs(self, images: np.ndarray, batch_size: int | None = None) -> list[np.ndarray]:
+        """The batch dimension is dynamic: run in batches of 16."""
+        return super().run_all_outputs(images, batch_size or 16)
