@@ -118,10 +118,16 @@ def test_ctrl_c_that_a_toolchain_turns_into_its_own_error_is_still_130(monkeypat
     monkeypatch.setattr(litert_torch, "convert", convert)
     monkeypatch.setattr(converters.tflite, "_probe_xnnpack", lambda *a: {"runs": True})
     out = tmp_path / "out"
-    assert main(["convert", "--target", "tflite", "--precision", "fp32", "--no-verify", "--out", str(out)]) == 130
+    # As in a terminal: Python's own handler. A test runner started in the background inherits
+    # SIGINT ignored, and then no Ctrl-C can reach the process at all.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert main(["convert", "--target", "tflite", "--precision", "fp32", "--no-verify", "--out", str(out)]) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert capsys.readouterr().err.splitlines()[-1] == "mvedge: interrupted; nothing written"
     assert not out.exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
 def test_an_error_without_ctrl_c_is_still_the_error(monkeypatch, tmp_path: Path, capsys) -> None:
