@@ -40,7 +40,7 @@ from mvedge.errors import MvedgeError
 from mvedge.model import scan as scan_module
 from mvedge.model.blocks import block_output_nodes, block_paths
 from mvedge.model.bundle import ModelBundle
-from mvedge.model.outputs import choice_of, export_model
+from mvedge.model.outputs import choice_of, export_model, exported_paths
 from mvedge.progress import Progress
 from mvedge.quiet import silenced
 
@@ -390,7 +390,7 @@ def _quantize_w8a8(plan: _Plan, bundle: ModelBundle, options: ConvertOptions, pr
         raise BadRequest("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
     try:
         observer, exclude = quant_options(options.extra)
-        excluded = tuple(f"model.{path}" for path in resolve_exclusions(bundle.model, exclude))
+        excluded = tuple(f"model.{path}" for path in exported_paths(resolve_exclusions(bundle.model, exclude), choice_of(bundle)))
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
     recipe = recipe_for("coreml")
@@ -414,7 +414,7 @@ def _quantize_w8a8(plan: _Plan, bundle: ModelBundle, options: ConvertOptions, pr
     return converted, {
         "quant_recipe": recipe.to_dict(),
         "observer": observer,
-        "excluded": [path.removeprefix("model.") for path in excluded],
+        "excluded": list(resolve_exclusions(bundle.model, exclude)),
         "calibration_images": len(images),
         "quantized": report,
     }

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from converters.base import BadRequest, ConversionError, ConversionResult, Converter, ConvertOptions, MissingExtra
 from mvedge import upstream
 from mvedge.model.bundle import ModelBundle
-from mvedge.model.outputs import choice_of, export_model
+from mvedge.model.outputs import choice_of, export_model, exported_paths
 from mvedge.progress import Progress
 from mvedge.quant.recipes import quant_options
 from mvedge.quant.regions import quant_nodes_in_scan
@@ -357,9 +357,9 @@ class ExecuTorchConverter(Converter):
         except ValueError as exc:
             raise BadRequest(str(exc)) from exc
         observer = recipe.observer(observer)
-        model = delegable_copy(bundle.model)
+        model = export_model(delegable_copy(bundle.model), choice_of(bundle))
         # the scan's log-space decays and its state stay float; so do the norm statistics
-        quantizer = pt2e.recipe_quantizer("executorch", observer=observer, exclude=excluded)
+        quantizer = pt2e.recipe_quantizer("executorch", observer=observer, exclude=exported_paths(excluded, choice_of(bundle)))
         with progress.stage(f"quantizing (PT2E, {observer} observer, {len(images)} calibration images)"):
             with silenced():
                 captured, step = pt2e.capture(model, images, example)

@@ -23,7 +23,7 @@ from converters.registry import get_converter
 from mvedge.atomic import move_into_place, staging_folder
 from mvedge.artifact import InputSpec, OutputSpec, Sidecar, sha256_of, sidecar_path, size_of, write_sidecar
 from mvedge.model.bundle import OWN_LABELS, ModelBundle, weights_license
-from mvedge.model.outputs import check_precision, choice_of, output_specs, stage_source
+from mvedge.model.outputs import choice_of, output_specs, stage_source
 from mvedge.progress import Progress
 from mvedge.verify.check import verify_artifact
 from mvedge.verify.metrics import Drift
@@ -189,7 +189,6 @@ def convert(
     MissingExtra, VerificationFailed) with a one-line message; leaves nothing partial."""
     converter = get_converter(target)
     converter.check_precision(precision)
-    check_precision(choice_of(bundle), precision)
     converter.check_available()
     options = options or ConvertOptions(precision=precision, image_size=bundle.image_size)
     options.precision = precision

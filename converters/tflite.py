@@ -208,7 +208,8 @@ def _quant_choices(bundle: ModelBundle, options: ConvertOptions) -> tuple[str | 
             raise BadRequest(f"observer and exclude apply to int8 only (a {options.precision} model is not calibrated)")
         return None, (), ()
     observer = recipe_for("tflite").observer(observer)
-    return observer, tuple(module_scope(bundle.model, path) for path in excluded), excluded
+    root = type(export_model(bundle.model, choice_of(bundle)))
+    return observer, tuple(module_scope(bundle.model, path, root) for path in excluded), excluded
 
 
 def _batches(images: np.ndarray, batch: int, nhwc: bool) -> list[np.ndarray]:

@@ -164,6 +164,16 @@ class _Fields:
         return _Fields(self.get(key, (dict,)), self.where, f"{self.prefix}{key}.")
 
 
+def _drift_numbers(d: _Fields) -> dict[str, Any]:
+    """A sidecar's drift with its numbers read back as floats ("Infinity" for identical outputs),
+    those of each output (`outputs`) included."""
+    drift = {**d.data, **{key: d.number(key) for key in DRIFT_NUMBERS if key in d.data}}
+    if isinstance(d.data.get("outputs"), dict):
+        outputs = d.sub("outputs")
+        drift["outputs"] = {name: _drift_numbers(outputs.sub(name)) for name in outputs.data}
+    return drift
+
+
 @dataclass
 class InputSpec:
     """The artifact's input: name (what the app binds: TFLite's signature input name), shape in
@@ -325,8 +335,7 @@ class Sidecar:
             raise f.error("labels", "must be a list of strings")
         drift = f.get("drift", (dict,), optional=True)
         if drift is not None:
-            d = f.sub("drift")
-            drift = {**drift, **{key: d.number(key) for key in DRIFT_NUMBERS if key in drift}}
+            drift = _drift_numbers(f.sub("drift"))
         size = f.get("size_bytes", (int,), optional=True)
         seconds = f.number("convert_seconds")
         known = {"schema", *(name for name in cls.__dataclass_fields__ if name not in ("schema", "extra"))}

@@ -98,6 +98,17 @@ def test_non_finite_drift_is_written_as_strict_json_and_read_back(tmp_path: Path
     assert back.drift["psnr_db"] == math.inf and math.isnan(back.drift["cosine"]) and back.drift["max_abs"] == -math.inf
 
 
+def test_the_drift_of_each_output_is_read_back_as_numbers(tmp_path: Path) -> None:
+    maps = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    identical = compare(maps, maps).to_dict()
+    artifact = tmp_path / "m.onnx"
+    artifact.write_bytes(b"x")
+    write_sidecar(artifact, make_sidecar(drift={**identical, "outputs": {"stage1": identical, "stage2": {**identical, "cosine": math.nan}}}))
+    assert _strict_loads(sidecar_path(artifact).read_text())["drift"]["outputs"]["stage1"]["psnr_db"] == "Infinity"
+    back = read_sidecar(artifact).drift["outputs"]
+    assert back["stage1"]["psnr_db"] == math.inf and back["stage2"]["psnr_db"] == math.inf and math.isnan(back["stage2"]["cosine"])
+
+
 def test_a_failed_write_leaves_nothing_partial(tmp_path: Path) -> None:
     artifact = tmp_path / "m.onnx"
     artifact.write_bytes(b"x")

@@ -21,7 +21,7 @@ from mvedge.atomic import check_output_folder
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput, MvedgeError
 from mvedge.model.bundle import ModelBundle
-from mvedge.model.outputs import KINDS, check_precision, is_backbone, parse_outputs
+from mvedge.model.outputs import KINDS, is_backbone, parse_outputs
 from mvedge.progress import Progress
 from mvedge.quant.regions import resolve_exclusions
 from mvedge.verify.runners import ARCHES
@@ -319,8 +319,7 @@ def prepare(args: argparse.Namespace, out: Path, reports: Sequence[Path] = ()) -
     notes = check_request(args, pairs)
     check_output_folder(out)
     wanted = getattr(args, "outputs", None), getattr(args, "stages", None)
-    for _, precision in pairs:
-        check_precision(parse_outputs(*wanted), precision)
+    parse_outputs(*wanted)  # a bad choice is refused before the model loads
     bundle = model_from_options(args.weights, args.variant, args.image_size, args.labels, args.num_classes, backbone=wanted[0] == "stages")
     backbone = is_backbone(bundle.model)
     bundle.outputs = parse_outputs(*wanted, backbone=backbone, **({"default_stages": bundle.model.out_indices} if backbone else {}))

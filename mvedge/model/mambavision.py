@@ -267,11 +267,16 @@ class MambaVisionLayer(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.downsample = Downsample(dim) if downsample else None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, stage: bool = False, downsample: bool = True) -> Tensor | tuple[Tensor, Tensor]:
+        """The level's blocks, then its downsample unless told not to; with `stage`, (stage map,
+        downsampled map). Stage maps are taken through this call, not `forward_blocks`, so every
+        submodule runs inside it: export tools name ops after the call stack, and --exclude finds
+        blocks by those names."""
         x = self.forward_blocks(x)
-        if self.downsample is not None:
+        stage_map = x
+        if downsample and self.downsample is not None:
             x = self.downsample(x)
-        return x
+        return (stage_map, x) if stage else x
 
     def forward_blocks(self, x: Tensor) -> Tensor:
         """The level's blocks without its downsample: the stage map (B, C, H, W) a backbone outputs."""
@@ -357,11 +362,9 @@ class MambaVision(nn.Module):
         x = self.patch_embed(x)
         outs = []
         for i, level in enumerate(self.levels[: wanted[-1] + 1]):
-            x = level.forward_blocks(x)
+            stage_map, x = level(x, stage=True, downsample=i < wanted[-1])
             if i in wanted:
-                outs.append(self.stage_norm(i)(x))
-            if level.downsample is not None and i < wanted[-1]:
-                x = level.downsample(x)
+                outs.append(self.stage_norm(i)(stage_map))
         return outs
 
     def stage_norm(self, index: int) -> nn.Module:

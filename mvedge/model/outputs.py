@@ -19,8 +19,6 @@ from mvedge.model.mambavision import MambaVisionBackbone
 
 KINDS = ("logits", "features", "stages")
 STAGES = (0, 1, 2, 3)
-FLOAT_PRECISIONS = ("fp32", "fp16")
-"""The precisions feature and stage outputs convert at; quantized recipes are built around the logits."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +70,6 @@ def parse_outputs(kind: str | None, stages: str | None, backbone: bool = False,
     return OutputChoice(kind, tuple(chosen))
 
 
-def check_precision(choice: OutputChoice, precision: str) -> None:
-    """BadInput for a quantized precision with features or stages (every target: the int8 recipes,
-    their calibration and exclusions are built around the classifier's logits)."""
-    if choice.kind != "logits" and precision not in FLOAT_PRECISIONS:
-        raise BadInput(
-            f"--outputs {choice.kind} converts at {' or '.join(FLOAT_PRECISIONS)} only, not {precision}; pick --precision fp32 (or fp16 for coreml)"
-        )
-
-
 class OutputsModule(nn.Module):
     """A model that returns the chosen outputs as a tuple in output order (or, `as_dict`, a dict by
     name: LiteRT names its signature outputs after the keys)."""
@@ -117,6 +106,12 @@ def export_model(model: nn.Module, choice: OutputChoice, as_dict: bool = False) 
     """What a converter exports: the model itself for the logits (today's graph, unchanged), else
     an OutputsModule returning the chosen outputs."""
     return model if choice.kind == "logits" else OutputsModule(model, choice, as_dict)
+
+
+def exported_paths(paths: tuple[str, ...], choice: OutputChoice) -> tuple[str, ...]:
+    """Module paths of the model as `export_model` wraps it: an OutputsModule holds the model as
+    `model`, so a path such as 'levels.2' (an --exclude) becomes 'model.levels.2'."""
+    return paths if choice.kind == "logits" else tuple(f"model.{p}" for p in paths)
 
 
 def output_specs(choice: OutputChoice, config: dict[str, Any], batch: int, height: int, width: int) -> list[dict[str, Any]]:

@@ -211,7 +211,7 @@ def constant_tensor_names(model: bytes) -> set[str]:
     return names
 
 
-def module_scope(model: torch.nn.Module, path: str) -> str:
+def module_scope(model: torch.nn.Module, path: str, root: type | None = None) -> str:
     """The regex matching the tensor names litert-torch gives a module's ops.
 
     litert-torch names each tensor after its module stack: for every module on the path,
@@ -219,10 +219,12 @@ def module_scope(model: torch.nn.Module, path: str) -> str:
     (its index becomes the attribute of the child), e.g. levels.2.blocks.0 ->
     'mvedge.model.mambavision.MambaVision/mvedge.model.mambavision.MambaVisionLayer_2/
     mvedge.model.mambavision.Block_0'. The match must end at a '/' or
-    ';' (or the end) so Block_1 does not also take Block_10."""
+    ';' (or the end) so Block_1 does not also take Block_10. `root` is the class of the exported
+    module when it wraps `model` and calls its methods directly (an OutputsModule: the wrapped
+    model's own call is then not on the stack)."""
     from torch import nn
 
-    root = type(model)
+    root = root or type(model)
     segments = [re.escape(f"{root.__module__}.{root.__qualname__}")]  # the model itself: no attribute
     module = model
     for key in path.split("."):

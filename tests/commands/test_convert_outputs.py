@@ -25,8 +25,6 @@ from tests.model.test_backbone import seeded_backbone
         (["--stages", "1,2"], "it needs --outputs stages"),
         (["--outputs", "features", "--stages", "1"], "it needs --outputs stages"),
         (["--outputs", "stages", "--stages", "1,4"], "stages are numbered 0..3"),
-        (["--target", "tflite", "--outputs", "stages", "--precision", "int8"], "fp32 or fp16 only, not int8"),
-        (["--target", "coreml", "--outputs", "features", "--precision", "palette6"], "fp32 or fp16 only, not palette6"),
     ],
 )
 def test_bad_output_options_are_refused_before_any_work(options, message, tmp_path: Path, capsys) -> None:

@@ -74,3 +74,38 @@ def test_profile_runs_a_multi_output_artifact(converted, tiny_stages, capsys) ->
     assert main(["profile", str(artifact), "--runs", "2", "--warmup", "0", "--no-breakdown", "--json", "-"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert len(data["samples_ms"]) == 2 and data["artifact"] == artifact.name
+
+
+@pytest.mark.parametrize("target", ["tflite", "executorch", "coreml"])
+def test_a_stages_artifact_converts_at_int8_with_a_block_kept_float(converted, tiny_stages, images, target) -> None:
+    """Quantized precisions take every output choice; --exclude names blocks as in the classifier
+    even though the exported module wraps it."""
+    options = {"exclude": "levels.0.blocks.0", **({"tensor_input": True} if target == "coreml" else {})}
+    artifact = converted(tiny_stages, target, "int8", **options)
+    sidecar = read_sidecar(artifact)
+    assert [o.name for o in sidecar.all_outputs()] == ["stage1", "stage2", "stage3"]
+    quantization = sidecar.conversion["quantization"] if target == "coreml" else sidecar.conversion
+    assert quantization["excluded"] == ["levels.0.blocks.0"]
+    if target == "tflite":  # the excluded block's weights stay float32, the next level's same-named block's are int8
+        assert _weight_types(artifact, "MambaVisionLayer_0/mvedge.model.mambavision.ConvBlock_0/") == {"FLOAT32"}
+        assert "INT8" in _weight_types(artifact, "MambaVisionLayer_1/mvedge.model.mambavision.ConvBlock_0/")
+    else:
+        assert quantization["quantized"]["kept_float_in_modules"].get("ConvBlock", 0) > 0
+    drift = verify_artifact(artifact, tiny_stages, images, None)
+    assert set(drift.outputs) == {"stage1", "stage2", "stage3"}
+    assert failures(drift, "int8") == []
+
+
+def _weight_types(artifact: Path, scope: str) -> set[str]:
+    """The element types of the conv weights (constant tensors) named inside `scope` in a .tflite."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    model = schema.Model.GetRootAsModel(artifact.read_bytes(), 0)
+    graph = model.Subgraphs(0)
+    types = set()
+    for i in range(graph.TensorsLength()):
+        tensor = graph.Tensors(i)
+        if scope in tensor.Name().decode() and tensor.ShapeLength() == 4 and model.Buffers(tensor.Buffer()).DataLength():
+            types.add(names[tensor.Type()])
+    return types

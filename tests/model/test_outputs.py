@@ -16,7 +16,6 @@ from mvedge.model.configs import test_config
 from mvedge.model.outputs import (
     OutputChoice,
     OutputsModule,
-    check_precision,
     choice_from_names,
     output_specs,
     parse_outputs,
@@ -53,14 +52,6 @@ def test_the_choice_is_parsed_with_stages_numbered_like_out_indices() -> None:
 def test_bad_choices_are_refused(kind, stages, backbone, message) -> None:
     with pytest.raises(BadInput, match=message):
         parse_outputs(kind, stages, backbone=backbone, default_stages=(1, 3) if backbone else (0, 1, 2, 3))
-
-
-def test_quantized_precisions_are_refused_for_features_and_stages() -> None:
-    check_precision(OutputChoice("logits"), "int8")
-    check_precision(OutputChoice("stages", (1,)), "fp16")
-    for precision in ("int8", "int8-dynamic", "w8", "palette4"):
-        with pytest.raises(BadInput, match="fp32 or fp16 only"):
-            check_precision(OutputChoice("stages", (1,)), precision)
 
 
 def test_the_wrapper_returns_the_chosen_outputs_and_the_specs_match_their_shapes() -> None:
