@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from mvedge.errors import BadInput
 from mvedge.model.configs import config, dt_rank, resolve_config
 from mvedge.model.scan import DEFAULT_CHUNK_SIZE, SelectiveScan
+from mvedge.model.scan_eager import tracing
 
 
 class DropPath(nn.Module):
@@ -287,6 +288,8 @@ class MambaVisionLayer(nn.Module):
                 x = F.pad(x, (0, pad_r, 0, pad_b))
             hp, wp = height + pad_b, width + pad_r
             tokens = window_partition(x, w)
+            if not tracing():  # eager: one copy into token-major memory, instead of one per block op that needs it
+                tokens = tokens.contiguous()
             for block in self.blocks:
                 tokens = block(tokens)
             x = window_reverse(tokens, w, hp, wp)
