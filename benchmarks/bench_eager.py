@@ -8,9 +8,10 @@ mvedge from this tree, and mvedge from any other checkout given with --before (e
 worktree` of an older commit). Every mvedge worker loads the official model's state dict and
 reports its max abs logit difference from it. The parent times one forward per worker per round,
 in rotated order (benchmarks/timing.py), plus a 2048x2048 fp32 `torch.mm` row for the matmul peak.
-With --profile, torch.profiler tables (op types and modules) of both models come first.
+With --profile N, each worker first reports torch.profiler op types and the time in each module
+group (forward hooks) over N forwards.
 
-    ~/.venvs/mvedge-official/bin/python benchmarks/bench_eager.py --before /tmp/mvedge-41cf3e1 [--rounds 30] [--profile]
+    ~/.venvs/mvedge-official/bin/python benchmarks/bench_eager.py --before /tmp/mvedge-41cf3e1 [--rounds 30] [--profile 5]
 
 Results go to benchmarks/results/eager.json (or --json OUT).
 """
@@ -75,6 +76,11 @@ def worker(kind: str) -> int:
                 "mvedge": str(Path(mvedge.__file__).parents[1])}
         print(json.dumps(info), flush=True)
         for line in sys.stdin:
+            if line.startswith("profile "):
+                ops, calls = op_times(model, x, int(line.split()[1]))
+                modules = module_times(model, x, int(line.split()[1]))
+                print(json.dumps({"ops_ms": ops, "op_calls": calls, "modules_ms": modules}), flush=True)
+                continue
             if line.strip() != "run":
                 break
             model(x)
@@ -100,6 +106,15 @@ class Worker:
         if self.proc.stdout.readline().strip() != "ok":
             raise RuntimeError("a worker stopped")
 
+    def profile(self, forwards: int) -> dict[str, Any]:
+        """The worker's op-type and module profile over `forwards` forwards each."""
+        self.proc.stdin.write(f"profile {forwards}\n")
+        self.proc.stdin.flush()
+        while not (line := self.proc.stdout.readline()).startswith("{"):  # skip the profiler's own messages
+            if not line:
+                raise RuntimeError("a worker stopped")
+        return json.loads(line)
+
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
@@ -112,7 +127,7 @@ def module_of(path: str) -> str:
     parts = path.split(".")
     if path.startswith("patch_embed"):
         return "stem"
-    if path.startswith(("levels.0.", "levels.1.")) or path.endswith("downsample.reduction.0") or path.endswith("downsample"):
+    if path.startswith(("levels.0.", "levels.1.")) or "downsample" in parts:
         return "stages 1-2 conv blocks, downsamples"
     if "mixer" in parts:
         tail = parts[parts.index("mixer") + 1:]
@@ -185,38 +200,22 @@ def op_times(model: Any, x: Any, rounds: int) -> tuple[dict[str, float], dict[st
             {e.key: e.count // rounds for e in rows})
 
 
-def profiles(rounds: int) -> dict[str, Any]:
-    """Op-type and module profiles of the official model and this tree's mvedge, in this process."""
-    import torch
-
-    torch.set_num_threads(THREADS)
-    official = official_model()
-    ours = mvedge_model(official)
-    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-    out: dict[str, Any] = {}
-    for name, model in (("official", official), ("mvedge", ours)):
-        ops, calls = op_times(model, x, rounds)
-        out[name] = {"ops_ms": ops, "op_calls": calls, "modules_ms": module_times(model, x, rounds)}
-    return out
-
-
-def profile_tables(prof: dict[str, Any], top: int = 14) -> str:
-    """Markdown: op types (ms per forward, share, calls) and module groups, both models side by side."""
+def profile_tables(profiles: dict[str, dict[str, Any]], top: int = 16) -> str:
+    """Markdown: op types (ms per forward, share, calls) and module groups, every profiled row side by side."""
+    names = list(profiles)
     lines = []
-    o, m = prof["official"], prof["mvedge"]
     for what, key in (("op type", "ops_ms"), ("module", "modules_ms")):
-        ot, mt = sum(max(v, 0) for v in o[key].values()), sum(max(v, 0) for v in m[key].values())
-        names = sorted(set(o[key]) | set(m[key]), key=lambda k: -max(o[key].get(k, 0), m[key].get(k, 0)))[:top]
+        totals = {n: sum(max(v, 0.0) for v in profiles[n][key].values()) for n in names}
+        keys = sorted({k for n in names for k in profiles[n][key]}, key=lambda k: -max(profiles[n][key].get(k, 0.0) for n in names))[:top]
         calls = key == "ops_ms"
-        lines += [f"| {what} | official ms | % | mvedge ms | % |" + (" calls official / mvedge |" if calls else ""),
-                  "|---|---:|---:|---:|---:|" + ("---:|" if calls else "")]
-        for k in names:
-            a, b = o[key].get(k, 0.0), m[key].get(k, 0.0)
-            row = f"| {k} | {a:.1f} | {100 * a / ot:.0f}% | {b:.1f} | {100 * b / mt:.0f}% |"
+        lines += ["| " + what + " | " + " | ".join(f"{n}: ms | %" for n in names) + " |" + (" calls per forward |" if calls else ""),
+                  "|---|" + "---:|---:|" * len(names) + ("---|" if calls else "")]
+        for k in keys:
+            row = f"| {k} | " + " | ".join(f"{profiles[n][key].get(k, 0.0):.1f} | {100 * profiles[n][key].get(k, 0.0) / totals[n]:.0f}%" for n in names) + " |"
             if calls:
-                row += f" {o['op_calls'].get(k, 0)} / {m['op_calls'].get(k, 0)} |"
+                row += " " + " / ".join(str(profiles[n]["op_calls"].get(k, 0)) for n in names) + " |"
             lines.append(row)
-        lines += [f"| total | {ot:.1f} | | {mt:.1f} | |" + (" |" if calls else ""), ""]
+        lines += ["| total | " + " | ".join(f"{totals[n]:.1f} | 100%" for n in names) + " |" + (" |" if calls else ""), ""]
     return "\n".join(lines)
 
 
@@ -228,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="another mvedge checkout to time as a row (repeatable), e.g. a git worktree of an older commit")
     parser.add_argument("--official-python", type=Path, default=OFFICIAL_PYTHON,
                         help="python of the venv made by scripts/setup_official_env.sh (default ~/.venvs/mvedge-official/bin/python)")
-    parser.add_argument("--profile", type=int, default=0, metavar="N", help="first profile both models over N forwards (0: no profile)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="first profile every row over N forwards (0: no profile)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--worker", choices=["official", "mvedge"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -247,17 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     payload: dict[str, Any] = {"started": started, "cpu": cpu_name(), "nproc": os.cpu_count(), "threads": THREADS,
                                "model": "MambaVision-T, 224 px, batch 1, fp32, official random weights (seed 0)"}
-    if args.profile:
-        log(f"profiling both models over {args.profile} forwards each")
-        payload["profile"] = profiles(args.profile)
-        print(profile_tables(payload["profile"]))
-
     rows = {"official code (CPU)": Worker(args.official_python, "official", REPO)}
     for path in args.before:
         rows[f"mvedge eager ({path.name})"] = Worker(args.official_python, "mvedge", path.resolve())
     rows["mvedge eager (this tree)"] = Worker(args.official_python, "mvedge", REPO)
     for name, w in rows.items():
         log(f"{name}: {w.info}")
+    if args.profile:
+        log(f"profiling every row over {args.profile} forwards (op types), then {args.profile} more (modules)")
+        payload["profile"] = {name: w.profile(args.profile) for name, w in rows.items()}
+        print(profile_tables(payload["profile"]))
     mm_a, mm_b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
     fns: dict[str, Callable[[], Any]] = dict(rows)
     fns["torch.mm"] = lambda: torch.mm(mm_a, mm_b)
