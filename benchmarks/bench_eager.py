@@ -244,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(THREADS)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    payload: dict[str, Any] = {"started": started, "cpu": cpu_name(), "nproc": os.cpu_count(), "threads": THREADS,
+    command = "python " + " ".join([os.path.relpath(__file__, REPO)] + (argv if argv is not None else sys.argv[1:]))
+    payload: dict[str, Any] = {"command": command, "started": started, "cpu": cpu_name(), "nproc": os.cpu_count(), "threads": THREADS,
                                "model": "MambaVision-T, 224 px, batch 1, fp32, official random weights (seed 0)"}
     rows = {"official code (CPU)": Worker(args.official_python, "official", REPO)}
     for path in args.before:
