@@ -4,9 +4,9 @@ Module names and parameter shapes match the official `mamba_vision.py`, so offic
 load key for key. The function is the official one, quirks included: dt bias applied
 twice, concat instead of a gate, non-causal depthwise conv1d, unmasked window padding, tanh GELU
 in conv blocks and erf GELU in MLPs, BN eps 1e-4 in the stem. What differs is only *how* it is
-computed: the chunked scan instead of the CUDA kernel, explicit attention instead of SDPA, and
-window partitioning with rank <= 4 tensors (eager inference, where nothing is traced, runs the plain
-scan recurrence and SDPA instead: faster there, the same function).
+computed: the chunked scan instead of the CUDA kernel (eager inference runs the plain recurrence,
+mvedge/model/scan_eager.py), explicit attention instead of SDPA, and window partitioning with
+rank <= 4 tensors.
 """
 
 from __future__ import annotations
@@ -132,8 +132,7 @@ class MambaVisionMixer(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention over window tokens, written as explicit matmul + softmax (what
-    export traces); eager inference calls F.scaled_dot_product_attention, the same function, faster."""
+    """Multi-head self-attention over window tokens, written as explicit matmul + softmax."""
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True) -> None:
         super().__init__()
@@ -147,10 +146,6 @@ class Attention(nn.Module):
         b, n, c = x.shape
         heads, hd = self.num_heads, self.head_dim
         qkv = self.qkv(x)
-        if not (torch.is_grad_enabled() or tracing()):  # eager inference: torch's fused kernel, as the official code
-            qkv = qkv.reshape(b, n, 3, heads, hd).permute(2, 0, 3, 1, 4)
-            out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], scale=self.scale)
-            return self.proj(out.transpose(1, 2).reshape(b, n, c))
         q = qkv[..., :c].reshape(b, n, heads, hd).permute(0, 2, 1, 3)
         k = qkv[..., c : 2 * c].reshape(b, n, heads, hd).permute(0, 2, 3, 1)
         v = qkv[..., 2 * c :].reshape(b, n, heads, hd).permute(0, 2, 1, 3)
