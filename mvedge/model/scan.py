@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mvedge.errors import BadInput
+from mvedge.model.scan_eager import runs_sequentially, sequential_scan_bld
 
 TWOPASS = "twopass"
 LOGSTEP = "logstep"
@@ -372,11 +373,16 @@ class SelectiveScan(nn.Module):
         check_method(method, chunk_size)
         self.chunk_size = chunk_size
         self.method = method
+        # eager inference runs the same function as the plain recurrence (mvedge.model.scan_eager), faster
+        # there; export, tracing and autograd always run `method` (False: eager inference too)
+        self.eager_sequential = True
 
     def forward(
         self, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, delta_bias: Tensor
     ) -> Tensor:
         """Token-major scan (b, L, d) with softplus(delta + delta_bias) as the step size."""
+        if self.eager_sequential and runs_sequentially(u, A):
+            return sequential_scan_bld(u, delta, A, B, C, D, delta_bias)
         if self.method == DEFAULT_METHOD:
             return chunked_scan_bld(u, delta, A, B, C, D, delta_bias, True, self.chunk_size)
         return chunked_scan_bld(u, delta, A, B, C, D, delta_bias, True, self.chunk_size, self.method)
