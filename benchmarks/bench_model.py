@@ -8,9 +8,8 @@ MambaVision-T; the logits are compared before any timing. Then the forwards run 
 (one of each per round, order rotated) at 224 px, batch 1, fp32, torch.no_grad(),
 torch.set_num_threads(2).
 
-Rows: the official model, mvedge as it runs by default (eager inference: the sequential scan of
-mvedge/model/scan_eager.py), mvedge with its exported two-pass scan form (default chunk size and the
-extra chunk sizes given by --chunks), mvedge with the log-step scan form (--logstep-chunks),
+Rows: the official model, mvedge with its default scan (two-pass form, default chunk size), mvedge
+with the extra chunk sizes given by --chunks, mvedge with the log-step scan form (--logstep-chunks),
 and an ablation of both models with the scan replaced by y = D*u (isolates what the scan costs;
 --no-ablation to skip).
 
@@ -76,21 +75,10 @@ def use_scan_fn(model: torch.nn.Module, fn: Callable[..., torch.Tensor]) -> None
     assert n > 0, "no SelectiveScan module found"
 
 
-def use_chunked_scan(model: torch.nn.Module) -> None:
-    """Make every SelectiveScan module of `model` run its chunked form in eager inference too (by
-    default eager inference runs the sequential recurrence, mvedge/model/scan_eager.py)."""
-    from mvedge.model.scan import SelectiveScan
-
-    for module in model.modules():
-        if isinstance(module, SelectiveScan):
-            module.eager_sequential = False
-
-
 def use_logstep_scan(model: torch.nn.Module, chunk_size: int) -> None:
     """Make every SelectiveScan module of `model` run mvedge's log-step form at `chunk_size`."""
     from mvedge.model.scan import LOGSTEP, SelectiveScan
 
-    use_chunked_scan(model)
     for module in model.modules():
         if isinstance(module, SelectiveScan):
             module.method, module.chunk_size = LOGSTEP, chunk_size
@@ -139,15 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = mvedge.config(args.variant)
     models: dict[str, torch.nn.Module] = {"official (selective_scan_ref)": official}
     chunk_of: dict[str, int | None] = {"official (selective_scan_ref)": None}
-    default = mvedge.build(**cfg).eval()  # eager inference: the sequential scan (mvedge/model/scan_eager.py)
-    default.load_state_dict(state, strict=True)
-    models["mvedge (default: sequential scan in eager)"] = default
-    chunk_of["mvedge (default: sequential scan in eager)"] = None
     for T in [cfg["scan_chunk_size"]] + [c for c in extra_chunks if c != cfg["scan_chunk_size"]]:
         ours = mvedge.build(**{**cfg, "scan_chunk_size": T}).eval()
         ours.load_state_dict(state, strict=True)
-        use_chunked_scan(ours)
-        name = f"mvedge, two-pass scan (chunk {'by length' if T is None else T}{', the exported form' if T == DEFAULT_CHUNK_SIZE else ''})"
+        name = f"mvedge (chunk {'by length' if T is None else T}{', default' if T == DEFAULT_CHUNK_SIZE else ''})"
         models[name] = ours
         chunk_of[name] = T
 

@@ -4,9 +4,8 @@ Module names and parameter shapes match the official `mamba_vision.py`, so offic
 load key for key. The function is the official one, quirks included: dt bias applied
 twice, concat instead of a gate, non-causal depthwise conv1d, unmasked window padding, tanh GELU
 in conv blocks and erf GELU in MLPs, BN eps 1e-4 in the stem. What differs is only *how* it is
-computed: the chunked scan instead of the CUDA kernel (eager inference runs the plain recurrence,
-mvedge/model/scan_eager.py), explicit attention instead of SDPA, and window partitioning with
-rank <= 4 tensors.
+computed: the chunked scan instead of the CUDA kernel, explicit attention instead of SDPA, and
+window partitioning with rank <= 4 tensors.
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ from torch import Tensor, nn
 
 from mvedge.errors import BadInput
 from mvedge.model.configs import config, dt_rank, resolve_config
-from mvedge.model.scan import DEFAULT_CHUNK_SIZE, SelectiveScan
-from mvedge.model.scan_eager import tracing
+from mvedge.model.scan import DEFAULT_CHUNK_SIZE, SelectiveScan, is_eager
 
 
 class DropPath(nn.Module):
@@ -294,7 +292,7 @@ class MambaVisionLayer(nn.Module):
                 x = F.pad(x, (0, pad_r, 0, pad_b))
             hp, wp = height + pad_b, width + pad_r
             tokens = window_partition(x, w)
-            if not tracing():  # eager: one copy into token-major memory, instead of one per block op that needs it
+            if is_eager():  # eager: one copy into token-major memory, instead of one per block op that needs it
                 tokens = tokens.contiguous()
             for block in self.blocks:
                 tokens = block(tokens)

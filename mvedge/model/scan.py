@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mvedge.errors import BadInput
-from mvedge.model.scan_eager import runs_sequentially, sequential_scan_bld
 
 TWOPASS = "twopass"
 LOGSTEP = "logstep"
@@ -248,9 +247,13 @@ def chunked_scan_bld(
     return SCAN_FORMS[method](u, delta, A, B, C, D, delta_bias, delta_softplus, chunk_size)
 
 
-def _eager() -> bool:
-    """True outside export, compile and tracing: value checks run only then (not in exported graphs)."""
-    return not (torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing() or torch.jit.is_scripting())
+def is_eager() -> bool:
+    """True outside export, compile, TorchScript and fx tracing: value checks and eager-only memory
+    layouts run only then (never in exported graphs)."""
+    return not (
+        torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing() or torch.jit.is_scripting()
+        or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
+    )
 
 
 def _shape(x: Tensor) -> tuple[int, ...]:
@@ -280,7 +283,7 @@ def check_scan_arguments(
     for name, x in (("D", D), ("delta_bias", delta_bias)):
         if x is not None and _shape(x) != (d,):
             raise refuse(name, x, f"({d},)")
-    if not delta_softplus and _eager():
+    if not delta_softplus and is_eager():
         steps = delta if delta_bias is None else delta + delta_bias.reshape(1, d, 1)
         if bool((steps < 0).any()):
             what = "delta" if delta_bias is None else "delta + delta_bias"
@@ -373,16 +376,11 @@ class SelectiveScan(nn.Module):
         check_method(method, chunk_size)
         self.chunk_size = chunk_size
         self.method = method
-        # eager inference runs the same function as the plain recurrence (mvedge.model.scan_eager), faster
-        # there; export, tracing and autograd always run `method` (False: eager inference too)
-        self.eager_sequential = True
 
     def forward(
         self, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, delta_bias: Tensor
     ) -> Tensor:
         """Token-major scan (b, L, d) with softplus(delta + delta_bias) as the step size."""
-        if self.eager_sequential and runs_sequentially(u, A):
-            return sequential_scan_bld(u, delta, A, B, C, D, delta_bias)
         if self.method == DEFAULT_METHOD:
             return chunked_scan_bld(u, delta, A, B, C, D, delta_bias, True, self.chunk_size)
         return chunked_scan_bld(u, delta, A, B, C, D, delta_bias, True, self.chunk_size, self.method)
