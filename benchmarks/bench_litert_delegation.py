@@ -5,9 +5,11 @@ Each set (--set NAME=DIR, DIR holding one T-224 LiteRT fp32 and one int8 .tflite
 before and after a change to the exported form or the int8 recipe. Every artifact runs in
 LiteRT with XNNPACK, 2 threads, batch 1, once per round in a rotated order (benchmarks/timing.py);
 the result gives each artifact's median, each set's int8/fp32 ratio, and the delegate partitions
-and nodes outside the delegate counted on each file.
+and nodes outside the delegate counted on each file. With --drift N, each artifact's drift against
+eager (bench_latency.py's seeded random T, the weights the artifacts hold) on N verification
+images (the crops `mvedge convert` verifies on), by the metrics `mvedge verify` reports.
 
-    python benchmarks/bench_litert_delegation.py --set before=DIR1 --set after=DIR2 [--rounds 20]
+    python benchmarks/bench_litert_delegation.py --set before=DIR1 --set after=DIR2 [--rounds 20] [--drift 64]
 
 Results: benchmarks/results/litert_delegation.json.
 """
@@ -40,11 +42,34 @@ def artifact_of(folder: Path, precision: str) -> Path:
     return found[0]
 
 
+def drift_against_eager(runners: dict, count: int) -> dict[str, dict]:
+    """Each runner's drift against eager MambaVision-T on `count` verification images."""
+    import dataclasses
+
+    import numpy as np
+    import torch
+
+    from bench_latency import bundle_t
+    from mvedge.verify.data import verification_set
+    from mvedge.verify.metrics import compare
+
+    bundle = bundle_t()
+    images = np.asarray(verification_set(bundle, None, count)[0], dtype=np.float32)
+    with torch.no_grad():
+        reference = np.concatenate([bundle.model(torch.from_numpy(images[i : i + 8])).numpy() for i in range(0, len(images), 8)])
+    drifts = {}
+    for k, runner in runners.items():
+        drift = compare(reference, np.asarray(runner.run_all(images), dtype=np.float32))
+        drifts[k] = {f: v for f, v in dataclasses.asdict(drift).items() if isinstance(v, (int, float))}
+    return drifts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", action="append", required=True, metavar="NAME=DIR", help="a named folder of fp32 + int8 artifacts (repeat)")
     parser.add_argument("--rounds", type=int, default=20, help="timed rounds (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
+    parser.add_argument("--drift", type=int, default=0, metavar="N", help="also measure drift against eager on N images (default 0: no)")
     parser.add_argument("--json", type=Path, default=RESULTS, help="results file (default benchmarks/results/litert_delegation.json)")
     args = parser.parse_args(argv)
 
@@ -76,9 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{k}: median {row['median_ms']:.1f} ms, {p['partitions']} partitions, outside {p['ops_outside']}")
     for name, ratio in ratios.items():
         log(f"{name}: int8 / fp32 = {ratio:.3f}")
+    if args.drift:
+        for k, drift in drift_against_eager(runners, args.drift).items():
+            rows[k]["drift"] = drift
+            log(f"{k}: PSNR {drift['psnr_db']:.1f} dB, cosine {drift['cosine']:.6f}, top-1 agree {drift['top1_agreement']:.3f}")
     result = {
         "benchmark": "LiteRT int8 vs fp32, MambaVision-T 224 px, batch 1, 2 threads, XNNPACK, interleaved rounds",
-        "command": "python benchmarks/bench_litert_delegation.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python benchmarks/bench_litert_delegation.py "
+        + " ".join([f"--set {name}=DIR" for name in sets] + [f"--rounds {args.rounds}"] + ([f"--drift {args.drift}"] if args.drift else [])),
         "started": started,
         "cpu": cpu_name(),
         "loadavg_before": load_before,
