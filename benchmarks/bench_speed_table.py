@@ -115,14 +115,14 @@ class Official:
 # --- artifacts and their partitions -----------------------------------------------------------
 
 
-def ensure_artifacts(cache: Path, log: Callable[[str], None]) -> dict[str, Path]:
+def ensure_artifacts(cache: Path, log: Callable[[str], None], rows: list[tuple[str, str | None, str]] = ROWS) -> dict[str, Path]:
     """Each exported row's artifact, converting the missing ones (bench_latency.py --convert-one)."""
     from converters.pipeline import artifact_name
     from converters.registry import get_converter
 
     cache.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, target, precision in ROWS:
+    for name, target, precision in rows:
         if target is None:
             continue
         path = cache / artifact_name(SimpleNamespace(name="T", random_weights=True, image_size=224), target, precision, get_converter(target).suffix, {})

@@ -108,7 +108,7 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
     )
     parser.add_argument(
         "--all-integer", action="store_true",
-        help="tflite int8: quantize the scan, norms and softmax too (integer-only accelerators; less accurate)",
+        help="tflite int8: quantize the scan, norms, softmax, GELU and attention matmuls too (integer-only accelerators; less accurate)",
     )
     parser.add_argument("--tensor-input", action="store_true", help="coreml: plain tensor input instead of an image input")
 

@@ -6,7 +6,8 @@ once, and a log-step scan across chunks) and "logstep" (a log-step scan inside e
 recurrence across chunks). Both use only ops that every mobile target delegates (mul, add, exp,
 log, abs, relu, constant pad, slice, cat, view, permute, bmm): no cumsum, where, sum, einsum or bare
 softplus, no loop over the sequence length, no data-dependent control flow, rank <= 4 with
-equal-rank broadcasting, and every exponent that is evaluated is <= 0, so fp16 cannot overflow.
+equal-rank broadcasting, no cat of more than MAX_CAT_INPUTS tensors, and every exponent that is
+evaluated is <= 0, so fp16 cannot overflow.
 That last property needs every step delta * A <= 0: A < 0 (as in every Mamba model,
 A = -exp(A_log)) and delta >= 0, which softplus guarantees; with `delta_softplus=False` the
 caller's delta (plus delta_bias) must itself be >= 0 (a negative step makes the decay grow, which
@@ -34,6 +35,10 @@ MAX_UNROLLED_CHUNK = 16
 DEFAULT_CHUNK_SIZE: int | None = None
 """Tokens per chunk; None picks them by sequence length (`chunk_size_for`)."""
 
+MAX_CAT_INPUTS = 5
+"""The most tensors one cat joins: LiteRT's XNNPACK delegate takes a CONCATENATION of 2 to 5
+inputs and runs a longer one outside the delegate, on LiteRT's own kernel, in a partition break."""
+
 
 def chunk_size_for(length: int) -> int:
     """The chunk size used when none is given, chosen by measurement (BENCHMARKS.md, section 1):
@@ -55,6 +60,25 @@ def _cast(x: Tensor, dtype: torch.dtype) -> Tensor:
 def _shift_right(x: Tensor, offset: int) -> Tensor:
     """x shifted by `offset` along dim 1 with zeros entering at the front (x[:, t-offset])."""
     return F.pad(x[:, : x.shape[1] - offset], (0, 0, 0, 0, offset, 0))
+
+
+def cat_bounded(tensors: list[Tensor], dim: int, max_inputs: int = MAX_CAT_INPUTS) -> Tensor:
+    """torch.cat of `tensors` along `dim` (the same values) with no cat of more than `max_inputs`
+    tensors, so every concatenation stays inside the delegates: balanced groups are joined first,
+    then the groups, each flattened from `dim` on. The flattening is a real reshape (a rank
+    change), which keeps converters from merging the two levels back into one long concatenation
+    (litert-torch merges a cat of cats)."""
+    if max_inputs < 2:
+        raise ValueError(f"max_inputs must be >= 2, got {max_inputs}")
+    if len(tensors) == 1:
+        return tensors[0]
+    if len(tensors) <= max_inputs:
+        return torch.cat(tensors, dim=dim)
+    lead, tail = tuple(tensors[0].shape[:dim]), tuple(tensors[0].shape[dim + 1 :])
+    size = math.ceil(len(tensors) / math.ceil(len(tensors) / max_inputs))  # balanced groups
+    groups = [cat_bounded(tensors[i : i + size], dim, max_inputs) for i in range(0, len(tensors), size)]
+    flat = [g.reshape(*lead, -1) if g.dim() != dim + 1 else g.reshape(*lead, -1, 1) for g in groups]
+    return cat_bounded(flat, dim, max_inputs).reshape(*lead, -1, *tail)
 
 
 def _prepare(
@@ -130,7 +154,7 @@ def logstep_scan_bld(
         for c in range(1, K):  # static recurrence over chunks
             carry = end_decay[:, c - 1 : c] * carry + end_state[:, c - 1 : c]
             carries.append(carry)
-        carry_in = torch.cat(carries, dim=1).reshape(b * K, 1, d, n)
+        carry_in = cat_bounded(carries, dim=1).reshape(b * K, 1, d, n)
         state = state + decay * carry_in
     return _finish(state, C, u_in, D)
 
@@ -198,7 +222,7 @@ def twopass_scan_bld(
     for t in range(1, T):  # pass 2: every state
         h = decays[t] * h + inputs[t]
         states.append(h)
-    state = torch.cat(states, dim=1) if T > 1 else h  # (bk, T, d, n)
+    state = cat_bounded(states, dim=1)  # (bk, T, d, n)
     return _finish(state, C, u_in, D)
 
 

@@ -2,8 +2,8 @@
 
 Why post-conversion: one litert-torch (or onnx2tf) conversion serves every precision, the recipes
 act on TFLite ops (the same ones phone delegates see), and the static recipe chooses per op what
-stays float: by default the selective scan, the LayerNorms and softmax (mvedge.quant.recipes),
-or nothing at all (`all_integer`, for integer-only accelerators). litert-torch's own PT2E path
+stays float: by default the selective scan, the LayerNorms, softmax, GELU and the attention
+matmuls (mvedge.quant.recipes), or nothing at all (`all_integer`, for integer-only accelerators). litert-torch's own PT2E path
 lost the scan path (cosine 0.90 against float on a scan-sensitive test model) and offers neither choice.
 """
 
@@ -35,14 +35,17 @@ NORM_SCOPE = r"LayerNorm_\w+;\d*;$"
 ';' plus a trailing ';', and litert-torch names the ops of `norm1` '...LayerNorm_norm1;<n>'. The
 op that hands the normalised tensor to the next Linear carries that Linear's name too, so it is
 not matched and stays int8 (the Linear needs an int8 input anyway)."""
-FLOAT_PARTS = ("scan", "norms", "softmax")
-"""What the int8 recipe keeps float32 by default (mvedge.quant.recipes' int8 definition)."""
+FLOAT_PARTS = ("scan", "norms", "softmax", "gelu", "matmuls")
+"""What the int8 recipe keeps float32 by default (mvedge.quant.recipes' int8 definition). "gelu"
+(GELU) and "matmuls" (BATCH_MATMUL: attention's q @ k and attn @ v, two activations) have no int8
+kernel in LiteRT's XNNPACK delegate: quantized, each runs outside it on LiteRT's own kernel and
+splits the delegated graph; float, they run inside it between a DEQUANTIZE and a QUANTIZE."""
 
 
 def float_parts(all_integer: bool = False, scan_fp32: bool = False) -> tuple[str, ...]:
-    """The parts an int8 model keeps float32: the scan, the LayerNorms and softmax by default;
-    with `all_integer` nothing (what integer-only accelerators need), or only the scan when
-    `scan_fp32` is also given."""
+    """The parts an int8 model keeps float32: FLOAT_PARTS (the scan, the LayerNorms, softmax, GELU,
+    the attention matmuls) by default; with `all_integer` nothing (what integer-only accelerators
+    need), or only the scan when `scan_fp32` is also given."""
     if not all_integer:
         return FLOAT_PARTS
     return ("scan",) if scan_fp32 else ()
@@ -50,7 +53,7 @@ def float_parts(all_integer: bool = False, scan_fp32: bool = False) -> tuple[str
 
 def recipe_for(precision: str, io_dtype: str = "float32", keep_float: tuple[str, ...] = (), float_scopes: tuple[str, ...] = ()) -> list[dict]:
     """The ai-edge-quantizer recipe of a precision (with float graph I/O unless io_dtype is int8).
-    For int8, the `keep_float` parts ("scan", "norms", "softmax"; see `float_parts`) and the ops
+    For int8, the `keep_float` parts (FLOAT_PARTS; see `float_parts`) and the ops
     whose tensors match a `float_scopes` regex (user exclusions, see `module_scope`) stay float32."""
     from ai_edge_quantizer import qtyping, recipe, recipe_manager
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
@@ -84,8 +87,9 @@ def _keep_float(manager: Any, keep_float: tuple[str, ...], float_scopes: tuple[s
         manager.add_quantization_config(SCAN_SCOPE, every_op, None, AlgorithmName.NO_QUANTIZE)
     if "norms" in keep_float:
         manager.add_quantization_config(NORM_SCOPE, every_op, None, AlgorithmName.NO_QUANTIZE)
-    if "softmax" in keep_float:
-        manager.add_quantization_config(".*", qtyping.TFLOperationName.SOFTMAX, None, AlgorithmName.NO_QUANTIZE)
+    for part, op in (("softmax", "SOFTMAX"), ("gelu", "GELU"), ("matmuls", "BATCH_MATMUL")):
+        if part in keep_float:
+            manager.add_quantization_config(".*", getattr(qtyping.TFLOperationName, op), None, AlgorithmName.NO_QUANTIZE)
     for scope in float_scopes:
         manager.add_quantization_config(scope, every_op, None, AlgorithmName.NO_QUANTIZE)
 

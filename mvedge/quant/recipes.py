@@ -14,7 +14,7 @@ allows differs, and the recipes say so instead of pretending:
   softmax, GELU. coremltools' weight-only compression (w8, palette6/4) stays available.
 - tflite: ai-edge-quantizer's static_wi8_ai8 recipe on the float .tflite (int8 per-channel
   weights, int8 per-tensor activations, float I/O), with NO_QUANTIZE rules that keep the scan,
-  the LayerNorms and softmax float32. `all_integer` drops those rules (what integer-only
+  the LayerNorms, softmax, GELU and the attention matmuls float32. `all_integer` drops those rules (what integer-only
   accelerators need; measured less accurate, BENCHMARKS.md section 5). QAT for LiteRT uses
   litert-torch's PT2EQuantizer for the fake quantization.
 """
@@ -104,8 +104,8 @@ RECIPES: dict[str, Recipe] = {
     "tflite": Recipe(
         target="tflite",
         quantizer="ai-edge-quantizer static_wi8_ai8 on the float .tflite (float I/O)",
-        int8=("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL (attention)", "ADD", "MUL", "and the other supported ops"),
-        float=("selective scan", "LayerNorm", "softmax", "graph input/output (unless io_dtype=int8)", "all int8 with all_integer=true"),
+        int8=("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "and the other supported ops"),
+        float=("selective scan", "LayerNorm", "softmax", "GELU and BATCH_MATMUL (attention; no int8 kernel in LiteRT's XNNPACK delegate)", "graph input/output (unless io_dtype=int8)", "all int8 with all_integer=true"),
         float_types=SCAN_AND_NORMS,
         default_observer="minmax",
         qat="prepare_qat_pt2e with litert-torch's PT2EQuantizer (is_qat=True, min/max fake quantizers); ai-edge-quantizer "

@@ -26,7 +26,7 @@ def test_convert_refuses_bad_quantization_options(capsys, tmp_path: Path) -> Non
 
 def test_a_qat_checkpoint_converts_with_the_recipe_it_was_tuned_for(capsys, tmp_path: Path, tiny_checkpoint: Path, digits_folder: Path) -> None:
     """LiteRT: convert applies what QAT recorded (its exclusion and the min/max observer) with the
-    recipe's float region (scan, norms, softmax), which QAT kept float too."""
+    recipe's float region (scan, norms, softmax; QAT kept those float too; and GELU and the attention matmuls)."""
     pytest.importorskip("litert_torch")
     pytest.importorskip("torchao")
     from mvedge.model.checkpoints import load_checkpoint
@@ -47,7 +47,7 @@ def test_a_qat_checkpoint_converts_with_the_recipe_it_was_tuned_for(capsys, tmp_
     sidecar = json.loads(sidecars[0].read_text())
     conversion = sidecar["conversion"]
     assert conversion["excluded"] == ["levels.3.blocks.1"] and conversion["observer"] == "minmax"
-    assert conversion["float_parts"] == ["scan", "norms", "softmax"] and not conversion["all_integer"]
+    assert conversion["float_parts"] == ["scan", "norms", "softmax", "gelu", "matmuls"] and not conversion["all_integer"]
     assert sidecar["verification"] == "verified"
 
 

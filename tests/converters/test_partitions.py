@@ -84,8 +84,9 @@ def test_litert_digits_sidecar_counts_match_the_interpreter(converted, precision
 def test_litert_nodes_outside_match_a_walk_from_the_graph_outputs(converted) -> None:
     """Independent count: walk back from the graph's outputs, taking each tensor from the DELEGATE
     node that yields it where one does, else from its original node (which then runs outside the
-    delegate); the nodes reached that way are the ones outside."""
-    path = converted("digits", "tflite", "int8")
+    delegate); the nodes reached that way are the ones outside. All-integer int8: XNNPACK leaves
+    its int8 GELUs and attention matmuls outside."""
+    path = converted("digits", "tflite", "int8", all_integer=True)
     interpreter = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.AUTO)
     interpreter.allocate_tensors()
     ops = interpreter._get_ops_details()
@@ -114,3 +115,24 @@ def test_litert_nodes_outside_match_a_walk_from_the_graph_outputs(converted) -> 
     for index in outside:
         names[ops[index]["op_name"]] = names.get(ops[index]["op_name"], 0) + 1
     assert counts["ops_outside"] == names
+
+
+def _outside_of(path) -> dict:
+    interpreter = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.AUTO)
+    interpreter.allocate_tensors()
+    return litert_partitions(interpreter._get_ops_details())
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_litert_takes_the_whole_small_model_into_one_xnnpack_partition(converted, small_bundle, precision: str) -> None:
+    """Every block kind (conv, Mamba with 8-position scan chunks, window attention, MLP): the scan's
+    concatenations, and in int8 the GELUs and attention matmuls, all run inside XNNPACK."""
+    path = converted(small_bundle, "tflite", precision)
+    counts = _outside_of(path)
+    assert (counts["partitions"], counts["nodes_outside"], counts["ops_outside"]) == (1, 0, {})
+    assert read_sidecar(path).conversion["partitions"] == counts
+
+
+def test_litert_takes_the_whole_digits_model_into_one_xnnpack_partition(converted) -> None:
+    counts = _outside_of(converted("digits", "tflite", "fp32"))
+    assert (counts["partitions"], counts["nodes_outside"], counts["ops_outside"]) == (1, 0, {})

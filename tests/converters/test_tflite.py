@@ -112,12 +112,12 @@ def test_quantized_precisions(bundle, tmp_path: Path, reuse_float, float_flatbuf
     if precision == "int8":
         assert conversion["calibration_images"] == CALIBRATION_IMAGES
         nearly_all_integer = types["INT8"] > 4 * types.get("FLOAT32", 0)
-        assert nearly_all_integer == bool(extra.get("all_integer"))  # the default keeps scan, norms and softmax float
+        assert nearly_all_integer == bool(extra.get("all_integer"))  # the default keeps scan, norms, softmax, GELU, matmuls float
         assert sidecar["input"]["dtype"] == "float32" and sidecar["input"]["quantization"] is None
         assert "QUANTIZE" in conversion["ops"] and "DEQUANTIZE" in conversion["ops"]  # float I/O converted inside
         assert conversion["all_integer"] == bool(extra.get("all_integer"))
         if not extra.get("all_integer"):
-            assert conversion["float_parts"] == ["scan", "norms", "softmax"] and conversion["scan_tensors_in_float_model"] > 0
+            assert conversion["float_parts"] == ["scan", "norms", "softmax", "gelu", "matmuls"] and conversion["scan_tensors_in_float_model"] > 0
 
 
 def test_int8_nhwc_with_integer_io(bundle, tmp_path: Path, few_images) -> None:

@@ -9,7 +9,18 @@ import torch
 
 from mvedge import selective_scan, selective_scan_reference
 from mvedge.errors import BadInput
-from mvedge.model.scan import DEFAULT_METHOD, LOGSTEP, MAX_UNROLLED_CHUNK, TWOPASS, SelectiveScan, chunk_size_for, chunked_scan_bld, stable_softplus
+from mvedge.model.scan import (
+    DEFAULT_METHOD,
+    LOGSTEP,
+    MAX_CAT_INPUTS,
+    MAX_UNROLLED_CHUNK,
+    TWOPASS,
+    SelectiveScan,
+    cat_bounded,
+    chunk_size_for,
+    chunked_scan_bld,
+    stable_softplus,
+)
 
 FORBIDDEN_SCAN_OPS = ("cumsum", "where", "masked_fill", "sum", "einsum", "softplus", "log1p", "tril", "triu", "scan", "while_loop")
 
@@ -169,6 +180,29 @@ def test_exported_scan_uses_only_delegable_ops(method: str, chunk: int) -> None:
         counts[L] = sum(ops.values())
     # twice the chunks: only the short inter-chunk recurrence or log-step grows, never per time step
     assert counts[392] - counts[196] < 30, counts
+
+
+@pytest.mark.parametrize("method,chunk", [(TWOPASS, 14), (TWOPASS, 7), (TWOPASS, 16), (LOGSTEP, 14), (LOGSTEP, 7)])
+def test_no_exported_cat_joins_more_tensors_than_the_delegates_take(method: str, chunk: int) -> None:
+    """LiteRT's XNNPACK delegate runs a CONCATENATION of more than 5 inputs outside itself: every
+    cat of the scan graph (chunks of 7/14/16 positions, 14/28 chunk carries) joins at most that many."""
+
+    class Wrapped(torch.nn.Module):
+        def forward(self, u, delta, A, B, C, D, bias):
+            return chunked_scan_bld(u, delta, A, B, C, D, bias, True, chunk, method)
+
+    args = tuple(t.float() for t in make_inputs(1, 16, 8, 196))
+    args = (args[0].transpose(1, 2), args[1].transpose(1, 2), args[2], args[3].transpose(1, 2), args[4].transpose(1, 2), args[5], args[6])
+    graph = torch.export.export(Wrapped(), args).run_decompositions().graph
+    cats = [len(node.args[0]) for node in graph.nodes if node.op == "call_function" and "cat" in str(node.target)]
+    assert cats and max(cats) <= MAX_CAT_INPUTS, cats
+
+
+@pytest.mark.parametrize("count", range(1, 18))
+def test_a_bounded_cat_equals_one_cat(count: int) -> None:
+    parts = [torch.full((2, 1, 3), float(i)) + torch.randn(2, 1, 3) for i in range(count)]
+    for limit in (2, 3, MAX_CAT_INPUTS):
+        assert torch.equal(cat_bounded(parts, dim=1, max_inputs=limit), torch.cat(parts, dim=1))
 
 
 @pytest.mark.parametrize(

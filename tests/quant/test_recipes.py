@@ -114,7 +114,7 @@ def _op_output_types(quantized: bytes, scope: str) -> dict[str, set[str]]:
     types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     codes = [max(root.OperatorCodes(i).BuiltinCode(), root.OperatorCodes(i).DeprecatedBuiltinCode()) for i in range(root.OperatorCodesLength())]
-    kinds: dict[str, set[str]] = {"scan": set(), "norm": set(), "softmax": set(), "excluded": set(), "compute": set(), "other": set()}
+    kinds: dict[str, set[str]] = {k: set() for k in ("scan", "norm", "softmax", "gelu", "matmul", "excluded", "compute", "other")}
     for o in range(graph.OperatorsLength()):
         op = graph.Operators(o)
         op_name = op_names[codes[op.OpcodeIndex()]]
@@ -127,6 +127,10 @@ def _op_output_types(quantized: bytes, scope: str) -> dict[str, set[str]]:
                 kind = "scan"
             elif op_name == "SOFTMAX":
                 kind = "softmax"
+            elif op_name == "GELU":
+                kind = "gelu"
+            elif op_name == "BATCH_MATMUL":
+                kind = "matmul"
             elif re.search(tq.NORM_SCOPE, scope_name):
                 kind = "norm"
             elif re.search(scope, name):
@@ -157,11 +161,11 @@ def test_litert_recipe_keeps_scan_norms_softmax_float32_and_exclusions_match_mod
     calibration = [image[None] for image in _images(4).numpy()]
     scope = tq.module_scope(model, "levels.3.blocks.1")
     quantized, meta = tq.quantize(float_model, "int8", calibration, "float32", observer="minmax", float_scopes=(scope,))
-    assert meta["observer"] == "minmax" and meta["float_parts"] == ["scan", "norms", "softmax"] and not meta["all_integer"]
+    assert meta["observer"] == "minmax" and meta["float_parts"] == ["scan", "norms", "softmax", "gelu", "matmuls"] and not meta["all_integer"]
     kinds = _op_output_types(quantized, scope)
-    for part in ("scan", "norm", "softmax", "excluded"):  # the default float region, and the user's exclusion
+    for part in ("scan", "norm", "softmax", "gelu", "matmul", "excluded"):  # the default float region, and the user's exclusion
         assert kinds[part] and "INT8" not in kinds[part], (part, kinds[part])
-    assert kinds["compute"] == {"INT8"}  # every conv, linear and attention matmul outside those is int8
+    assert kinds["compute"] == {"INT8"}  # every conv and linear outside those is int8
     assert "INT8" in kinds["other"]
     assert np.isfinite(tq._run_flatbuffer(quantized, _images(2).numpy())).all()
 
@@ -170,12 +174,12 @@ def test_litert_recipe_keeps_scan_norms_softmax_float32_and_exclusions_match_mod
     integer, meta = tq.quantize(float_model, "int8", calibration, "float32", keep_float=tq.float_parts(all_integer=True))
     assert meta["all_integer"] and meta["float_parts"] == []
     kinds = _op_output_types(integer, scope)
-    for part in ("scan", "norm", "softmax", "excluded", "compute", "other"):
+    for part in ("scan", "norm", "softmax", "gelu", "matmul", "excluded", "compute", "other"):
         assert "INT8" in kinds[part], part
-    assert kinds["norm"] == kinds["softmax"] == {"INT8"}  # (a few scan ops have no int8 kernel: they stay float)
+    assert kinds["norm"] == kinds["softmax"] == kinds["gelu"] == kinds["matmul"] == {"INT8"}  # (a few scan ops have no int8 kernel: they stay float)
     scan_only, meta = tq.quantize(float_model, "int8", calibration, "float32", keep_float=tq.float_parts(all_integer=True, scan_fp32=True))
     assert meta["float_parts"] == ["scan"] and meta["scan_fp32"]
     kinds = _op_output_types(scan_only, scope)
     assert "INT8" not in kinds["scan"] and kinds["norm"] == kinds["softmax"] == {"INT8"}
     with pytest.raises(ValueError, match="unknown float parts"):
-        tq.recipe_for("int8", keep_float=("gelu",))
+        tq.recipe_for("int8", keep_float=("everything",))
