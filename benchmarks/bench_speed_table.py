@@ -3,7 +3,8 @@
 
 Rows: NVIDIA's official code on CPU (PyPI mambavision, its CUDA scan swapped for mamba_ssm's
 `selective_scan_ref`, run by a worker process in the separate venv of scripts/setup_official_env.sh),
-mvedge eager (PyTorch fp32), ExecuTorch-XNNPACK fp32/int8, LiteRT fp32/fp16/int8 and onnxruntime
+mvedge eager (PyTorch fp32, inference mode, in a worker process of this venv timed the same way,
+so that neither model shares its process with the runtimes' thread pools), ExecuTorch-XNNPACK fp32/int8, LiteRT fp32/fp16/int8 and onnxruntime
 fp32, plus a torch.mm probe. Every round runs each once, in an order rotated each round
 (benchmarks/timing.py); the table gives the median and the nearest-rank p90 (as `mvedge profile`),
 the ratio to the official code and to eager, and the share of the fp32 matmul peak measured in
@@ -87,25 +88,48 @@ def official_worker() -> int:
     return 0
 
 
-class Official:
-    """The official model's forward, one round trip to the worker process per call."""
+def eager_worker() -> int:
+    """Run in this venv: mvedge's MambaVision-T in eager PyTorch (inference mode), then one forward
+    per 'run' line on stdin, answering 'ok': timed exactly as the official model is, in a process
+    of its own, so neither shares its cores with the exported runtimes' thread pools."""
+    import torch
 
-    def __init__(self, python: Path) -> None:
+    from bench_latency import bundle_t
+
+    torch.set_num_threads(THREADS)
+    model = bundle_t().model.eval()
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        model(x)
+        print(json.dumps({"ready": True, "torch": torch.__version__}), flush=True)
+        for line in sys.stdin:
+            if line.strip() != "run":
+                break
+            model(x)
+            print("ok", flush=True)
+    return 0
+
+
+class Worker:
+    """A model's forward in a worker process (the official code, or mvedge eager), one round trip
+    per call."""
+
+    def __init__(self, python: Path, role: str) -> None:
         if not python.exists():
             raise SystemExit(f"{python} not found: make the official venv with scripts/setup_official_env.sh or pass --official-python")
         env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen([str(python), __file__, "--official-worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([str(python), __file__, f"--{role}-worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, cwd=REPO, env=env)
         line = self.proc.stdout.readline()
         if not line:
-            raise SystemExit("the official worker did not start (see its errors above)")
+            raise SystemExit(f"the {role} worker did not start (see its errors above)")
         self.info = json.loads(line)
 
     def __call__(self) -> None:
         self.proc.stdin.write("run\n")
         self.proc.stdin.flush()
         if self.proc.stdout.readline().strip() != "ok":
-            raise RuntimeError("the official worker stopped")
+            raise RuntimeError("a worker stopped")
 
     def close(self) -> None:
         self.proc.stdin.close()
@@ -160,9 +184,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="python of the venv made by scripts/setup_official_env.sh (default ~/.venvs/mvedge-official/bin/python)")
     parser.add_argument("--json", type=Path, default=RESULTS, help="results file (default benchmarks/results/speed_table.json)")
     parser.add_argument("--official-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--eager-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.official_worker:
         return official_worker()
+    if args.eager_worker:
+        return eager_worker()
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -207,14 +234,13 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{k}: cosine vs eager {cosine:.6f}; partitions {counts[k]}")
     set_threads(THREADS)  # ExecuTorch's process-wide pool, shared by both .pte
 
-    official = Official(args.official_python)
+    official = Worker(args.official_python, "official")
     log(f"official worker ready: {official.info}")
+    eager = Worker(Path(sys.executable), "eager")
+    del model  # the eager worker holds its own copy
     peak_before = matmul_peak(MATMUL_N)
     mm_a, mm_b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
-    fns: dict[str, Callable[[], Any]] = {key(OFFICIAL, "fp32"): official}
-    inference = torch.inference_mode()
-    inference.__enter__()
-    fns[key(EAGER, "fp32")] = lambda: model(x)
+    fns: dict[str, Callable[[], Any]] = {key(OFFICIAL, "fp32"): official, key(EAGER, "fp32"): eager}
     for k, runner in runners.items():
         fns[k] = (lambda r: lambda: r.run(batch))(runner)
     fns["torch.mm"] = lambda: torch.mm(mm_a, mm_b)
@@ -224,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     times, probes = interleaved(fns, args.warmup, args.rounds, log)
     timed_s = time.perf_counter() - t0
     load_after = loadavg()
-    inference.__exit__(None, None, None)
     official.close()
+    eager.close()
     peak_after = matmul_peak(MATMUL_N)
     mm_rates = [2 * MATMUL_N**3 / t / 1e9 for t in times.pop("torch.mm")]
     peak = max(peak_before["gflops_max"], peak_after["gflops_max"], max(mm_rates))
