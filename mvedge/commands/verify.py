@@ -91,7 +91,8 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
         if artifact.suffix == ".mlpackage":
             raise BadInput("--threads does not apply to .mlpackage (Core ML picks its own; the interpreter runs on one thread)")
         runner_options["threads"] = args.threads
-    runner = open_runner(artifact, sidecar=sidecar, arch=args.arch, **runner_options)
+    first = {"method": sidecar.input.methods[0]} if len(sizes) > 1 and sidecar.input.methods else {}
+    runner = open_runner(artifact, sidecar=sidecar, arch=args.arch, **runner_options, **first)
     drift = check_runner(runner, bundle, images, labels)
     if len(sizes) > 1:  # every size through its own method / signature; the worst size decides
         drifts = {size_tag(sizes[0]): drift}

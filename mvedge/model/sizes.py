@@ -54,7 +54,7 @@ def parse_sizes(text: str | int | Sequence | None) -> list[Size] | None:
 
 def _positive(size: Size, given: str) -> Size:
     if min(size) < 1:
-        raise BadInput(f"--image-size {given} must be positive pixels (a side like 224 or HEIGHTxWIDTH like 256x320)")
+        raise BadInput(f"--image-size must be a positive integer per side (224, or HEIGHTxWIDTH like 256x320), got {given}")
     return size
 
 
