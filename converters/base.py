@@ -14,6 +14,7 @@ import torch
 
 from mvedge.errors import BadInput, Failed
 from mvedge.model.bundle import ModelBundle
+from mvedge.model.sizes import Size, as_size, sizes_tag
 from mvedge.progress import Progress
 from mvedge.quiet import silenced_imports
 
@@ -35,18 +36,46 @@ class MissingExtra(BadRequest):
 
 @dataclass
 class ConvertOptions:
-    """What to convert to: precision, input size, calibration data and target-specific options."""
+    """What to convert to: precision, input size(s), calibration data and target-specific options.
+    `image_size` is a side or (height, width); `more_sizes` are the further sizes of a multi-size
+    artifact (empty: one size)."""
 
     precision: str
-    image_size: int
+    image_size: int | tuple[int, int]
     batch: int = 1
     calibration: np.ndarray | None = None  # preprocessed NCHW float32 images for static quantization
     extra: dict[str, Any] = field(default_factory=dict)  # target-specific (e.g. via, nhwc, io_dtype)
+    more_sizes: list[Size] = field(default_factory=list)
 
-    def example_input(self, channels: int) -> torch.Tensor:
-        """A deterministic example input for tracing/export (batch x C x S x S)."""
+    @property
+    def size(self) -> Size:
+        """(height, width) of the (first) input size."""
+        return as_size(self.image_size)
+
+    @property
+    def sizes(self) -> list[Size]:
+        """Every input size, the first first."""
+        return [self.size, *self.more_sizes]
+
+    @property
+    def multi_size(self) -> bool:
+        """Whether the artifact takes several input sizes."""
+        return bool(self.more_sizes)
+
+    def example_input(self, channels: int, size: Size | None = None) -> torch.Tensor:
+        """A deterministic example input for tracing/export (batch x C x H x W), at `size` (default the first)."""
+        height, width = size or self.size
         generator = torch.Generator().manual_seed(0)
-        return torch.randn(self.batch, channels, self.image_size, self.image_size, generator=generator)
+        return torch.randn(self.batch, channels, height, width, generator=generator)
+
+
+def refuse_several_sizes(target: str, why: str, options: ConvertOptions) -> None:
+    """BadRequest when a conversion that takes one input size is asked for several."""
+    if options.multi_size:
+        raise BadRequest(
+            f"{target} {options.precision} takes one input size per artifact ({why}); convert each of "
+            f"{', '.join(sizes_tag([s]) for s in options.sizes)} with its own --image-size"
+        )
 
 
 @dataclass
@@ -64,6 +93,7 @@ class ConversionResult:
     output_names: list[str] | None = None  # every output in order when there are several (--outputs); None: output_name alone
     output_dtypes: list[str] | None = None  # their element types (None: output_dtype for each)
     dynamic_batch: bool = False  # the runtime takes any batch size, not only the exported one
+    methods: list[str] | None = None  # a multi-size artifact: the method / signature of each size, in size order
     color_layout: str | None = None  # an image input's pixel layout ("RGB"); None for a tensor input
     metadata: dict[str, Any] = field(default_factory=dict)  # delegation report, ops, recipe, ...
 
@@ -91,6 +121,17 @@ class Converter(ABC):
         """The target options of one conversion, checked (BadRequest for a bad value) and in
         their canonical spelling, before any work; by default as given."""
         return dict(extra)
+
+    def several_sizes_refusal(self, precision: str, extra: dict[str, Any]) -> str | None:
+        """Why a conversion at `precision` cannot put several input sizes in one artifact, or None
+        when it can; by default it cannot (torch.export fixes the window padding to one size)."""
+        return "torch.export fixes the window padding to one input size, so the graph has static height and width"
+
+    def check_sizes(self, precision: str, extra: dict[str, Any], sizes: list[Size]) -> None:
+        """BadRequest before any work when several sizes are asked of a conversion that takes one."""
+        why = self.several_sizes_refusal(precision, extra) if len(sizes) > 1 else None
+        if why:
+            refuse_several_sizes(self.target, why, ConvertOptions(precision, sizes[0], more_sizes=list(sizes[1:])))
 
     def check_available(self) -> None:
         """Raise MissingExtra naming the pip extra when the toolchain cannot be imported."""

@@ -396,8 +396,8 @@ def _quantize_w8a8(plan: _Plan, bundle: ModelBundle, options: ConvertOptions, pr
     recipe = recipe_for("coreml")
     observer = recipe.observer(observer)
     images = torch.from_numpy(np.ascontiguousarray(np.asarray(options.calibration, dtype=np.float32)))
-    if tuple(images.shape[1:]) != (plan.channels, options.image_size, options.image_size):
-        raise BadRequest(f"calibration images have shape {tuple(images.shape[1:])}, the model needs {(plan.channels, options.image_size, options.image_size)}")
+    if tuple(images.shape[1:]) != (plan.channels, *options.size):
+        raise BadRequest(f"calibration images have shape {tuple(images.shape[1:])}, the model needs {(plan.channels, *options.size)}")
     if plan.image_input and not plan.norm.uniform:  # the module sees (x_norm / ratio): the ImageType part only
         images = images / torch.tensor(plan.norm.ratio, dtype=images.dtype).reshape(1, -1, 1, 1)
     example = options.example_input(plan.channels)
@@ -440,7 +440,7 @@ def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options:
         compute_precision = ct.transform.FP16ComputePrecision(op_selector=selector)
     else:
         compute_precision = ct.precision.FLOAT16
-    shape = (options.batch, plan.channels, options.image_size, options.image_size)
+    shape = (options.batch, plan.channels, *options.size)
     if plan.image_input:
         norm = plan.norm
         ct_input = ct.ImageType(name=INPUT_NAME, shape=shape, scale=norm.scale, bias=list(norm.bias), color_layout=ct.colorlayout.RGB)
@@ -533,21 +533,21 @@ def _op_counts(mlmodel: Any) -> dict[str, int]:
 def _describe(mlmodel: Any, bundle: ModelBundle, options: ConvertOptions, opts: CoreMLOptions, plan: _Plan) -> None:
     """Model description shown in Xcode: what it is, how to feed it, where it came from, license."""
     pre = bundle.preprocessing
-    size = options.image_size
+    size = "x".join(str(side) for side in options.size)  # HxW
     precision = options.precision
     mlmodel.short_description = (
         f"MambaVision {bundle.name} ({precision}) converted by mvedge {mvedge.__version__}. "
-        + (f"Input: an RGB image {size}x{size} (resize/crop as in the preprocessing metadata; mean/std normalisation is built in). " if plan.image_input
-           else f"Input: a normalised float32 NCHW tensor {options.batch}x3x{size}x{size} ((pixel/255 - mean)/std). ")
+        + (f"Input: an RGB image {size} (resize/crop as in the preprocessing metadata; mean/std normalisation is built in). " if plan.image_input
+           else f"Input: a normalised float32 NCHW tensor {options.batch}x3x{size} ((pixel/255 - mean)/std). ")
         + ("Outputs: class label, class probabilities (softmax), and the raw logits." if plan.classifier else f"Output: {', '.join(plan.names)}.")
     )
     mlmodel.author = "mvedge (MambaVision by NVIDIA)"
     mlmodel.license = LICENSE_APACHE + " " + _weights_license(bundle)
     mlmodel.version = mvedge.__version__
     if plan.image_input:
-        mlmodel.input_description[INPUT_NAME] = f"RGB image {size}x{size}"
+        mlmodel.input_description[INPUT_NAME] = f"RGB image {size}"
     else:
-        mlmodel.input_description[INPUT_NAME] = f"normalised image tensor {options.batch}x3x{size}x{size}, mean {list(pre.mean)}, std {list(pre.std)}"
+        mlmodel.input_description[INPUT_NAME] = f"normalised image tensor {options.batch}x3x{size}, mean {list(pre.mean)}, std {list(pre.std)}"
     for name in plan.names:
         mlmodel.output_description[name] = (
             "raw class scores (logits)" if name == "logits" else "pooled features" if name == "features" else f"stage map {name} (NCHW)"

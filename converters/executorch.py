@@ -43,6 +43,7 @@ from converters.base import BadRequest, ConversionError, ConversionResult, Conve
 from mvedge import upstream
 from mvedge.model.bundle import ModelBundle
 from mvedge.model.outputs import choice_of, export_model, exported_paths
+from mvedge.model.sizes import method_name
 from mvedge.progress import Progress
 from mvedge.quant.recipes import quant_options
 from mvedge.quant.regions import quant_nodes_in_scan
@@ -264,14 +265,15 @@ def float_module_quantizer(float_types: tuple[type, ...], observer: str | None =
     return RegionQuantizer(target_quantizer("executorch"), Region(names, tuple(exclude)), observer)
 
 
-def calibration_tensor(calibration: np.ndarray | None, channels: int, size: int) -> Tensor:
-    """The calibration images as one NCHW float32 tensor, checked against the conversion size."""
+def calibration_tensor(calibration: np.ndarray | None, channels: int, size: int | tuple[int, int]) -> Tensor:
+    """The calibration images as one NCHW float32 tensor, checked against the conversion size (a side or (height, width))."""
     if calibration is None or len(calibration) == 0:
         raise BadRequest("int8 needs calibration images; pass a folder with --calibration or let the pipeline supply them")
     data = np.asarray(calibration, dtype=np.float32)
-    if data.ndim != 4 or data.shape[1:] != (channels, size, size):
+    height, width = (size, size) if isinstance(size, int) else size
+    if data.ndim != 4 or data.shape[1:] != (channels, height, width):
         raise BadRequest(
-            f"calibration images have shape {data.shape[1:]}, the model needs {(channels, size, size)}; preprocess them at the conversion size"
+            f"calibration images have shape {data.shape[1:]}, the model needs {(channels, height, width)}; preprocess them at the conversion size"
         )
     return torch.from_numpy(np.ascontiguousarray(data))
 
@@ -295,7 +297,9 @@ class ExecuTorchConverter(Converter):
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
         example = options.example_input(bundle.config["in_channels"])
         try:
-            if options.precision == "fp32":
+            if options.precision == "fp32" and options.multi_size:
+                edge, metadata = self._fp32_sizes(bundle, options, progress)
+            elif options.precision == "fp32":
                 edge, metadata = self._fp32(bundle, example, progress)
             elif options.precision == "int8":
                 edge, metadata = self._int8(bundle, options, example, progress)
@@ -322,7 +326,12 @@ class ExecuTorchConverter(Converter):
         return ConversionResult(
             out_path, input_name="image", input_layout="NCHW", input_dtype="float32", metadata=metadata,
             output_name=(names or ["logits"])[0], output_names=names,
+            methods=[method_name(i, size) for i, size in enumerate(options.sizes)] if options.multi_size else None,
         )
+
+    def several_sizes_refusal(self, precision: str, extra: dict[str, Any]) -> str | None:
+        """fp32 puts one method per size in the .pte; int8 calibrates one exported graph."""
+        return None if precision == "fp32" else "the int8 and Core ML delegate recipes lower one exported graph; fp32 takes several"
 
     # --- precisions -------------------------------------------------------------------------
 
@@ -340,6 +349,25 @@ class ExecuTorchConverter(Converter):
         report = delegation_report(edge.exported_program().graph_module, "XnnpackBackend")
         recipe = "torch.export -> to_edge_transform_and_lower(XnnpackPartitioner) -> to_executorch"
         return edge, {"recipe": recipe, "backend": "XnnpackBackend", "graph_changes": changes, "delegation": report}
+
+    def _fp32_sizes(self, bundle: ModelBundle, options: ConvertOptions, progress: Progress):
+        """fp32 with several input sizes: one exported program per size, lowered together into
+        one .pte whose methods are 'forward' (the first size) and 'forward_<H>x<W>'."""
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
+
+        model = export_model(delegable_copy(bundle.model), choice_of(bundle))
+        programs, changes = {}, {}
+        for index, size in enumerate(options.sizes):
+            with progress.stage(f"exporting (torch.export) at {size[0]}x{size[1]}"), silenced():
+                name = method_name(index, size)
+                programs[name], changes[name] = export_program(model, options.example_input(bundle.config["in_channels"], size))
+        with progress.stage("lowering to XNNPACK"), silenced():
+            edge = to_edge_transform_and_lower(programs, partitioner=[XnnpackPartitioner()])
+        report = delegation_report(edge.exported_program("forward").graph_module, "XnnpackBackend")
+        recipe = "torch.export per size -> to_edge_transform_and_lower({method: program}, XnnpackPartitioner) -> to_executorch"
+        return edge, {"recipe": recipe, "backend": "XnnpackBackend", "graph_changes": changes["forward"], "delegation": report,
+                      "methods": list(programs)}
 
     def _int8(self, bundle: ModelBundle, options: ConvertOptions, example: Tensor, progress: Progress):
         from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e

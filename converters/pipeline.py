@@ -26,7 +26,8 @@ from mvedge.model.bundle import OWN_LABELS, ModelBundle, weights_license
 from mvedge.model.outputs import choice_of, output_specs, stage_source
 from mvedge.progress import Progress
 from mvedge.verify.check import verify_artifact
-from mvedge.verify.metrics import Drift
+from mvedge.model.sizes import size_tag
+from mvedge.verify.metrics import Drift, worst_size
 from mvedge.verify.runners.base import RuntimeUnavailable
 from mvedge.verify.thresholds import failures
 
@@ -72,7 +73,8 @@ def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str,
     'mambavision-<model>[-random|-<weights>[-head<N>]]-<size>-<target>-<precision>[-features|-stages<list>][-<option tags>][-labels<hash>]<suffix>':
     `<weights>` is the first 8 hex digits of the sha256 of the checkpoint file the weights came
     from (none for the embedded model or random weights), followed by `head<N>` when --num-classes
-    gave the checkpoint a new N-class head; `features` / `stages123` name outputs other than the
+    gave the checkpoint a new N-class head; `<size>` is the input side (224), HxW (256x320) when
+    not square, or every size joined by '_' for a multi-size artifact (224_256x320); `features` / `stages123` name outputs other than the
     logits (--outputs); the tags name each target option that
     changes the artifact (nhwc, io_int8, tensor, onnx2tf, ios16, scanfp32, allint, the observer,
     excl<hash of the excluded blocks>); `labels<hash>` marks class names given with --labels that
@@ -87,7 +89,7 @@ def artifact_name(bundle: ModelBundle, target: str, precision: str, suffix: str,
         parts.append(checkpoint[:8])
     if getattr(bundle, "extra", {}).get("untrained_head"):
         parts.append(f"head{bundle.config['num_classes']}")
-    parts += [str(bundle.image_size), target, precision]
+    parts += [bundle.size_label, target, precision]
     outputs_tag = choice_of(bundle).tag
     if outputs_tag:
         parts.append(outputs_tag)
@@ -104,8 +106,9 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
     """The metadata written next to the artifact (apps and `mvedge verify` read it); the fields
     known only after writing and checking the artifact (sha256 ... verification) are left empty."""
     channels = bundle.config["in_channels"]
-    size = options.image_size
-    shape = [options.batch, size, size, channels] if result.input_layout == "NHWC" else [options.batch, channels, size, size]
+    height, width = options.size
+    shape = [options.batch, height, width, channels] if result.input_layout == "NHWC" else [options.batch, channels, height, width]
+    several = options.multi_size
     outputs = output_list(bundle, options, result)
     conversion = dict(result.metadata)
     if choice_of(bundle).kind == "stages":
@@ -123,6 +126,7 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
         input=InputSpec(
             result.input_name, shape, result.input_layout, result.input_dtype, options.batch, result.input_quantization,
             dynamic_batch=result.dynamic_batch, color_layout=result.color_layout,
+            sizes=[list(s) for s in options.sizes] if several else None, methods=result.methods if several else None,
         ),
         output=outputs[0],
         outputs=outputs,
@@ -137,8 +141,7 @@ def build_sidecar(bundle: ModelBundle, target: str, precision: str, options: Con
 def output_list(bundle: ModelBundle, options: ConvertOptions, result: ConversionResult) -> list[OutputSpec]:
     """Every output of the artifact in output order: name, shape, stride, channels, layout and
     dtype; the logits keep the single output's shape (batch, classes or features) they always had."""
-    size = options.image_size
-    specs = output_specs(choice_of(bundle), bundle.config, options.batch, size, size)
+    specs = output_specs(choice_of(bundle), bundle.config, options.batch, *options.size)
     names = result.output_names or [result.output_name]
     dtypes = result.output_dtypes or [result.output_dtype] * len(names)
     if len(names) != len(specs):
@@ -179,19 +182,24 @@ def convert(
     options: ConvertOptions | None = None,
     force: bool = False,
     verify: bool = True,
-    images: tuple[np.ndarray, np.ndarray | None, str] | None = None,
+    images: tuple[np.ndarray, np.ndarray | None, str] | dict | None = None,
     progress: Progress | None = None,
     verify_arch: str = "host",
 ) -> Artifact:
     """Convert `bundle` for `target` at `precision` into `out_dir`, verify it unless told not to
     (on emulated ARM64 kernels with `verify_arch` "arm64", except Core ML, which has no runtime
     there and stays on the host), write its sidecar, and move both into place. Raises ConversionError (or its subclasses
-    MissingExtra, VerificationFailed) with a one-line message; leaves nothing partial."""
+    MissingExtra, VerificationFailed) with a one-line message; leaves nothing partial. A
+    multi-size artifact is checked at every size (`images`: a dict of (height, width) -> images,
+    loaded here for a size it lacks); the worst size decides."""
     converter = get_converter(target)
     converter.check_precision(precision)
     converter.check_available()
     options = options or ConvertOptions(precision=precision, image_size=bundle.image_size)
     options.precision = precision
+    if not options.more_sizes:
+        options.more_sizes = list(bundle.more_sizes)
+    converter.check_sizes(precision, options.extra, options.sizes)
     progress = (progress or Progress()).child(f"{target} {precision}")
     if precision in converter.calibrated and options.calibration is None:
         from mvedge.data.calibration import calibration_set
@@ -214,12 +222,9 @@ def convert(
         sidecar = build_sidecar(bundle, target, precision, options, result, converter.toolchain_versions())
         drift, note = None, "not verified (--no-verify)"
         if verify:
-            batch, labels, description = images or _default_images(bundle)
             arch = "host" if target == "coreml" else verify_arch
-            where = " on emulated ARM64" if arch == "arm64" else ""
             try:
-                with progress.stage(f"verifying on {description}{where}"):
-                    drift = verify_artifact(temp_path, bundle, batch, labels, sidecar=sidecar, progress=progress, arch=arch)
+                drift = _verify_sizes(temp_path, bundle, options, sidecar, images, progress, arch)
             except RuntimeUnavailable as exc:
                 note = f"not verified: {exc}"
                 progress.note(note)
@@ -239,6 +244,24 @@ def convert(
         move_into_place(temp_path, final)
         move_into_place(sidecar_path(temp_path), final_sidecar)
         return Artifact(final, target, precision, sidecar.size_bytes, seconds, drift, sidecar, note)
+
+
+def _verify_sizes(path: Path, bundle: ModelBundle, options: ConvertOptions, sidecar: Sidecar, images, progress: Progress, arch: str) -> Drift:
+    """The drift of the artifact at each of its sizes (its method or signature for that size);
+    for several sizes, the worst size's numbers with every size's under `sizes`."""
+    where = " on emulated ARM64" if arch == "arm64" else ""
+    drifts = {}
+    for index, size in enumerate(options.sizes):
+        at = bundle.at_size(size) if options.multi_size else bundle
+        given = images.get(size) if isinstance(images, dict) else images
+        batch, labels, description = given or _default_images(at)
+        runner = {"arch": arch}
+        if options.multi_size:
+            runner["method"] = sidecar.input.methods[index] if sidecar.input.methods else None
+        label = f" at {size_tag(size)}" if options.multi_size else ""
+        with progress.stage(f"verifying on {description}{label}{where}"):
+            drifts[size_tag(size)] = verify_artifact(path, at, batch, labels, sidecar=sidecar, progress=progress, **runner)
+    return worst_size(drifts) if len(drifts) > 1 else next(iter(drifts.values()))
 
 
 def _default_images(bundle: ModelBundle):

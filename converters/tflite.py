@@ -95,7 +95,8 @@ class TFLiteConverter(Converter):
             if route == "onnx2tf":
                 float_model, metadata["onnx2tf"] = _onnx2tf_float32(bundle, options, nhwc, work_dir, progress)
             else:
-                float_model = litert_torch_float32(export_model(bundle.model, choice, as_dict=True), example, nhwc, progress)
+                signatures = signature_examples(options, channels)
+                float_model = litert_torch_float32(export_model(bundle.model, choice, as_dict=True), example, nhwc, progress, signatures)
             if options.precision == "fp32":
                 model_bytes = float_model
             else:
@@ -119,7 +120,7 @@ class TFLiteConverter(Converter):
                         recipe_meta["excluded"] = list(excluded)
                 metadata.update(recipe_meta)
         names = choice.names if choice.kind != "logits" else None
-        input_detail, output_detail, signature = _io_details(model_bytes, names)
+        input_detail, output_detail, signature = _io_details(model_bytes, names, first_signature(options))
         description = embedded_description(bundle)
         description["input"] = {"name": signature["input"], "layout": "NHWC" if nhwc else "NCHW", "dtype": np.dtype(input_detail["dtype"]).name}
         description["output"] = {"name": signature["output"]}
@@ -153,7 +154,17 @@ class TFLiteConverter(Converter):
             input_quantization=_quantization(input_detail),
             output_quantization=_quantization(output_detail),
             metadata=metadata,
+            methods=[name for name, _ in signature_examples(options, channels)] if options.multi_size else None,
         )
+
+    def several_sizes_refusal(self, precision: str, extra: dict[str, Any]) -> str | None:
+        """litert-torch fp32 puts one signature per size in the .tflite; the quantizers and the
+        onnx2tf route work on one signature."""
+        if (extra.get("via") or "litert-torch") != "litert-torch":
+            return "onnx2tf converts one fixed-shape ONNX graph; use the default --via litert-torch"
+        if precision != "fp32":
+            return "the LiteRT quantizers rewrite one signature; fp32 takes several"
+        return None
 
 
 def _flag(extra: dict, key: str) -> bool:
@@ -225,8 +236,27 @@ def _batches(images: np.ndarray, batch: int, nhwc: bool) -> list[np.ndarray]:
     return out
 
 
-def litert_torch_float32(model: torch.nn.Module, example: torch.Tensor, nhwc: bool, progress: Progress) -> bytes:
-    """The float32 flatbuffer from litert-torch (torch.export -> StableHLO -> TFLite)."""
+SERVING_DEFAULT = "serving_default"
+
+
+def signature_examples(options: ConvertOptions, channels: int) -> list[tuple[str, torch.Tensor]]:
+    """(signature name, example input) per input size: 'serving_default' for the first size (what
+    an app calls by default), 'serving_<H>x<W>' for each further size of a multi-size artifact."""
+    return [
+        (SERVING_DEFAULT if i == 0 else f"serving_{h}x{w}", options.example_input(channels, (h, w)))
+        for i, (h, w) in enumerate(options.sizes)
+    ]
+
+
+def first_signature(options: ConvertOptions) -> str | None:
+    """The signature whose I/O details the sidecar records: the first size's for a multi-size .tflite."""
+    return SERVING_DEFAULT if options.multi_size else None
+
+
+def litert_torch_float32(model: torch.nn.Module, example: torch.Tensor, nhwc: bool, progress: Progress,
+                         signatures: list[tuple[str, torch.Tensor]] | None = None) -> bytes:
+    """The float32 flatbuffer from litert-torch (torch.export -> StableHLO -> TFLite); with
+    several `signatures` (name, example), one signature each (a multi-size artifact)."""
     with silenced_imports():  # loads TensorFlow's C++ libraries, which log to stderr
         import litert_torch
 
@@ -234,9 +264,16 @@ def litert_torch_float32(model: torch.nn.Module, example: torch.Tensor, nhwc: bo
     if nhwc:
         model = litert_torch.to_channel_last_io(model, args=[0]).eval()
         example = example.permute(0, 2, 3, 1).contiguous()
+        signatures = [(name, x.permute(0, 2, 3, 1).contiguous()) for name, x in signatures or ()]
     with progress.stage("converting with litert-torch"), silenced():
         try:
-            edge_model = litert_torch.convert(model, (example,))
+            if signatures and len(signatures) > 1:
+                converter = litert_torch.signature(signatures[0][0], model, (signatures[0][1],))
+                for name, sample in signatures[1:]:
+                    converter = converter.signature(name, model, (sample,))
+                edge_model = converter.convert()
+            else:
+                edge_model = litert_torch.convert(model, (example,))
             return bytes(edge_model.model_content())
         except Exception as exc:
             raise ConversionError(f"litert-torch conversion failed: {type(exc).__name__}: {_first_line(exc)}") from exc
@@ -400,14 +437,23 @@ OUTPUT_TEXT = {
 }
 
 
-def _io_details(model: bytes, names: list[str] | None = None) -> tuple[dict, dict, dict[str, str]]:
+def _io_details(model: bytes, names: list[str] | None = None, key: str | None = None) -> tuple[dict, dict, dict[str, str]]:
     """The first input's and output's tensor details, read by the LiteRT interpreter, and the
     signature apps call it through: its key and its input and output names (the tensor names
     when the model has no signature). With `names` (several outputs), the signature must have
-    exactly those outputs; the output returned is the first of `names`, found by name."""
+    exactly those outputs; the output returned is the first of `names`, found by name. `key`:
+    the signature to read among several (a multi-size artifact's first)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_content=model)
+    if key is not None:
+        runner = interpreter.get_signature_runner(key)
+        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+        if len(inputs) != 1:
+            raise ConversionError(f"the .tflite signature {key!r} has inputs {sorted(inputs)}; expected one")
+        (input_name,) = inputs
+        output_name = names[0] if names else next(iter(outputs))
+        return inputs[input_name], outputs[output_name], {"key": key, "input": input_name, "output": output_name}
     input_detail, output_detail = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     if names:
         ((key, full),) = interpreter._get_full_signature_list().items()

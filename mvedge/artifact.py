@@ -11,7 +11,10 @@ source checkpoint's sha256, the output's name and dtype, dynamic_batch, an image
 color_layout, the `outputs` list of every output with its stride, channels and layout) read as
 None / False from older sidecars, whose one output is `output` (`Sidecar.all_outputs` gives both
 kinds as a list; `output` stays the first output for readers that know only it). `input.shape` stays numbers at the
-exported batch; a runtime that takes any batch says so with `dynamic_batch`.
+exported batch; a runtime that takes any batch says so with `dynamic_batch`. A multi-size artifact
+adds `input.sizes` ([height, width] each, `shape` at the first) and `input.methods` (the method or
+signature of each size), and its `drift` names the worst size with every size's numbers under
+`drift.sizes`; single-size sidecars have neither key.
 """
 
 from __future__ import annotations
@@ -189,6 +192,8 @@ class InputSpec:
     quantization: dict[str, float] | None = None
     dynamic_batch: bool = False
     color_layout: str | None = None  # "RGB" for a Core ML image input
+    sizes: list[list[int]] | None = None  # a multi-size artifact: every [height, width] it takes, `shape`'s first
+    methods: list[str] | None = None  # and the method (ExecuTorch) or signature (LiteRT) of each size
 
     def nchw(self) -> tuple[int, int, int, int] | None:
         """(batch, channels, height, width), or None when the input is not a 4-D image tensor."""
@@ -208,10 +213,24 @@ class InputSpec:
         return cls(
             f.get("name", (str,)), f.ints("shape"), layout, f.get("dtype", (str,)), f.get("batch", (int,)),
             f.get("quantization", (dict,), optional=True), f.absent_or("dynamic_batch", (bool,), False), f.absent_or("color_layout", (str,), None),
+            *cls.sizes_of(f),
         )
 
+    @staticmethod
+    def sizes_of(f: _Fields) -> tuple[list[list[int]] | None, list[str] | None]:
+        """`sizes` and `methods` of a multi-size artifact's input, checked; (None, None) when absent."""
+        sizes = f.absent_or("sizes", (list,), None)
+        if sizes is None:
+            return None, None
+        if not sizes or not all(isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in s) for s in sizes):
+            raise f.error(f.prefix + "sizes", f"must be a non-empty list of [height, width] pairs, got {sizes!r}"[:300])
+        methods = f.absent_or("methods", (list,), None)
+        if methods is not None and (len(methods) != len(sizes) or not all(isinstance(m, str) for m in methods)):
+            raise f.error(f.prefix + "methods", f"must name one method per size ({len(sizes)}), got {methods!r}"[:300])
+        return [list(s) for s in sizes], methods
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "shape": list(self.shape),
             "layout": self.layout,
@@ -221,6 +240,17 @@ class InputSpec:
             "color_layout": self.color_layout,
             "quantization": self.quantization,
         }
+        if self.sizes is not None:  # only multi-size artifacts: single-size sidecars keep their keys
+            out["sizes"] = [list(s) for s in self.sizes]
+            out["methods"] = self.methods
+        return out
+
+    def all_sizes(self) -> list[tuple[int, int]]:
+        """Every (height, width) the artifact takes: `sizes`, else the one of `shape`."""
+        if self.sizes:
+            return [(int(h), int(w)) for h, w in self.sizes]
+        nchw = self.nchw()
+        return [(nchw[2], nchw[3])] if nchw else []
 
 
 @dataclass

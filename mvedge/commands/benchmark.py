@@ -91,7 +91,7 @@ def _write_reports(out: Path, rows: list[BenchmarkRow], bundle, args: argparse.N
     write_csv(out / "benchmark.csv", CSV_HEADER, csv_rows(rows))
     write_json(out / "benchmark.json", payload)
     name = bundle.name if bundle.name.lower().startswith("mambavision") else f"MambaVision-{bundle.name}"
-    title = f"{name} ({bundle.source}), {bundle.image_size} px, batch 1, {args.threads} thread(s), {device.model}"
+    title = f"{name} ({bundle.source}), {bundle.size_label} px, batch 1, {args.threads} thread(s), {device.model}"
     try:
         write_chart(out / "benchmark.png", chart_points(rows), title)
     except ImportError as exc:
@@ -122,7 +122,7 @@ def _benchmark(args: argparse.Namespace) -> tuple[int, dict]:
     bundle = job.bundle
     args.threads = args.threads or default_threads()
     job.progress.note(
-        f"benchmark: MambaVision-{bundle.name} ({bundle.source}), {bundle.image_size} px, {len(job.pairs)} target x precision pairs, "
+        f"benchmark: MambaVision-{bundle.name} ({bundle.source}), {bundle.size_label} px, {len(job.pairs)} target x precision pairs, "
         f"profiled with {args.threads} thread(s), {args.runs} runs"
     )
     load_images(job, args)

@@ -22,6 +22,7 @@ from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput, MvedgeError
 from mvedge.model.bundle import ModelBundle
 from mvedge.model.outputs import KINDS, is_backbone, parse_outputs
+from mvedge.model.sizes import parse_sizes
 from mvedge.progress import Progress
 from mvedge.quant.regions import resolve_exclusions
 from mvedge.verify.runners import ARCHES
@@ -58,7 +59,11 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
         help="fp32, fp16, int8, int8-dynamic, w8, palette6, palette4, coreml-fp16 (per target), a comma-separated list, "
         f"or all: every precision of each target; {default}",
     )
-    parser.add_argument("--image-size", type=int, help="input side in pixels (default: the model's)")
+    parser.add_argument(
+        "--image-size", metavar="SIZE",
+        help="input size in pixels: a side (224), HEIGHTxWIDTH (256x320), or a comma-separated list (224,256x320) for one "
+        "artifact taking several sizes (executorch fp32, tflite fp32; others refuse); default: the model's",
+    )
     parser.add_argument(
         "--outputs", choices=KINDS,
         help="what the artifact outputs: logits (default), features (the pooled 8*dim vector) or stages (stage maps, "
@@ -252,9 +257,14 @@ def check_request(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> lis
     notes = unused_options(args, pairs)
     if args.verify_arch == "arm64":
         notes += arm64_notes(pairs)
+    sizes = parse_sizes(args.image_size)
+    if sizes and len(sizes) > 1 and args.verify_arch == "arm64":
+        raise BadInput("--verify-arch arm64 checks one input size; drop it to check every size of a multi-size artifact on the host")
     extra = target_options(args)
     for target, precision in pairs:
         get_converter(target).check_options(precision, int8_options(extra, target, precision, None))
+        if sizes:
+            get_converter(target).check_sizes(precision, int8_options(extra, target, precision, None), sizes)
     if args.target != "all":  # with all, a missing toolchain skips its target instead
         for target in dict.fromkeys(t for t, _ in pairs):
             get_converter(target).check_available()
@@ -304,7 +314,7 @@ class Job:
     out: Path
     progress: Progress = field(default_factory=Progress)
     calibration: np.ndarray | None = None
-    images: tuple[np.ndarray, np.ndarray | None, str] | None = None
+    images: tuple[np.ndarray, np.ndarray | None, str] | dict | None = None  # a dict by (height, width) for several sizes
 
     @property
     def qat(self) -> dict | None:
@@ -348,7 +358,10 @@ def load_images(job: Job, args: argparse.Namespace) -> None:
             job.calibration = mvedge.data.calibration.calibration_set(job.bundle, args.calibration, args.calibration_limit)
     if not args.no_verify:
         with job.progress.stage("loading verification images"):
-            job.images = mvedge.verify.data.verification_set(job.bundle, args.images, args.limit)
+            if job.bundle.more_sizes:  # a multi-size artifact is checked at each size
+                job.images = {size: mvedge.verify.data.verification_set(job.bundle.at_size(size), args.images, args.limit) for size in job.bundle.sizes}
+            else:
+                job.images = mvedge.verify.data.verification_set(job.bundle, args.images, args.limit)
 
 
 @dataclass
@@ -370,7 +383,8 @@ def convert_each(job: Job, args: argparse.Namespace) -> Iterator[Outcome]:
     extra = target_options(args)
     for target, precision in job.pairs:
         options = ConvertOptions(
-            precision, job.bundle.image_size, calibration=job.calibration, extra=int8_options(extra, target, precision, job.qat)
+            precision, job.bundle.image_size, calibration=job.calibration, extra=int8_options(extra, target, precision, job.qat),
+            more_sizes=list(job.bundle.more_sizes),
         )
         try:
             artifact = pipeline.convert(

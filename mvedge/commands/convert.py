@@ -67,7 +67,7 @@ def convert_report(job: Job, rows: list[Outcome]) -> dict[str, Any]:
         "schema": "mvedge.convert/1",
         "model": bundle.name,
         "source": bundle.source,
-        "image_size": bundle.image_size,
+        "image_size": bundle.image_size if not bundle.more_sizes else [list(size) for size in bundle.sizes],
         "artifacts": [outcome_dict(r) for r in rows],
     }
 
@@ -77,7 +77,8 @@ def convert_all(args: argparse.Namespace) -> tuple[Job, list[Outcome]]:
     error it is. The command and `mvedge.convert` both run this."""
     job = prepare(args, Path(args.out))
     bundle = job.bundle
-    job.progress.note(f"model {bundle.name} ({bundle.source}), input {bundle.config['in_channels']}x{bundle.image_size}x{bundle.image_size}")
+    shapes = ", ".join(f"{bundle.config['in_channels']}x{h}x{w}" for h, w in bundle.sizes)
+    job.progress.note(f"model {bundle.name} ({bundle.source}), input {shapes}")
     load_images(job, args)
     rows = []
     for outcome in convert_each(job, args):

@@ -37,6 +37,8 @@ def _drift(sidecar: Sidecar) -> str:
         parts.append(f"top-1 agreement {drift['top1_agreement']:.3f}")
     if drift.get("outputs"):
         parts[0] = f"worst output {drift.get('output')}: {parts[0]}"
+    if drift.get("sizes"):
+        parts[0] = f"worst size {drift.get('size')}: {parts[0]}"
     if drift.get("accuracy") is not None:
         parts.append(f"accuracy {drift['accuracy']:.3f} (float {drift['reference_accuracy']:.3f})")
     return ", ".join(parts) + (f" ({sidecar.verification})" if sidecar.verification else "")
@@ -52,6 +54,21 @@ def _outputs(sidecar: Sidecar, data: dict[str, Any]) -> list[tuple[str, str]]:
         drift = per_output.get(spec["name"])
         numbers = f"; PSNR {float(drift['psnr_db']):.1f} dB, cosine {float(drift['cosine']):.6f}" if drift else ""
         rows.append((f"output {spec['name']}", _fields({k: v for k, v in spec.items() if k != "name"}) + numbers))
+    return rows
+
+
+def _sizes(sidecar: Sidecar) -> list[tuple[str, str]]:
+    """A multi-size artifact: one row per size ('size 96x128'), its method or signature and drift."""
+    if not sidecar.input.sizes:
+        return []
+    per_size = (sidecar.drift or {}).get("sizes") or {}
+    rows = []
+    for index, (height, width) in enumerate(sidecar.input.sizes):
+        tag = str(height) if height == width else f"{height}x{width}"
+        method = sidecar.input.methods[index] if sidecar.input.methods else None
+        drift = per_size.get(tag)
+        numbers = f"PSNR {float(drift['psnr_db']):.1f} dB, cosine {float(drift['cosine']):.6f}" if drift else "not verified"
+        rows.append((f"size {tag}", (f"{method}: " if method else "") + numbers))
     return rows
 
 
@@ -72,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             ("labels", f"{len(sidecar.labels)} class names" if sidecar.labels else "none (outputs are class indices)" if sidecar.output.name in ("logits", None) else "none (no class outputs)"),
             ("toolchain", _fields(sidecar.toolchain)),
             ("drift", _drift(sidecar)),
+            *_sizes(sidecar),
             ("sha256", sha256 + ("" if sidecar.sha256 == sha256 else " (not the sidecar's)" if sidecar.sha256 else " (sidecar records none)")),
             ("size", f"{sidecar.size_bytes / 1e6:.2f} MB" if sidecar.size_bytes else "-"),
         ]

@@ -10,7 +10,7 @@ from mvedge.progress import Progress
 def model_from_options(
     weights: str | None,
     variant: str | None = None,
-    image_size: int | None = None,
+    image_size: int | str | None = None,
     labels: str | None = None,
     num_classes: int | None = None,
     backbone: bool = False,

@@ -15,6 +15,7 @@ from mvedge.commands.output import add_json_argument, emit_json, human_lines
 from mvedge.commands.resolve import model_from_options
 from mvedge.errors import BadInput
 from mvedge.model.outputs import choice_from_names
+from mvedge.model.sizes import size_tag
 from mvedge.verify.runners import ARCHES
 
 
@@ -52,6 +53,7 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
     from mvedge.verify.check import check_runner
     from mvedge.verify.runners import open_runner
     from mvedge.verify.data import verification_set
+    from mvedge.verify.metrics import worst_size
     from mvedge.verify.thresholds import failures, threshold_for
 
     if args.limit < 1:
@@ -68,10 +70,12 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
     sha256 = check_sha256(artifact, sidecar, args.ignore_sha)
     if args.weights is None and sidecar.source != "embedded":
         raise BadInput(f"{artifact.name} was converted from {sidecar.source!r}; pass that checkpoint with --weights")
-    size = sidecar.input.shape[-1 if sidecar.input.layout == "NCHW" else -2]
+    sizes = sidecar.input.all_sizes()  # (height, width) each; several for a multi-size artifact
+    if len(sizes) > 1 and args.arch != "host":
+        raise BadInput(f"{artifact.name} takes {len(sizes)} input sizes; --arch arm64 checks one: drop --arch to check every size on the host")
     # an artifact converted with --num-classes has the same (seeded) new head as this reload
     choice = choice_from_names([str(o.name) for o in sidecar.all_outputs()], sidecar.outputs is not None)
-    bundle = model_from_options(args.weights, image_size=size, num_classes=sidecar.config.get("num_classes"), backbone=choice.kind == "stages")
+    bundle = model_from_options(args.weights, image_size=sizes, num_classes=sidecar.config.get("num_classes"), backbone=choice.kind == "stages")
     bundle.outputs = choice
     if {k: v for k, v in bundle.config.items() if k != "image_size"} != {k: v for k, v in sidecar.config.items() if k != "image_size"}:
         raise BadInput(f"--weights describe another model than the one {artifact.name} was converted from (configs differ)")
@@ -87,8 +91,17 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
         if artifact.suffix == ".mlpackage":
             raise BadInput("--threads does not apply to .mlpackage (Core ML picks its own; the interpreter runs on one thread)")
         runner_options["threads"] = args.threads
-    runner = open_runner(artifact, sidecar=sidecar, arch=args.arch, **runner_options)
+    first = {"method": sidecar.input.methods[0]} if len(sizes) > 1 and sidecar.input.methods else {}
+    runner = open_runner(artifact, sidecar=sidecar, arch=args.arch, **runner_options, **first)
     drift = check_runner(runner, bundle, images, labels)
+    if len(sizes) > 1:  # every size through its own method / signature; the worst size decides
+        drifts = {size_tag(sizes[0]): drift}
+        for index, size in enumerate(sizes[1:], start=1):
+            at = bundle.at_size(size)
+            method = {"method": sidecar.input.methods[index]} if sidecar.input.methods else {}
+            more, more_labels, _ = verification_set(at, args.images, args.limit)
+            drifts[size_tag(size)] = check_runner(open_runner(artifact, sidecar=sidecar, **runner_options, **method), at, more, more_labels)
+        drift = worst_size(drifts)
     emulated = runner.describe() if args.arch == "arm64" else None
     precision = sidecar.precision
     problems = failures(drift, precision)
@@ -109,6 +122,11 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
     if drift.outputs:
         rows.append(("worst output", str(drift.output)))
         rows += [(f"output {name}", f"PSNR {d['psnr_db']:.1f} dB, cosine {d['cosine']:.6f}, max abs {d['max_abs']:.3g}") for name, d in drift.outputs.items()]
+    if drift.sizes:
+        rows.append(("worst size", str(drift.size)))
+        methods = dict(zip((size_tag(s) for s in sizes), sidecar.input.methods or [None] * len(sizes)))
+        rows += [(f"size {tag}" + (f" ({methods[tag]})" if methods.get(tag) else ""),
+                  f"PSNR {d['psnr_db']:.1f} dB, cosine {d['cosine']:.6f}, max abs {d['max_abs']:.3g}") for tag, d in drift.sizes.items()]
     if drift.accuracy is not None:
         rows.append(("top-1 accuracy", f"{drift.accuracy:.3f} (float model {drift.reference_accuracy:.3f})"))
     rows.append(("result", "PASS" if not problems else "FAIL: " + "; ".join(problems)))
@@ -118,6 +136,8 @@ def _verify(args: argparse.Namespace) -> tuple[int, dict]:
     if args.localize:
         from mvedge.verify.localize import LocalizationUnavailable, format_localization, localize
 
+        if len(sizes) > 1:
+            print(f"note: --localize compares blocks at the first size ({size_tag(sizes[0])}) only")
         try:
             report = localize(artifact, bundle, images, precision)
         except LocalizationUnavailable as exc:

@@ -7,6 +7,8 @@ numbers match what the official models were evaluated with:
 - crop_mode "center": resize the shorter side to floor(S / crop_pct), the longer side to
   int(that * long / short) (aspect kept), then centre-crop S x S;
 - crop_mode "squash": resize both sides to floor(S / crop_pct), then centre-crop S x S;
+- a non-square input (H, W) resizes both sides to floor(H / crop_pct) x floor(W / crop_pct) and
+  centre-crops H x W (timm's transform for a (height, width) input size; aspect not kept);
 - scale to [0, 1], normalise with mean/std, channels first: float32 (3, S, S);
 - for a model with another input channel count than 3, average the RGB planes and repeat them.
 
@@ -79,8 +81,12 @@ def resized_size(width: int, height: int, pre: Preprocessing) -> tuple[int, int]
     both sides to floor(S / crop_pct); 'center' resizes the shorter side to it and keeps the aspect
     (torchvision's Resize(int))."""
     side = pre.resize_size()
-    if side < 1:
+    if min(side if isinstance(side, tuple) else (side,)) < 1:
         raise BadInput(f"input_size {pre.input_size} with crop_pct {pre.crop_pct} gives an empty resize")
+    if pre.crop_mode not in ("center", "squash"):
+        raise BadInput(f"crop_mode must be 'center' or 'squash', got {pre.crop_mode!r}")
+    if isinstance(side, tuple):  # (height, width): both sides, as timm's Resize((h, w))
+        return side[1], side[0]
     if pre.crop_mode == "squash":
         return side, side
     if pre.crop_mode == "center":
@@ -90,20 +96,22 @@ def resized_size(width: int, height: int, pre: Preprocessing) -> tuple[int, int]
     raise BadInput(f"crop_mode must be 'center' or 'squash', got {pre.crop_mode!r}")
 
 
-def _center_crop(array: np.ndarray, size: int) -> np.ndarray:
-    """torchvision CenterCrop on an (H, W, C) array: zero padding first if the image is smaller."""
+def _center_crop(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """torchvision CenterCrop to (height, width) on an (H, W, C) array: zero padding first if the
+    image is smaller."""
+    height, width = size
     h, w = array.shape[:2]
-    if h < size or w < size:
-        pad_h, pad_w = max(size - h, 0), max(size - w, 0)
+    if h < height or w < width:
+        pad_h, pad_w = max(height - h, 0), max(width - w, 0)
         array = np.pad(array, ((pad_h // 2, (pad_h + 1) // 2), (pad_w // 2, (pad_w + 1) // 2), (0, 0)))
         h, w = array.shape[:2]
-    top = int(round((h - size) / 2.0))
-    left = int(round((w - size) / 2.0))
-    return array[top : top + size, left : left + size]
+    top = int(round((h - height) / 2.0))
+    left = int(round((w - width) / 2.0))
+    return array[top : top + height, left : left + width]
 
 
 def pixels(image: Image.Image, pre: Preprocessing) -> np.ndarray:
-    """The 8-bit RGB pixels (S, S, 3) an app feeds or normalises: Pillow resize, then the centre
+    """The 8-bit RGB pixels (H, W, 3) an app feeds or normalises: Pillow resize, then the centre
     crop with torchvision's offsets round((side - S) / 2) (round half to even) and zero padding."""
     resample = _resample(pre.interpolation)
     if image.mode != "RGB":
@@ -111,7 +119,7 @@ def pixels(image: Image.Image, pre: Preprocessing) -> np.ndarray:
     size = resized_size(image.width, image.height, pre)
     if size != image.size:
         image = image.resize(size, resample=resample)
-    return np.ascontiguousarray(_center_crop(np.asarray(image, dtype=np.uint8), pre.input_size))
+    return np.ascontiguousarray(_center_crop(np.asarray(image, dtype=np.uint8), pre.size))
 
 
 def _statistics(pre: Preprocessing) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +159,7 @@ def adapt_channels(images: np.ndarray, channels: int) -> np.ndarray:
 
 
 def preprocess(image: Image.Image, pre: Preprocessing, channels: int = 3) -> np.ndarray:
-    """An image as the model input: float32 array (channels, S, S) with S = pre.input_size (see
+    """An image as the model input: float32 array (channels, H, W) with (H, W) = pre.size (see
     module doc): `pixels`, then `normalise`, then `adapt_channels` for a model without 3 channels."""
     if pre.channels != "RGB" or pre.layout != "NCHW":
         raise BadInput(f"only RGB / NCHW preprocessing is supported, got {pre.channels} / {pre.layout}")

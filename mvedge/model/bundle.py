@@ -26,6 +26,7 @@ from mvedge.model.labels import imagenet1k_labels, read_labels_file
 from mvedge.model.mambavision import MambaVision, MambaVisionBackbone, build
 from mvedge.model.outputs import OutputChoice
 from mvedge.model.preprocessing import Preprocessing, preprocessing
+from mvedge.model.sizes import Size, check_sizes, parse_sizes, size_tag, sizes_tag
 
 DIGITS = "digits"
 """Domain of the embedded digits model and of checkpoints fine-tuned from it: checked and
@@ -51,13 +52,29 @@ class ModelBundle:
     source_file: str | None = None  # the local checkpoint file the weights were read from (a Hub download's cached file)
     extra: dict[str, Any] = field(default_factory=dict)
     domain: str = PHOTOS  # DIGITS or PHOTOS: which bundled images fit the model
-    trained_size: int | None = None  # the input side the weights were trained at, when --image-size changed it
+    trained_size: int | tuple[int, int] | None = None  # the input size the weights were trained at, when --image-size changed it
     outputs: OutputChoice = field(default_factory=OutputChoice)  # what an artifact outputs (--outputs, --stages)
+    more_sizes: list[Size] = field(default_factory=list)  # further input sizes of a multi-size artifact (--image-size 224,256x320)
 
     @property
-    def image_size(self) -> int:
-        """The input side the model is converted at."""
+    def image_size(self) -> int | tuple[int, int]:
+        """The input size the model is converted at: a side, or (height, width) when not square
+        (the first size of a multi-size artifact)."""
         return self.preprocessing.input_size
+
+    @property
+    def sizes(self) -> list[Size]:
+        """Every input size an artifact of this bundle takes, (height, width) each, the first first."""
+        return [self.preprocessing.size, *self.more_sizes]
+
+    @property
+    def size_label(self) -> str:
+        """The sizes as names and messages write them: '224', '256x320', '224_256x320'."""
+        return sizes_tag(self.sizes)
+
+    def at_size(self, size: Size) -> ModelBundle:
+        """A shallow copy of the bundle whose preprocessing (and only size) is `size`: the same model."""
+        return dataclasses.replace(self, preprocessing=dataclasses.replace(self.preprocessing, input_size=size), more_sizes=[])
 
     @property
     def random_weights(self) -> bool:
@@ -68,7 +85,7 @@ class ModelBundle:
 def load_bundle(
     weights: str | None = None,
     variant: str | None = None,
-    image_size: int | None = None,
+    image_size: int | str | tuple[int, int] | list | None = None,
     labels: str | None = None,
     num_classes: int | None = None,
     backbone: bool = False,
@@ -77,13 +94,13 @@ def load_bundle(
     checkpoint with its base model's preprocessing, labels and domain), else a named variant with
     random weights (`random_weights` says so), else the embedded digits model. An official variant
     with a 1000-class head is labelled with the ImageNet-1K class names. `image_size` (the
-    --image-size option) overrides the input side of any of them; BadInput when it is below 1.
+    --image-size option: a side, 'HxW', or a comma-separated list for a multi-size artifact)
+    overrides the input size of any of them; BadInput when a side is below 1 or the total stride.
     `num_classes` (--num-classes) other than the model's keeps the backbone and gives a new,
     untrained head (`extra["untrained_head"]` holds the warning; no labels). `labels` (the
     --labels option) is a file of class names, one per line, that replaces the model's. A
     detection/segmentation backbone checkpoint is refused unless `backbone` (--outputs stages)."""
-    if image_size is not None and image_size < 1:
-        raise BadInput(f"--image-size must be a positive integer, got {image_size}")
+    sizes = parse_sizes(image_size)
     if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
         raise BadInput(f"--num-classes must be a positive integer, got {num_classes}")
     if weights:
@@ -102,16 +119,12 @@ def load_bundle(
         raise BadInput("--num-classes gives a classifier a new head; a detection/segmentation backbone has none: drop --num-classes")
     if num_classes is not None and num_classes != bundle.config.get("num_classes"):
         _with_new_head(bundle, num_classes)
-    if image_size is not None:
-        stride = total_stride(bundle.model)
-        if image_size < stride:
-            raise BadInput(
-                f"--image-size {image_size} is below the network's total stride ({stride}): the last stage's pixels would be mostly padding; "
-                f"use at least {stride} (the model was trained at {bundle.image_size})"
-            )
+    if sizes is not None:
+        check_sizes(sizes, total_stride(bundle.model), size_tag(bundle.preprocessing.size))
         bundle.trained_size = bundle.image_size
-        bundle.preprocessing = dataclasses.replace(bundle.preprocessing, input_size=image_size)
-        bundle.config["image_size"] = image_size
+        bundle.preprocessing = dataclasses.replace(bundle.preprocessing, input_size=sizes[0])
+        bundle.more_sizes = list(sizes[1:])
+        bundle.config["image_size"] = list(sizes[0]) if sizes[0][0] != sizes[0][1] else sizes[0][0]
     return with_labels_file(bundle, labels) if labels else bundle
 
 
@@ -182,11 +195,14 @@ def total_stride(model: nn.Module) -> int:
 def size_note(bundle: ModelBundle) -> str | None:
     """A note when --image-size is far from the training size (outside SIZE_RANGE): the model
     still runs, but its accuracy at that size is not what it was trained for."""
-    trained, size = bundle.trained_size, bundle.image_size
-    if trained is None or SIZE_RANGE[0] * trained <= size <= SIZE_RANGE[1] * trained:
+    if bundle.trained_size is None:
+        return None
+    trained = bundle.trained_size if isinstance(bundle.trained_size, int) else min(bundle.trained_size)
+    far = [s for s in bundle.sizes if not all(SIZE_RANGE[0] * trained <= side <= SIZE_RANGE[1] * trained for side in s)]
+    if not far:
         return None
     return (
-        f"note: --image-size {size} is outside {SIZE_RANGE[0]:g}x-{SIZE_RANGE[1]:g}x of the size the model was trained at "
+        f"note: --image-size {size_tag(far[0])} is outside {SIZE_RANGE[0]:g}x-{SIZE_RANGE[1]:g}x of the size the model was trained at "
         f"({trained}); expect lower accuracy (the drift check compares with the float model at the same size)"
     )
 

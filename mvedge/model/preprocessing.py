@@ -21,7 +21,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class Preprocessing:
     """How an image becomes the model input: resize, crop, scale to [0, 1], normalise (RGB, NCHW)."""
 
-    input_size: int = 224
+    input_size: int | tuple[int, int] = 224  # a side, or (height, width) for a non-square input
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     interpolation: str = "bicubic"
@@ -31,14 +31,29 @@ class Preprocessing:
     layout: str = "NCHW"
     extra: dict = field(default_factory=dict)
 
-    def resize_size(self) -> int:
-        """Side the image is resized to before the centre crop: floor(input_size / crop_pct)."""
+    def __post_init__(self) -> None:
+        if isinstance(self.input_size, (tuple, list)):  # (S, S) is the square side S; (H, W) stays a pair
+            height, width = (int(v) for v in self.input_size)
+            object.__setattr__(self, "input_size", height if height == width else (height, width))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the model input."""
+        return self.input_size if isinstance(self.input_size, tuple) else (self.input_size, self.input_size)
+
+    def resize_size(self) -> int | tuple[int, int]:
+        """What the image is resized to before the centre crop: floor(input_size / crop_pct), a
+        side for a square input, (height, width) for a non-square one (as timm does for a pair)."""
+        if isinstance(self.input_size, tuple):
+            return tuple(math.floor(side / self.crop_pct) for side in self.input_size)
         return math.floor(self.input_size / self.crop_pct)
 
     def to_dict(self) -> dict:
-        """Plain-JSON form for sidecars."""
+        """Plain-JSON form for sidecars (a non-square input_size and resize_size as [height, width])."""
         out = asdict(self)
-        out["resize_size"] = self.resize_size()
+        resize = self.resize_size()
+        out["input_size"] = list(self.input_size) if isinstance(self.input_size, tuple) else self.input_size
+        out["resize_size"] = list(resize) if isinstance(resize, tuple) else resize
         return out
 
     @classmethod
@@ -72,7 +87,9 @@ def _checked_value(key: str, value: Any, where: str) -> Any:
     if key == "input_size":
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
-        raise BadInput(f"{where}: input_size must be a positive integer, got {value!r}")
+        if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+            return tuple(value)
+        raise BadInput(f"{where}: input_size must be a positive integer or [height, width], got {value!r}")
     if key in ("mean", "std"):
         if isinstance(value, (list, tuple)) and value and all(_is_number(v) for v in value):
             if key == "std" and any(v == 0 for v in value):

@@ -28,12 +28,17 @@ class Drift:
     reference_accuracy: float | None = None
     output: str | None = None
     outputs: dict[str, dict] | None = None
+    size: str | None = None  # a multi-size artifact: the worst size ('256x320'), its numbers above
+    sizes: dict[str, dict] | None = None  # and each size's own numbers
 
     def to_dict(self) -> dict:
-        """Plain-JSON form (sidecars, --json); the per-output fields only for several outputs."""
+        """Plain-JSON form (sidecars, --json); the per-output fields only for several outputs, the
+        per-size fields only for several sizes."""
         data = asdict(self)
         if self.outputs is None:
             del data["output"], data["outputs"]
+        if self.sizes is None:
+            del data["size"], data["sizes"]
         return data
 
 
@@ -43,6 +48,13 @@ def worst_of(drifts: dict[str, Drift]) -> Drift:
     name = min(drifts, key=lambda n: (_ordered(drifts[n].psnr_db), _ordered(drifts[n].cosine)))
     per_output = {n: {k: v for k, v in d.to_dict().items() if k not in ("samples",)} for n, d in drifts.items()}
     return dataclasses.replace(drifts[name], output=name, outputs=per_output)
+
+
+def worst_size(drifts: dict[str, Drift]) -> Drift:
+    """One Drift for a multi-size artifact: the numbers of the size with the lowest PSNR (ties:
+    lowest cosine), naming it, with every size's numbers under `sizes`; it decides pass/fail."""
+    name = min(drifts, key=lambda n: (_ordered(drifts[n].psnr_db), _ordered(drifts[n].cosine)))
+    return dataclasses.replace(drifts[name], size=name, sizes={n: d.to_dict() for n, d in drifts.items()})
 
 
 def _ordered(value: float) -> float:

@@ -67,7 +67,10 @@ def threshold_for(precision: str) -> Threshold:
 
 def failures(drift: Drift, precision: str) -> list[str]:
     """What in `drift` is past the precision's threshold (empty: the artifact passes); for several
-    outputs, every output is checked and each problem names its output."""
+    outputs, every output is checked and each problem names its output; for several input sizes,
+    every size, and each problem names its size."""
+    if drift.sizes:
+        return [f"{size}: {p}" for size, numbers in drift.sizes.items() for p in failures(Drift(**numbers), precision)]
     if drift.outputs:
         return [f"{name}: {p}" for name, numbers in drift.outputs.items() for p in failures(Drift(**numbers, samples=drift.samples), precision)]
     limit = threshold_for(precision)

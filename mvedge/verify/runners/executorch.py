@@ -61,7 +61,7 @@ class ExecuTorchRunner(Runner):
             set_threads(int(threads))
         try:
             self.program = runtime.load_program(self.path)  # from the file, like an app (not from bytes)
-            self.method = self.program.load_method("forward")
+            self.method = self.program.load_method(options.get("method") or "forward")  # a multi-size .pte: one method per size
         except RuntimeError as exc:
             raise Failed(f"ExecuTorch could not load {self.path.name}: {exc}") from exc
         self.input_dtype = self.sidecar.input.dtype if self.sidecar is not None else "float32"

@@ -74,7 +74,8 @@ class LiteRTRunner(Runner):
     `preserve_all_tensors` (keep every intermediate tensor readable after a run, for drift
     localisation; meaningful with xnnpack=False, since a delegate's internals are not kept).
     Handles NHWC inputs (from the sidecar, else from the input shape) and int8/uint8 input/output
-    quantization (from the model's own tensor details).
+    quantization (from the model's own tensor details). `method`: the signature to run in a
+    multi-size .tflite (the sidecar's `input.methods`; default: the model's first subgraph).
     """
 
     target = "tflite"
@@ -96,9 +97,19 @@ class LiteRTRunner(Runner):
             if "Flex" in message or "Select TensorFlow op" in message:
                 raise RuntimeUnavailable(f"the model needs TensorFlow Flex ops, which {self.runtime} cannot run: {message}") from exc
             raise
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
-        self.outputs = self._outputs_by_name() if self.output_names else [self.output]
+        self.signature = options.get("method")
+        self.signature_runner = self.interpreter.get_signature_runner(self.signature) if self.signature else None
+        if self.signature_runner is not None:
+            inputs, outputs = self.signature_runner.get_input_details(), self.signature_runner.get_output_details()
+            self.input_key = next(iter(inputs))
+            self.input = inputs[self.input_key]
+            keys = self.output_names or [self.sidecar.output.name if self.sidecar is not None and self.sidecar.output.name in outputs else next(iter(outputs))]
+            self.outputs = [{**outputs[k], "key": k} for k in keys]
+            self.output = self.outputs[0]
+        else:
+            self.input = self.interpreter.get_input_details()[0]
+            self.output = self.interpreter.get_output_details()[0]
+            self.outputs = self._outputs_by_name() if self.output_names else [self.output]
         self.threads = threads
         self.delegate_partitions = self._delegate_partitions()
         self.delegate = "XNNPACK" if xnnpack and self.delegate_partitions else "none (builtin kernels)"
@@ -180,6 +191,10 @@ class LiteRTRunner(Runner):
         expected = tuple(int(d) for d in self.input["shape"])
         if tuple(chunk.shape) != expected:
             raise ValueError(f"input of shape {tuple(chunk.shape)} ({self.layout}) does not match the model's {expected}")
+        if self.signature_runner is not None:  # one signature of a multi-size .tflite
+            results = self.signature_runner(**{self.input_key: _quantize(np.ascontiguousarray(chunk), self.input)})
+            got = [dequantize(results[d["key"]], d) for d in self.outputs]
+            return [got[0].reshape(self.batch, -1)[:count]] if self.output_names is None else [g[:count] for g in got]
         self.interpreter.set_tensor(self.input["index"], _quantize(np.ascontiguousarray(chunk), self.input))
         self.interpreter.invoke()
         if self.output_names is None:  # one output: (N, K) as it has always been returned
