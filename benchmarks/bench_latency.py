@@ -89,7 +89,7 @@ def ensure_artifacts(cache: Path, log: Callable[[str], None]) -> dict[str, Path]
             continue
         extra = OPTIONS.get(name, {})
         folder = cache.joinpath(*sorted(extra))  # e.g. <cache>/all_integer/
-        path = folder / artifact_name(SimpleNamespace(name="T", random_weights=True, image_size=224), target, precision, get_converter(target).suffix, extra)
+        path = folder / artifact_name(SimpleNamespace(name="T", random_weights=True, image_size=224, size_label="224"), target, precision, get_converter(target).suffix, extra)
         if not path.exists():
             log(f"converting {name} into {folder} ...")
             command = [sys.executable, __file__, "--convert-one", target, precision, "--cache", str(folder), "--extra", json.dumps(extra)]

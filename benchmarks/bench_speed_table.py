@@ -149,7 +149,7 @@ def ensure_artifacts(cache: Path, log: Callable[[str], None], rows: list[tuple[s
     for name, target, precision in rows:
         if target is None:
             continue
-        path = cache / artifact_name(SimpleNamespace(name="T", random_weights=True, image_size=224), target, precision, get_converter(target).suffix, {})
+        path = cache / artifact_name(SimpleNamespace(name="T", random_weights=True, image_size=224, size_label="224"), target, precision, get_converter(target).suffix, {})
         if not path.exists():
             log(f"converting {target} {precision} into {cache} ...")
             command = [sys.executable, str(REPO / "benchmarks" / "bench_latency.py"), "--convert-one", target, precision, "--cache", str(cache), "--extra", "{}"]
@@ -320,7 +320,7 @@ def table(payload: dict) -> str:
     la = payload["load_average"]
     lines = [
         f"MambaVision-T, 224 px, batch 1, {payload['threads']} threads, random weights; {payload['machine']['cpu']} "
-        f"({payload['machine']['nproc']} cores, shared with other jobs: load average {la['before'][0]:.2f} before, "
+        f"({payload['machine']['nproc']} cores, load average {la['before'][0]:.2f} before, "
         f"{la['after'][0]:.2f} after); {payload['flops_per_image'] / 1e9:.2f} GFLOP per image; fp32 torch.mm peak "
         f"{payload['matmul_peak']['gflops']:.0f} GFLOP/s; median and p90 of {payload['rounds']} interleaved rounds, {payload['started']}.",
         "",
