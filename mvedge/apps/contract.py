@@ -235,7 +235,15 @@ def build_entry(artifact: Path, sidecar: dict, runtime: str, images: list[Contra
     pre = preprocessing_from_sidecar(sidecar)
     layout, dtype = spec["layout"], spec.get("dtype", "float32")
     channels = int(spec["shape"][1] if layout == "NCHW" else spec["shape"][3])
-    size = int(spec["shape"][2] if layout == "NCHW" else spec["shape"][1])
+    height, width = (int(v) for v in (spec["shape"][2:4] if layout == "NCHW" else spec["shape"][1:3]))
+    sizes = spec.get("sizes") or [[height, width]]
+    if height != width or len(sizes) > 1:
+        taken = ", ".join(f"{h}x{w}" for h, w in sizes)
+        raise BadInput(
+            f"{artifact.name}: the demo apps take one square input size, and this artifact takes {taken}; "
+            f"convert one for the app with a square --image-size (e.g. --image-size {max(height, width)})"
+        )
+    size = height
     if size != pre.input_size:
         raise BadInput(f"{artifact.name}: input side {size} differs from the preprocessing input_size {pre.input_size}")
     labels = sidecar.get("labels")

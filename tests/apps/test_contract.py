@@ -66,6 +66,18 @@ def test_onnx_artifact_reproduces_its_contract(artifacts, tmp_path: Path) -> Non
     assert [case["top5"][0]["index"] for case in entry["cases"]] == [image.label for image in images]
 
 
+@pytest.mark.parametrize(
+    ("shape", "sizes", "taken"),
+    [([1, 3, 96, 128], None, "96x128"), ([1, 3, 128, 128], [[128, 128], [96, 128]], "128x128, 96x128")],
+)
+def test_a_non_square_or_multi_size_artifact_is_refused_for_the_apps(artifacts, shape, sizes, taken) -> None:
+    (onnx,) = need(artifacts, "onnx")
+    sidecar = json.loads(Path(str(onnx) + ".json").read_text())
+    sidecar["input"] = {**sidecar["input"], "shape": shape, "sizes": sizes}
+    with pytest.raises(C.BadInput, match=f"the demo apps take one square input size, and this artifact takes {taken}; convert one"):
+        C.build_entry(onnx, sidecar, "onnxruntime", [], runner=object())
+
+
 def _copy_contract(app: Path, tmp_path: Path) -> tuple[Path, Path, dict]:
     contract, models = _android_contract(app)
     target = tmp_path / "contract"
