@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "arm64.json"
 MATRIX = [  # (target, precision, ConvertOptions.extra)
     ("tflite", "fp32", {}), ("tflite", "fp16", {}), ("tflite", "int8-dynamic", {}), ("tflite", "int8", {}),
-    ("tflite", "int8", {"all_integer": True}), ("onnx", "fp32", {}), ("executorch", "fp32", {}),
+    ("tflite", "int8", {"all_integer": True}), ("onnx", "fp32", {}), ("executorch", "fp32", {}), ("executorch", "int8", {}),
 ]
 
 

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="runtime threads (onnx, tflite, executorch)")
     parser.add_argument(
         "--arch", choices=ARCHES, default="host",
-        help="arm64: run on ARM64 CPU kernels under qemu emulation, as a phone's CPU runs them (tflite, onnx; "
+        help="arm64: run on ARM64 CPU kernels under qemu emulation, as a phone's CPU runs them (tflite, onnx, executorch; "
              "prepares an ARM64 userland under the cache folder on first use)",
     )
     parser.add_argument(

@@ -1,5 +1,6 @@
 """The ARM64 runner: the artifact runs in its own runtime's aarch64 build under qemu user-mode
-emulation, so its outputs come from the ARM kernels (NEON, dot product, fp16) a phone's CPU runs."""
+emulation, so its outputs come from the ARM kernels (NEON, dot product, fp16) a phone's CPU runs.
+ExecuTorch's runtime is an optional part of the userland (it needs torch), fetched on first use."""
 
 from __future__ import annotations
 
@@ -13,14 +14,11 @@ import numpy as np
 from mvedge.artifact import Sidecar, artifact_type
 from mvedge.errors import BadInput, Failed
 from mvedge.progress import Progress
-from mvedge.verify.arm64.userland import Userland, userland
+from mvedge.verify.arm64.userland import Userland, component, userland
 from mvedge.verify.runners.base import Runner, RuntimeUnavailable
 
-EXECUTORCH_REFUSAL = (
-    "ExecuTorch cannot run on ARM64 here: its Python runtime loads libtorch, and the only aarch64 torch 2.13.0 "
-    "wheel on PyPI is a CUDA build (its libtorch_cpu needs libcudart and libcupti); check the .pte with mvedge verify "
-    "on the host, or the same model converted with --target tflite or onnx with --arch arm64"
-)
+COMPONENTS = {"executorch": ("executorch",)}
+"""The optional userland components each target's runtime needs."""
 FP16_NOTE = (
     "XNNPACK fp16 arithmetic not forced: ai-edge-litert 1.4.0's Python Interpreter exposes no XNNPACK delegate "
     "options (only the op resolver type and threads), so fp16 weights run in fp32 arithmetic"
@@ -28,8 +26,9 @@ FP16_NOTE = (
 
 
 class Arm64Runner(Runner):
-    """Runs a .tflite (XNNPACK on, unless `xnnpack=False`) or .onnx on the emulated ARM64 CPU. All
-    images go through one emulated process (its start-up costs seconds), so `whole_set` is True."""
+    """Runs a .tflite (XNNPACK on, unless `xnnpack=False`), .onnx or .pte on the emulated ARM64 CPU.
+    All images go through one emulated process (its start-up costs seconds; ExecuTorch's, which
+    imports torch, about half a minute), so `whole_set` is True."""
 
     whole_set = True
     emulated_host = "Linux aarch64, emulated (qemu -cpu max)"
@@ -38,15 +37,16 @@ class Arm64Runner(Runner):
                  progress: Progress | None = None, **options) -> None:
         super().__init__(path, sidecar, **options)
         self.target = artifact_type(self.path).target
-        if self.target == "executorch":
-            raise RuntimeUnavailable(EXECUTORCH_REFUSAL)
-        if self.target not in ("tflite", "onnx"):
-            raise BadInput(f"--arch arm64 runs .tflite, .onnx (and refuses .pte); {self.path.name} is a {self.target} artifact, "
+        if self.target not in ("tflite", "onnx", "executorch"):
+            raise BadInput(f"--arch arm64 runs .tflite, .onnx and .pte; {self.path.name} is a {self.target} artifact, "
                            "which has no ARM64 Linux runtime: check it on the host")
         if self.output_names is not None:
             raise RuntimeUnavailable(f"{self.path.name} has several outputs ({', '.join(self.output_names)}); the emulated ARM64 check runs single-output artifacts: check it on the host")
         self.threads, self.xnnpack = threads, xnnpack
         self.userland: Userland = userland(progress)
+        self.components = COMPONENTS.get(self.target, ())
+        for name in self.components:
+            component(self.userland, name, progress)
         self.info: dict = {}
 
     @property
@@ -70,7 +70,7 @@ class Arm64Runner(Runner):
             if not self.xnnpack:
                 args.append("--no-xnnpack")
             start = time.perf_counter()
-            done = self.userland.run(*args)
+            done = self.userland.run(*args, components=self.components)
             seconds = time.perf_counter() - start
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
@@ -92,6 +92,9 @@ class Arm64Runner(Runner):
             "cpu_features": self.info.get("cpu_features", manifest["cpu_features"]),
             "emulation_seconds": self.info.get("emulation_seconds"),
         }
+        if self.target == "executorch":
+            facts["libtorch"] = (f"torch {self.info.get('torch')} (PyPI's aarch64 build, a CUDA one: loaded because the runtime links "
+                                 f"libtorch, its CUDA never called; import {self.info.get('import_seconds')} s emulated)")
         if self.target == "tflite" and self.sidecar is not None and self.sidecar.precision == "fp16":
             facts["fp16_arithmetic"] = FP16_NOTE
         return facts
