@@ -155,6 +155,8 @@ def _emulation_rows(emulated: dict | None) -> list[tuple[str, str]]:
     ]
     if "fp16_arithmetic" in emulated:
         rows.append(("fp16 arithmetic", emulated["fp16_arithmetic"]))
+    if "cpu_note" in emulated:
+        rows.append(("CPU note", emulated["cpu_note"]))
     return rows
 
 

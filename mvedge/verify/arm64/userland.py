@@ -80,18 +80,19 @@ class Userland:
         """Where an optional component's packages are unpacked (see `component`)."""
         return self.folder / "components" / f"{name}-{_component_digest(name)}" / "site"
 
-    def command(self, *args: str) -> list[str]:
-        """The command line running guest.py with `args` on the emulated CPU."""
-        return [str(self.qemu), "-cpu", EMULATED_CPU, "-L", str(self.root), str(self.root / "usr" / "bin" / "python3.11"), "-s", str(GUEST_SCRIPT), *args]
+    def command(self, *args: str, cpu: str = EMULATED_CPU) -> list[str]:
+        """The command line running guest.py with `args` on the emulated CPU (qemu's -cpu `cpu`)."""
+        return [str(self.qemu), "-cpu", cpu, "-L", str(self.root), str(self.root / "usr" / "bin" / "python3.11"), "-s", str(GUEST_SCRIPT), *args]
 
     def environment(self, components: tuple[str, ...] = ()) -> dict[str, str]:
         """A clean environment for the guest: only its own packages (and the named components') on the path."""
         path = os.pathsep.join([str(self.site), *(str(self.component_site(name)) for name in components)])
         return {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "PYTHONPATH": path, "PYTHONNOUSERSITE": "1", "LANG": "C.UTF-8"}
 
-    def run(self, *args: str, components: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-        """Run guest.py with `args` (and the named components on its path); stdout and stderr captured."""
-        return subprocess.run(self.command(*args), env=self.environment(components), capture_output=True, text=True)
+    def run(self, *args: str, components: tuple[str, ...] = (), cpu: str = EMULATED_CPU) -> subprocess.CompletedProcess:
+        """Run guest.py with `args` (and the named components on its path) on qemu's -cpu `cpu`;
+        stdout and stderr captured."""
+        return subprocess.run(self.command(*args, cpu=cpu), env=self.environment(components), capture_output=True, text=True)
 
 
 def userland(progress: Progress | None = None) -> Userland:

@@ -59,15 +59,15 @@ def test_executorch_opens_on_arm64_with_its_component(monkeypatch: pytest.Monkey
     assert runner.target == "executorch" and runner.components == ("executorch",) and asked == [(fake, "executorch")]
     calls = []
 
-    def run(*args, components=()):
-        calls.append((args, components))
+    def run(*args, components=(), cpu="max"):
+        calls.append((args, components, cpu))
         np.save(args[4], np.ones((2, 10), np.float32))
         Path(args[5]).write_text(json.dumps({"runtime": "executorch 1.5.1", "delegate": "XNNPACK delegate", "cpu_features": ["asimd"]}))
         return SimpleNamespace(returncode=0, stderr="")
 
     fake.run = run
     assert runner.run_all(np.zeros((2, 1, 8, 8), np.float32)).shape == (2, 10)
-    assert calls[0][0][:2] == ("run", "executorch") and calls[0][1] == ("executorch",)
+    assert calls[0][0][:2] == ("run", "executorch") and calls[0][1:] == (("executorch",), "max,sme=off")
     assert runner.runtime == "executorch 1.5.1"
 
 
@@ -116,6 +116,7 @@ def test_executorch_passes_on_arm64_and_agrees_with_the_host(arm64_userland, con
     assert failures(compare(float_reference(digits, images), arm, labels), precision) == []
     facts = runner.describe()
     assert facts["runtime"] == "executorch 1.5.1" and facts["kernels"] == "XNNPACK delegate" and "torch 2.13.0" in facts["libtorch"]
-    assert {"asimd", "asimddp", "i8mm"} <= set(facts["cpu_features"])
+    assert {"asimd", "asimddp", "i8mm", "sve2"} <= set(facts["cpu_features"]) and "sme" not in facts["cpu_features"]  # max, SME off
+    assert facts["cpu"] == "qemu -cpu max,sme=off" and facts["cpu_note"].startswith("SME off")
     host = open_runner(artifact).run_all(images)
     assert compare(host, arm, None).psnr_db > (100 if precision == "fp32" else 30)
