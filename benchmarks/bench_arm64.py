@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""ARM64 against x86: every LiteRT and onnxruntime artifact run on emulated ARM64 kernels (qemu
+"""ARM64 against x86: every LiteRT, onnxruntime and ExecuTorch artifact run on emulated ARM64 kernels (qemu
 -cpu max, as `mvedge verify --arch arm64` does) and on this machine's x86 kernels, each compared
 with the float model, and the two runs with each other.
 
