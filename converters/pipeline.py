@@ -27,6 +27,7 @@ from mvedge.model.outputs import check_precision, choice_of, output_specs, stage
 from mvedge.progress import Progress
 from mvedge.verify.check import verify_artifact
 from mvedge.verify.metrics import Drift
+from mvedge.verify.runners.arm64 import emulated_cpu
 from mvedge.verify.runners.base import RuntimeUnavailable
 from mvedge.verify.thresholds import failures
 
@@ -230,7 +231,7 @@ def convert(
                     raise VerificationFailed(
                         f"{target} {precision} artifact drifts past its threshold ({'; '.join(problems)}); nothing was written"
                     )
-                note = "verified on emulated ARM64 (qemu -cpu max)" if arch == "arm64" else "verified"
+                note = f"verified on emulated ARM64 (qemu -cpu {emulated_cpu(target)})" if arch == "arm64" else "verified"
         sidecar.sha256 = sha256_of(temp_path)
         sidecar.size_bytes = size_of(temp_path)
         sidecar.convert_seconds = round(seconds, 2)

@@ -23,6 +23,13 @@ CPUS = {"executorch": f"{EMULATED_CPU},sme=off"}
 """qemu -cpu per target where it is not `max`: ExecuTorch's XNNPACK picks SME kernels for int8 when the
 CPU reports SME, and under qemu 7.2 they give wrong outputs (top-1 0.1 on the digits; the same .pte
 matches x86 exactly with SME off), so it runs on `max` without SME (dot product, i8mm, SVE2 kept)."""
+
+
+def emulated_cpu(target: str) -> str:
+    """The qemu -cpu model the target's artifacts run on under `--arch arm64`."""
+    return CPUS.get(target, EMULATED_CPU)
+
+
 SME_NOTE = (
     "SME off (qemu -cpu max,sme=off): with SME on, ExecuTorch 1.5.1's XNNPACK int8 kernels give wrong outputs under "
     "qemu 7.2 (qemu's SME emulation or the kernels: not decidable without SME hardware), so SME kernels are not checked"
@@ -53,7 +60,7 @@ class Arm64Runner(Runner):
         self.threads, self.xnnpack = threads, xnnpack
         self.userland: Userland = userland(progress)
         self.components = COMPONENTS.get(self.target, ())
-        self.cpu = CPUS.get(self.target, EMULATED_CPU)
+        self.cpu = emulated_cpu(self.target)
         for name in self.components:
             component(self.userland, name, progress)
         self.info: dict = {}

@@ -69,6 +69,7 @@ def test_executorch_opens_on_arm64_with_its_component(monkeypatch: pytest.Monkey
     assert runner.run_all(np.zeros((2, 1, 8, 8), np.float32)).shape == (2, 10)
     assert calls[0][0][:2] == ("run", "executorch") and calls[0][1:] == (("executorch",), "max,sme=off")
     assert runner.runtime == "executorch 1.5.1"
+    assert arm64.emulated_cpu("executorch") == "max,sme=off" and arm64.emulated_cpu("tflite") == "max"  # what sidecars quote
 
 
 def test_the_guest_runs_a_pte_as_the_host_runner_does(tiny_pte: Path, tmp_path: Path) -> None:
