@@ -34,7 +34,7 @@ DRAWS = 3
 SAFETY_FACTOR = 2.0
 FACTOR_WHY = (
     "the emulation is one ARM64 CPU (qemu -cpu max: dot product, i8mm, SVE) running one build of each runtime "
-    "(ai-edge-litert 1.4.0, onnxruntime 1.32.0) on two small models; a phone may pick other kernels (an older core "
+    "(ai-edge-litert 1.4.0, onnxruntime 1.32.0, executorch 1.5.1) on two small models; a phone may pick other kernels (an older core "
     "without dot product or i8mm), run a newer XNNPACK or another thread count, none of which was emulated"
 )
 INPUT_ABS = 1e-6
@@ -51,20 +51,21 @@ INPUT_RESPONSE_WHY = (
 )
 
 # (target, precision): why the emulation cannot stand for it, its floor, and the measured pair whose
-# kernels it shares (its tolerance is never below that pair's), if any
+# kernels it shares (its tolerance is never below that pair's), if any; an `unmeasured_only` floor
+# stands in only while the pair has no ARM64 rows
 _FLOAT = {"logits_abs": 1e-3, "score_abs": 1e-3}
 _HALF = {"logits_abs": 2e-2, "score_abs": 1e-2}
 _QUANT = {"logits_abs": 5e-2, "score_abs": 3e-2}
-_EXECUTORCH_WHY = ("ExecuTorch cannot run on ARM64 here (its Python runtime needs libtorch, and PyPI's aarch64 torch is a "
-                   "CUDA build); its XNNPACK kernels are those of LiteRT's delegate, so the LiteRT measurement bounds it from below")
+_EXECUTORCH_WHY = ("used only where ExecuTorch was not run on ARM64 (its runtime is an optional 2.5 GB part of the emulated "
+                   "userland); its XNNPACK kernels are those of LiteRT's delegate, so the LiteRT measurement bounds it from below")
 _COREML_WHY = ("Core ML runs here only in coremltools' MIL interpreter (no Apple runtime exists for Linux); Apple's CPU, GPU and "
                "Neural Engine kernels, their accumulation order and fp16 arithmetic cannot be emulated")
 FLOORS: dict[tuple[str, str], dict[str, Any]] = {
     ("tflite", "fp16"): {**_HALF, "like": None, "why": (
         "measured only with fp32 arithmetic: ai-edge-litert's Python interpreter cannot ask XNNPACK for fp16 arithmetic, "
         "which a phone with ARMv8.2 fp16 may use for an fp16 model, so that case is not measured")},
-    ("executorch", "fp32"): {**_FLOAT, "like": ("tflite", "fp32"), "why": _EXECUTORCH_WHY},
-    ("executorch", "int8"): {**_QUANT, "like": ("tflite", "int8"), "why": _EXECUTORCH_WHY},
+    ("executorch", "fp32"): {**_FLOAT, "like": ("tflite", "fp32"), "why": _EXECUTORCH_WHY, "unmeasured_only": True},
+    ("executorch", "int8"): {**_QUANT, "like": ("tflite", "int8"), "why": _EXECUTORCH_WHY, "unmeasured_only": True},
     ("executorch", "coreml-fp16"): {**_HALF, "like": None, "why": _COREML_WHY},
     ("coreml", "fp32"): {**_FLOAT, "like": None, "why": _COREML_WHY},
     ("coreml", "fp16"): {**_HALF, "like": None, "why": _COREML_WHY},
@@ -152,6 +153,8 @@ def derive(results: dict[str, Any], response: dict[str, Any], factor: float = SA
     entries = []
     for pair in sorted(set(pairs) | set(FLOORS)):
         floor = FLOORS.get(pair)
+        if floor and floor.get("unmeasured_only") and pair in pairs:
+            floor = None
         basis = pair if pair in pairs else (floor or {}).get("like")
         entry: dict[str, Any] = {"target": pair[0], "precision": pair[1], "input_abs": INPUT_ABS}
         for key in MEASURES:

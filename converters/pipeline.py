@@ -28,6 +28,7 @@ from mvedge.progress import Progress
 from mvedge.verify.check import verify_artifact
 from mvedge.model.sizes import size_tag
 from mvedge.verify.metrics import Drift, worst_size
+from mvedge.verify.runners.arm64 import emulated_cpu
 from mvedge.verify.runners.base import RuntimeUnavailable
 from mvedge.verify.thresholds import failures
 
@@ -234,7 +235,7 @@ def convert(
                     raise VerificationFailed(
                         f"{target} {precision} artifact drifts past its threshold ({'; '.join(problems)}); nothing was written"
                     )
-                note = "verified on emulated ARM64 (qemu -cpu max)" if arch == "arm64" else "verified"
+                note = f"verified on emulated ARM64 (qemu -cpu {emulated_cpu(target)})" if arch == "arm64" else "verified"
         sidecar.sha256 = sha256_of(temp_path)
         sidecar.size_bytes = size_of(temp_path)
         sidecar.convert_seconds = round(seconds, 2)

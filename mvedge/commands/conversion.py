@@ -95,8 +95,8 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
     parser.add_argument("--no-verify", action="store_true", help="skip the drift check in the target's runtime")
     parser.add_argument(
         "--verify-arch", choices=ARCHES, default="host",
-        help="arm64: run the drift check on ARM64 CPU kernels under qemu emulation (tflite, onnx; "
-             "coreml stays on the host's MIL interpreter; executorch is not verified)",
+        help="arm64: run the drift check on ARM64 CPU kernels under qemu emulation (tflite, onnx, executorch; "
+             "coreml stays on the host's MIL interpreter)",
     )
     parser.add_argument("--nhwc", action="store_true", help="tflite: NHWC (channels-last) input")
     parser.add_argument("--io-dtype", choices=["float32", "int8"], help="tflite int8: input/output dtype (default float32)")
@@ -271,7 +271,7 @@ def check_request(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> lis
     return notes
 
 
-ARM64_TARGETS = ("tflite", "onnx")
+ARM64_TARGETS = ("tflite", "onnx", "executorch")
 """The targets whose runtimes run on emulated ARM64 (see mvedge/verify/runners/arm64.py)."""
 
 
@@ -279,10 +279,10 @@ def arm64_notes(pairs: list[tuple[str, str]]) -> list[str]:
     """--verify-arch arm64: refused when no pair can run there, a note for those that cannot."""
     others = sorted({t for t, _ in pairs if t not in ARM64_TARGETS})
     if len(others) == len({t for t, _ in pairs}):
-        raise BadInput(f"--verify-arch arm64 checks {' and '.join(ARM64_TARGETS)} artifacts; this run converts only {', '.join(others)}: drop it")
+        raise BadInput(f"--verify-arch arm64 checks {', '.join(ARM64_TARGETS)} artifacts; this run converts only {', '.join(others)}: drop it")
     if others:
         return [f"--verify-arch arm64 applies to {', '.join(t for t in ARM64_TARGETS)}; "
-                + ", ".join({"coreml": "coreml is checked on the host's MIL interpreter", "executorch": "executorch is not verified (no ARM64 runtime here)"}[t] for t in others)]
+                + ", ".join({"coreml": "coreml is checked on the host's MIL interpreter"}[t] for t in others)]
     return []
 
 

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="runtime threads (onnx, tflite, executorch)")
     parser.add_argument(
         "--arch", choices=ARCHES, default="host",
-        help="arm64: run on ARM64 CPU kernels under qemu emulation, as a phone's CPU runs them (tflite, onnx; "
+        help="arm64: run on ARM64 CPU kernels under qemu emulation, as a phone's CPU runs them (tflite, onnx, executorch; "
              "prepares an ARM64 userland under the cache folder on first use)",
     )
     parser.add_argument(
@@ -175,6 +175,8 @@ def _emulation_rows(emulated: dict | None) -> list[tuple[str, str]]:
     ]
     if "fp16_arithmetic" in emulated:
         rows.append(("fp16 arithmetic", emulated["fp16_arithmetic"]))
+    if "cpu_note" in emulated:
+        rows.append(("CPU note", emulated["cpu_note"]))
     return rows
 
 

@@ -51,6 +51,12 @@ def test_a_measured_pair_is_the_factor_times_its_largest_row_over_recipes_and_mo
     assert coreml["basis"] == "floor" and "Core ML" in coreml["not_measured"]
 
 
+def test_executorch_run_on_arm64_is_measured_not_floored() -> None:
+    entries = D.derive({"rows": [_row("executorch", "int8", 0.01, 0.002), _row("tflite", "int8", 0.048, 0.0304)]}, NO_RESPONSE, factor=2)
+    int8 = _entry(entries, "executorch", "int8")  # below the 5e-2 floor it had while not run, and not raised to LiteRT's
+    assert (int8["logits_abs"], int8["score_abs"], int8["basis"]) == (0.02, 0.004, "measured") and "floor" not in int8
+
+
 def test_a_floor_never_hides_a_larger_measurement() -> None:
     entries = D.derive({"rows": [_row("tflite", "fp16", 0.05, 1e-3)]}, NO_RESPONSE, factor=2)
     fp16 = _entry(entries, "tflite", "fp16")

@@ -6,7 +6,7 @@ writes the (N, K) float32 outputs to another .npy, and a JSON file saying which 
 ran and which CPU features the emulated CPU reported. The host computes the metrics.
 
     python3.11 guest.py probe INFO.json
-    python3.11 guest.py run tflite|onnx ARTIFACT INPUTS.npy OUTPUTS.npy INFO.json [--layout NCHW|NHWC] [--threads N] [--no-xnnpack]
+    python3.11 guest.py run tflite|onnx|executorch ARTIFACT INPUTS.npy OUTPUTS.npy INFO.json [--layout NCHW|NHWC] [--threads N] [--no-xnnpack]
 """
 
 from __future__ import annotations
@@ -112,13 +112,67 @@ def run_onnx(path: str, images, threads: int | None) -> tuple:
     return np.concatenate(outputs).astype(np.float32), {"runtime": f"onnxruntime {ort.__version__}", "delegate": "CPUExecutionProvider"}
 
 
+def _runtime_without_compiler() -> None:
+    """executorch's runtime module imports `executorch.exir._warnings`, whose package __init__ loads
+    the whole ahead-of-time compiler (torch.export, yaml, many minutes under emulation): the package
+    is registered bare, so its submodules load from the same folder without it."""
+    import importlib.util
+    import os
+    import types
+
+    if "executorch.exir" not in sys.modules:
+        spec = importlib.util.find_spec("executorch")
+        package = types.ModuleType("executorch.exir")
+        package.__path__ = [os.path.join(spec.submodule_search_locations[0], "exir")]
+        sys.modules["executorch.exir"] = package
+
+
+def run_executorch(path: str, images, threads: int | None) -> tuple:
+    """ExecuTorch's Python runtime, as the host's runner runs it: the program loaded from its file,
+    its static batch, the last short batch padded. torch is imported only because the runtime's
+    extension links libtorch; nothing here touches CUDA."""
+    import warnings
+    from importlib.metadata import version as installed
+
+    import numpy as np
+
+    start = time.perf_counter()
+    _runtime_without_compiler()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ExperimentalWarning: the pybind API is marked experimental
+        import torch
+        from executorch.extension.pybindings import portable_lib
+        from executorch.runtime import Runtime
+
+        if threads and portable_lib._threadpool_get_thread_count() != threads:
+            portable_lib._unsafe_reset_threadpool(threads)
+    import_seconds = time.perf_counter() - start
+    runtime = Runtime.get()
+    blob = open(path, "rb").read()
+    backends = [name for name in runtime.backend_registry.registered_backend_names if name.encode() in blob]
+    method = runtime.load_program(path).load_method("forward")
+    batch = int(method.metadata.input_tensor_meta(0).sizes()[0])
+    outputs = []
+    for begin in range(0, len(images), batch):
+        chunk = images[begin : begin + batch]
+        count = len(chunk)
+        if count < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - count, axis=0)])
+        y = method.execute([torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))])[0]
+        outputs.append(y.detach().numpy().astype(np.float32).reshape(batch, -1)[:count])
+    kernels = "XNNPACK delegate" if "XnnpackBackend" in backends else "portable kernels"
+    facts = {"runtime": f"executorch {installed('executorch')}", "delegate": kernels, "torch": torch.__version__,
+             "import_seconds": round(import_seconds, 1)}
+    return np.concatenate(outputs), facts
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="guest.py")
     sub = parser.add_subparsers(dest="command", required=True)
     probe = sub.add_parser("probe")
     probe.add_argument("info")
     run = sub.add_parser("run")
-    run.add_argument("runtime", choices=["tflite", "onnx"])
+    run.add_argument("runtime", choices=["tflite", "onnx", "executorch"])
     for name in ("artifact", "inputs", "outputs", "info"):
         run.add_argument(name)
     run.add_argument("--layout", default="NCHW", choices=["NCHW", "NHWC"])
@@ -133,6 +187,8 @@ def main(argv: list[str]) -> int:
         start = time.perf_counter()
         if args.runtime == "tflite":
             outputs, facts = run_litert(args.artifact, images, args.layout, args.threads, not args.no_xnnpack)
+        elif args.runtime == "executorch":
+            outputs, facts = run_executorch(args.artifact, images, args.threads)
         else:
             outputs, facts = run_onnx(args.artifact, images, args.threads)
         info.update(facts, run_seconds=round(time.perf_counter() - start, 3), numpy=np.__version__)

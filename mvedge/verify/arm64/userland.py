@@ -1,5 +1,6 @@
 """The emulated ARM64 userland `--arch arm64` runs artifacts in: Debian's qemu-user-static and arm64
-python3.11 (.deb packages unpacked, no root, no binfmt) plus the pinned aarch64 wheels.
+python3.11 (.deb packages unpacked, no root, no binfmt) plus the pinned aarch64 wheels, and optional
+components (ExecuTorch's runtime, which needs torch) fetched only when an artifact needs them.
 
 Prepared once under the user's cache folder ($XDG_CACHE_HOME or ~/.cache, then mvedge/arm64),
 under a lock, with progress lines; reused afterwards. Nothing is installed into the host's Python
@@ -41,8 +42,15 @@ def cache_root() -> Path:
 
 
 def _lock_digest() -> str:
-    """Names the userland after the lock file, so a changed lock prepares a fresh one."""
-    return hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()[:12]
+    """Names the userland after its pins in the lock file (the optional components' pins left out:
+    they name their own folders), so a changed lock prepares a fresh one."""
+    base = {key: value for key, value in read_lock().items() if key != "components"}
+    return hashlib.sha256(json.dumps(base, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _component_digest(name: str) -> str:
+    """Names a component's folder after its wheels' pins."""
+    return hashlib.sha256(json.dumps(read_lock()["components"][name]["wheels"], sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -68,17 +76,23 @@ class Userland:
         """What was installed: Debian package versions, wheels, qemu version, emulated CPU features."""
         return json.loads((self.folder / "manifest.json").read_text())
 
-    def command(self, *args: str) -> list[str]:
-        """The command line running guest.py with `args` on the emulated CPU."""
-        return [str(self.qemu), "-cpu", EMULATED_CPU, "-L", str(self.root), str(self.root / "usr" / "bin" / "python3.11"), "-s", str(GUEST_SCRIPT), *args]
+    def component_site(self, name: str) -> Path:
+        """Where an optional component's packages are unpacked (see `component`)."""
+        return self.folder / "components" / f"{name}-{_component_digest(name)}" / "site"
 
-    def environment(self) -> dict[str, str]:
-        """A clean environment for the guest: only its own packages on the path."""
-        return {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "PYTHONPATH": str(self.site), "PYTHONNOUSERSITE": "1", "LANG": "C.UTF-8"}
+    def command(self, *args: str, cpu: str = EMULATED_CPU) -> list[str]:
+        """The command line running guest.py with `args` on the emulated CPU (qemu's -cpu `cpu`)."""
+        return [str(self.qemu), "-cpu", cpu, "-L", str(self.root), str(self.root / "usr" / "bin" / "python3.11"), "-s", str(GUEST_SCRIPT), *args]
 
-    def run(self, *args: str) -> subprocess.CompletedProcess:
-        """Run guest.py with `args`; stdout and stderr captured."""
-        return subprocess.run(self.command(*args), env=self.environment(), capture_output=True, text=True)
+    def environment(self, components: tuple[str, ...] = ()) -> dict[str, str]:
+        """A clean environment for the guest: only its own packages (and the named components') on the path."""
+        path = os.pathsep.join([str(self.site), *(str(self.component_site(name)) for name in components)])
+        return {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "PYTHONPATH": path, "PYTHONNOUSERSITE": "1", "LANG": "C.UTF-8"}
+
+    def run(self, *args: str, components: tuple[str, ...] = (), cpu: str = EMULATED_CPU) -> subprocess.CompletedProcess:
+        """Run guest.py with `args` (and the named components on its path) on qemu's -cpu `cpu`;
+        stdout and stderr captured."""
+        return subprocess.run(self.command(*args, cpu=cpu), env=self.environment(components), capture_output=True, text=True)
 
 
 def userland(progress: Progress | None = None) -> Userland:
@@ -96,6 +110,46 @@ def userland(progress: Progress | None = None) -> Userland:
         clear_stale_staging(root)
         _prepare(ready.folder, progress or Progress("arm64"))
     return ready
+
+
+def component(made: Userland, name: str, progress: Progress | None = None) -> Path:
+    """The site folder of an optional component of the userland (its lock entry under
+    "components"), downloaded and unpacked first when it is not there yet."""
+    site = made.component_site(name)
+    if site.is_dir():
+        return site
+    pins = read_lock()["components"][name]
+    progress = progress or Progress("arm64")
+    _require_space(site.parent.parent, pins)
+    with open(cache_root() / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if site.is_dir():
+            return site
+        with staging_folder(site.parent.parent) as staging:
+            megabytes = sum(pin["mb"] for pin in pins["wheels"].values())
+            progress.note(f"adding {name} to the ARM64 userland (once; {megabytes / 1000:.1f} GB to download: {pins['note']})")
+            with progress.stage(f"downloading {name}'s aarch64 wheels (sha256 checked)"):
+                wheels = _download_wheels(pins, staging / "wheels")
+            with progress.stage(f"unpacking {name}'s wheels"):
+                for wheel, pin in zip(wheels, pins["wheels"].values()):
+                    with zipfile.ZipFile(wheel) as archive:
+                        archive.extractall(staging / "site", members=pin.get("extract"))
+                    wheel.unlink()  # frees the space as it goes
+            shutil.rmtree(staging / "wheels")
+            size = round(sum(f.stat().st_size for f in (staging / "site").rglob("*") if f.is_file()) / 1e6, 1)
+            (staging / "site" / f"mvedge-{name}.json").write_text(json.dumps({"wheels": {n: pin["version"] for n, pin in pins["wheels"].items()}, "size_mb": size}, indent=2) + "\n")
+            move_into_place(staging / "site", site)
+    progress.note(f"{name} added to the ARM64 userland ({size} MB); remove {site.parent} to free it")
+    return site
+
+
+def _require_space(folder: Path, pins: dict) -> None:
+    """A component's wheels and their unpacked files must fit: refused before any download."""
+    needed = 2.5 * sum(pin["mb"] for pin in pins["wheels"].values()) * 1e6
+    free = shutil.disk_usage(folder if folder.exists() else cache_root()).free
+    if free < needed:
+        raise Failed(f"the ARM64 userland's optional component needs about {needed / 1e9:.1f} GB free under {cache_root()}, "
+                     f"which has {free / 1e9:.1f} GB; free some space (or set XDG_CACHE_HOME elsewhere) and rerun")
 
 
 def _require_tools() -> None:
@@ -184,13 +238,14 @@ def _apt(state: Path, arch: str, args: list[str], cwd: Path | None = None) -> No
 
 
 def _download_wheels(lock: dict, folder: Path) -> list[Path]:
-    """pip downloads the pinned wheels (hashes required), and each file's sha256 is checked again."""
+    """pip downloads the pinned wheels (hashes required), and each file's sha256 is checked again;
+    `lock` is the lock file or one component's entry (its own wheels and platforms)."""
     folder.mkdir(parents=True)
     requirements = folder / "requirements.txt"
     requirements.write_text("".join(f"{name}=={pin['version']} --hash=sha256:{pin['sha256']}\n" for name, pin in lock["wheels"].items()))
     platforms = [arg for platform in lock["wheel_platforms"] for arg in ("--platform", platform)]
     _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", *platforms,
-          "--python-version", lock["python_version"], "--implementation", "cp", "--require-hashes", "-r", str(requirements), "-d", str(folder)], "pip")
+          "--python-version", read_lock()["python_version"], "--implementation", "cp", "--require-hashes", "-r", str(requirements), "-d", str(folder)], "pip")
     wheels = []
     for name, pin in lock["wheels"].items():
         path = folder / pin["file"]
@@ -225,6 +280,9 @@ def _fake_cpu_files(root: Path, features: list[str]) -> None:
     cpus.mkdir(parents=True, exist_ok=True)
     for name in ("possible", "present", "online"):
         (cpus / name).write_text("0\n")
+    midr = cpus / "cpu0" / "regs" / "identification"  # read by torch's oneDNN and ExecuTorch's cpuinfo
+    midr.mkdir(parents=True, exist_ok=True)
+    (midr / "midr_el1").write_text("0x00000000000f0510\n")
     (root / "proc").mkdir(exist_ok=True)
     (root / "proc" / "cpuinfo").write_text(
         "processor\t: 0\nBogoMIPS\t: 100.00\n"

@@ -7,6 +7,7 @@ import hashlib
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -72,6 +73,7 @@ def test_fake_cpu_files_describe_one_cpu(tmp_path: Path) -> None:
     assert (tmp_path / "sys/devices/system/cpu/possible").read_text() == "0\n"
     cpuinfo = (tmp_path / "proc/cpuinfo").read_text()
     assert "Features\t: fp asimd asimddp\n" in cpuinfo and cpuinfo.count("processor") == 1
+    assert int((tmp_path / "sys/devices/system/cpu/cpu0/regs/identification/midr_el1").read_text(), 16) >> 4 & 0xFFF == 0x051  # part 'Q', as /proc/cpuinfo
 
 
 def test_hwcap_bits_decode_to_linux_names() -> None:
@@ -79,3 +81,37 @@ def test_hwcap_bits_decode_to_linux_names() -> None:
     assert guest.feature_names(1 | 2 | 1 << 20, 1 << 1 | 1 << 13) == ["fp", "asimd", "asimddp", "sve2", "i8mm"]
     assert guest.feature_names(0, 0) == []
     assert len(guest.HWCAP_NAMES) == 32
+
+
+def test_the_executorch_component_is_pinned_and_keeps_only_what_the_loader_needs() -> None:
+    pins = userland.read_lock()["components"]["executorch"]
+    assert {"torch", "executorch"} <= set(pins["wheels"]) and pins["wheels"]["torch"]["version"] == "2.13.0"
+    for name, pin in pins["wheels"].items():
+        assert re.fullmatch(r"[0-9a-f]{64}", pin["sha256"]), name
+        assert pin["file"].endswith(("aarch64.whl", "-none-any.whl")), name
+        if name.startswith("nvidia-"):  # CUDA libraries libtorch names as NEEDED: those files only
+            assert pin["extract"] and all(re.fullmatch(r"nvidia/[a-z0-9]+/lib/lib[\w.+-]+\.so\.\d+", m) for m in pin["extract"]), name
+    assert "libcudart.so.13" in " ".join(pins["wheels"]["nvidia-cuda-runtime"]["extract"])
+
+
+def test_a_prepared_component_is_reused_and_names_its_folder_after_its_pins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    made = userland.Userland(tmp_path / "ready")
+    site = made.component_site("executorch")
+    assert site.parent.name == f"executorch-{userland._component_digest('executorch')}"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(userland, "_download_wheels", lambda *a: pytest.fail("downloaded again"))
+    assert userland.component(made, "executorch") == site
+    assert made.environment(("executorch",))["PYTHONPATH"] == f"{made.site}:{site}"
+    assert made.environment()["PYTHONPATH"] == str(made.site)
+
+
+def test_a_component_without_room_is_refused_before_any_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    userland.cache_root().mkdir(parents=True)
+    made = userland.Userland(userland.cache_root() / "ready")
+    monkeypatch.setattr(userland.shutil, "disk_usage", lambda path: SimpleNamespace(free=10**9))
+    monkeypatch.setattr(userland, "_download_wheels", lambda *a: pytest.fail("downloaded"))
+    with pytest.raises(Failed, match=r"^the ARM64 userland's optional component needs about \d+\.\d GB free .* has 1\.0 GB; free some space"):
+        userland.component(made, "executorch")
+    assert not (made.folder / "components").exists()
