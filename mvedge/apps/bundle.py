@@ -53,6 +53,10 @@ class BundleResult:
         }
 
 
+
+ARM64_BUNDLE_TARGETS = ("tflite", "executorch", "onnx")
+"""Targets whose expected outputs `bundle --arch arm64` computes on emulated ARM64 (Core ML has no runtime there)."""
+
 def check_artifacts(layout: AppLayout, artifacts: list[str | Path]) -> list[tuple[Path, Sidecar, str]]:
     """(path, sidecar, app runtime) per artifact, or BadInput naming the first problem."""
     if not artifacts:
@@ -168,10 +172,10 @@ def bundle(
     root = check_app_dir(app, app_dir)
     checked = check_artifacts(layout, artifacts)
     if arch == "arm64":
-        refused = [p.name for p, s, _ in checked if s.target not in ("tflite", "onnx")]
+        refused = [p.name for p, s, _ in checked if s.target not in ARM64_BUNDLE_TARGETS]
         if refused:
-            raise BadInput(f"--arch arm64 computes expected outputs of .tflite artifacts; {refused[0]} has no runtime on ARM64 here "
-                           "(ExecuTorch needs libtorch, Core ML an Apple device): bundle it in a separate run without --arch arm64")
+            raise BadInput(f"--arch arm64 computes expected outputs of .tflite, .pte and .onnx artifacts; {refused[0]} has no runtime "
+                           "on ARM64 here (Core ML needs an Apple device): bundle it in a separate run without --arch arm64")
     models_dir, samples_dir, contract_dir = root / layout.models, root / layout.samples, root / layout.contract
     if not force:
         clashes = [str(models_dir / p.name) for p, _, _ in checked if (models_dir / p.name).exists() or sidecar_path(models_dir / p.name).exists()]

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--arch", choices=ARCHES, default="host",
         help="arm64: compute the contract vectors' expected outputs on ARM64 CPU kernels under qemu emulation, "
-             "as a phone computes them (.tflite)",
+             "as a phone computes them (.tflite, .pte)",
     )
     add_json_argument(parser, "what was written")
 

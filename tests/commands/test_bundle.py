@@ -7,6 +7,9 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
+from mvedge.apps.contract import check_contract
 from mvedge.apps.layout import LAYOUTS
 from mvedge.cli import main
 from mvedge.errors import Failed
@@ -121,12 +124,13 @@ def test_contract_vectors_from_arm64(arm64_userland, converted, tmp_path: Path, 
 
     from mvedge.verify.runners import open_runner
 
-    tflite, pte = app_artifacts(converted, "tflite", "executorch")
+    tflite, mlpackage = app_artifacts(converted, "tflite", "coreml")
+    ios = copy_app(ANDROID.parent / "ios_demo", tmp_path / "ios_demo")
+    before = _tree(ios)
+    assert main(["bundle", "--app", "ios", "--app-dir", str(ios), "--arch", "arm64", str(mlpackage)]) == 2
+    assert ".mlpackage has no runtime on ARM64 here (Core ML needs an Apple device)" in capsys.readouterr().err and _tree(ios) == before
     app = copy_app(ANDROID, tmp_path / "android_demo")
-    before = _tree(app)
     argv = ["bundle", "--app", "android", "--app-dir", str(app), "--contract-images", "2", "--arch", "arm64"]
-    assert main([*argv, str(tflite), str(pte)]) == 2
-    assert ".pte has no runtime on ARM64 here" in capsys.readouterr().err and _tree(app) == before
     assert main([*argv, str(tflite)]) == 0
     contract_dir = app / ANDROID_LAYOUT.contract
     entry = json.loads((contract_dir / "contract.json").read_text())["artifacts"][0]
@@ -139,3 +143,13 @@ def test_contract_vectors_from_arm64(arm64_userland, converted, tmp_path: Path, 
         batch = batch.transpose(0, 3, 1, 2)
     again = open_runner(app / ANDROID_LAYOUT.models / tflite.name, arch="arm64").run_all(batch)
     np.testing.assert_array_equal(logits, again)  # the stored logits are the ARM64 run's, image by image
+
+
+@pytest.mark.heavy  # the ExecuTorch part of the ARM64 userland is a 2.5 GB download
+def test_contract_vectors_of_a_pte_from_arm64(arm64_userland, converted, tmp_path: Path) -> None:
+    (pte,) = app_artifacts(converted, "executorch")
+    app = copy_app(ANDROID, tmp_path / "android_demo")
+    assert main(["bundle", "--app", "android", "--app-dir", str(app), "--contract-images", "2", "--arch", "arm64", str(pte)]) == 0
+    entry = json.loads((app / ANDROID_LAYOUT.contract / "contract.json").read_text())["artifacts"][0]
+    assert entry["file"] == pte.name and "on Linux aarch64, emulated (qemu -cpu max,sme=off)" in entry["expected_from"]
+    assert check_contract(app / ANDROID_LAYOUT.contract, app / ANDROID_LAYOUT.models) == []
