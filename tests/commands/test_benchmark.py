@@ -145,7 +145,7 @@ def test_existing_reports_are_refused_before_any_work(recorded, tmp_path: Path, 
 def test_reports_without_matplotlib(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    bundle = argparse.Namespace(name="mambavision-digits", source="embedded", image_size=128)
+    bundle = argparse.Namespace(name="mambavision-digits", source="embedded", image_size=128, size_label="128")
     args = argparse.Namespace(threads=1, warmup=1, runs=3)
     rows = [BenchmarkRow("onnx", "fp32", "verified", size_mb=2.8, accuracy=0.99, psnr_db=140.0, top1_agreement=1.0, p50_ms=1.2, fps=833.3)]
     _write_reports(tmp_path, rows, bundle, args, Progress())

@@ -290,7 +290,7 @@ def test_an_image_size_below_the_total_stride_is_refused_naming_the_minimum(size
     monkeypatch.setattr(converters.pipeline, "convert", lambda *a, **k: calls.append(a))
     out = tmp_path / "out"
     line = error_line(capsys, ["convert", "--target", "onnx", "--image-size", size, "--out", str(out)])
-    assert f"--image-size {size} is below the network's total stride (32)" in line and "use at least 32" in line
+    assert f"--image-size {size} has a side below the network's total stride (32)" in line and "use at least 32" in line
     assert calls == [] and not out.exists()
 
 
@@ -323,7 +323,7 @@ def test_a_size_far_from_the_training_size_gets_one_note(size: str, noted: bool,
 def _bundle(name: str = "T", size: int = 224, random: bool = False):
     from types import SimpleNamespace
 
-    return SimpleNamespace(name=name, image_size=size, random_weights=random)
+    return SimpleNamespace(name=name, image_size=size, size_label=str(size), random_weights=random)
 
 
 def test_artifact_names_say_what_is_inside() -> None:
