@@ -21,12 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from timing import PipeWorker
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no busy-waiting OpenMP workers between rows
 
@@ -74,50 +76,21 @@ def worker(kind: str) -> int:
 
         info = {"ready": True, "max_abs_logit_diff_vs_official": diff, "torch": torch.__version__,
                 "mvedge": str(Path(mvedge.__file__).parents[1])}
-        print(json.dumps(info), flush=True)
-        for line in sys.stdin:
-            if line.startswith("profile "):
-                ops, calls = op_times(model, x, int(line.split()[1]))
-                modules = module_times(model, x, int(line.split()[1]))
-                print(json.dumps({"ops_ms": ops, "op_calls": calls, "modules_ms": modules}), flush=True)
-                continue
-            if line.strip() != "run":
-                break
-            model(x)
-            print("ok", flush=True)
-    return 0
+
+        def profile(line: str) -> dict[str, Any]:
+            ops, calls = op_times(model, x, int(line.split()[1]))
+            return {"ops_ms": ops, "op_calls": calls, "modules_ms": module_times(model, x, int(line.split()[1]))}
+
+        from timing import serve  # benchmarks/timing.py, beside this file
+
+        return serve(lambda: model(x), info, {"profile": profile})
 
 
-class Worker:
-    """One row's forward, one pipe round trip per call, in its own process."""
+def row_worker(python: Path, kind: str, checkout: Path) -> PipeWorker:
+    """One row's forward (kind "official" or "mvedge", mvedge from `checkout`) in its own process."""
+    from timing import PipeWorker
 
-    def __init__(self, python: Path, kind: str, checkout: Path) -> None:
-        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(checkout)}
-        self.proc = subprocess.Popen([str(python), __file__, "--worker", kind], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, cwd=checkout, env=env)
-        line = self.proc.stdout.readline()
-        if not line:
-            raise SystemExit(f"the {kind} worker for {checkout} did not start (see its errors above)")
-        self.info = json.loads(line)
-
-    def __call__(self) -> None:
-        self.proc.stdin.write("run\n")
-        self.proc.stdin.flush()
-        if self.proc.stdout.readline().strip() != "ok":
-            raise RuntimeError("a worker stopped")
-
-    def profile(self, forwards: int) -> dict[str, Any]:
-        """The worker's op-type and module profile over `forwards` forwards each."""
-        self.proc.stdin.write(f"profile {forwards}\n")
-        self.proc.stdin.flush()
-        while not (line := self.proc.stdout.readline()).startswith("{"):  # skip the profiler's own messages
-            if not line:
-                raise RuntimeError("a worker stopped")
-        return json.loads(line)
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
+    return PipeWorker([str(python), __file__, "--worker", kind], checkout, checkout, f"{kind} ({checkout})")
 
 
 # --- profiles ----------------------------------------------------------------------------------
@@ -247,15 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     command = "python " + " ".join([os.path.relpath(__file__, REPO)] + (argv if argv is not None else sys.argv[1:]))
     payload: dict[str, Any] = {"command": command, "started": started, "cpu": cpu_name(), "nproc": os.cpu_count(), "threads": THREADS,
                                "model": "MambaVision-T, 224 px, batch 1, fp32, official random weights (seed 0)"}
-    rows = {"official code (CPU)": Worker(args.official_python, "official", REPO)}
+    rows = {"official code (CPU)": row_worker(args.official_python, "official", REPO)}
     for path in args.before:
-        rows[f"mvedge eager ({path.name})"] = Worker(args.official_python, "mvedge", path.resolve())
-    rows["mvedge eager (this tree)"] = Worker(args.official_python, "mvedge", REPO)
+        rows[f"mvedge eager ({path.name})"] = row_worker(args.official_python, "mvedge", path.resolve())
+    rows["mvedge eager (this tree)"] = row_worker(args.official_python, "mvedge", REPO)
     for name, w in rows.items():
         log(f"{name}: {w.info}")
     if args.profile:
         log(f"profiling every row over {args.profile} forwards (op types), then {args.profile} more (modules)")
-        payload["profile"] = {name: w.profile(args.profile) for name, w in rows.items()}
+        payload["profile"] = {name: w.request(f"profile {args.profile}") for name, w in rows.items()}
         print(profile_tables(payload["profile"]))
     mm_a, mm_b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
     fns: dict[str, Callable[[], Any]] = dict(rows)

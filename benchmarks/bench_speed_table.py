@@ -27,7 +27,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no busy-waiting OpenMP workers between rows
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from timing import cpu_name, interleaved, loadavg, summarize  # benchmarks/timing.py
+from timing import PipeWorker, cpu_name, interleaved, loadavg, serve, summarize  # benchmarks/timing.py
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "speed_table.json"
@@ -79,13 +78,7 @@ def official_worker() -> int:
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         model(x)
-        print(json.dumps({"ready": True, "versions": om.versions(), "torch": torch.__version__}), flush=True)
-        for line in sys.stdin:
-            if line.strip() != "run":
-                break
-            model(x)
-            print("ok", flush=True)
-    return 0
+        return serve(lambda: model(x), {"ready": True, "versions": om.versions(), "torch": torch.__version__})
 
 
 def eager_worker() -> int:
@@ -101,39 +94,14 @@ def eager_worker() -> int:
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
         model(x)
-        print(json.dumps({"ready": True, "torch": torch.__version__}), flush=True)
-        for line in sys.stdin:
-            if line.strip() != "run":
-                break
-            model(x)
-            print("ok", flush=True)
-    return 0
+        return serve(lambda: model(x), {"ready": True, "torch": torch.__version__})
 
 
-class Worker:
-    """A model's forward in a worker process (the official code, or mvedge eager), one round trip
-    per call."""
-
-    def __init__(self, python: Path, role: str) -> None:
-        if not python.exists():
-            raise SystemExit(f"{python} not found: make the official venv with scripts/setup_official_env.sh or pass --official-python")
-        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen([str(python), __file__, f"--{role}-worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, cwd=REPO, env=env)
-        line = self.proc.stdout.readline()
-        if not line:
-            raise SystemExit(f"the {role} worker did not start (see its errors above)")
-        self.info = json.loads(line)
-
-    def __call__(self) -> None:
-        self.proc.stdin.write("run\n")
-        self.proc.stdin.flush()
-        if self.proc.stdout.readline().strip() != "ok":
-            raise RuntimeError("a worker stopped")
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
+def worker(python: Path, role: str) -> PipeWorker:
+    """The official code's (role "official") or mvedge eager's ("eager") forward in its own process."""
+    if not python.exists():
+        raise SystemExit(f"{python} not found: make the official venv with scripts/setup_official_env.sh or pass --official-python")
+    return PipeWorker([str(python), __file__, f"--{role}-worker"], REPO, REPO, role)
 
 
 # --- artifacts and their partitions -----------------------------------------------------------
@@ -234,9 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{k}: cosine vs eager {cosine:.6f}; partitions {counts[k]}")
     set_threads(THREADS)  # ExecuTorch's process-wide pool, shared by both .pte
 
-    official = Worker(args.official_python, "official")
+    official = worker(args.official_python, "official")
     log(f"official worker ready: {official.info}")
-    eager = Worker(Path(sys.executable), "eager")
+    eager = worker(Path(sys.executable), "eager")
     del model  # the eager worker holds its own copy
     peak_before = matmul_peak(MATMUL_N)
     mm_a, mm_b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)

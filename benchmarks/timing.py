@@ -8,7 +8,11 @@ pure-Python probe timed in every round and the load average record how busy the 
 from __future__ import annotations
 
 import gc
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -95,3 +99,54 @@ def cpu_name() -> str:
     except OSError:
         pass
     return "unknown"
+
+
+# --- a model timed from another process ----------------------------------------------------------
+
+def serve(forward: Callable[[], Any], info: dict[str, Any], requests: dict[str, Callable[[str], dict]] | None = None) -> int:
+    """The worker side of `PipeWorker`: print `info` as one JSON line, then run `forward` once per
+    'run' line on stdin and answer 'ok'; a line starting with a key of `requests` is answered with
+    that function's JSON; anything else ends the loop."""
+    print(json.dumps(info), flush=True)
+    for line in sys.stdin:
+        word = line.split(maxsplit=1)[0] if line.strip() else ""
+        if requests and word in requests:
+            print(json.dumps(requests[word](line)), flush=True)
+            continue
+        if line.strip() != "run":
+            break
+        forward()
+        print("ok", flush=True)
+    return 0
+
+
+class PipeWorker:
+    """A model's forward in its own process (see `serve`), one pipe round trip per call, so rows
+    timed side by side never share a process or its thread pools; OpenMP waits passively."""
+
+    def __init__(self, command: list[str], cwd: Path, pythonpath: Path, what: str) -> None:
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(pythonpath)}
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=cwd, env=env)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the {what} worker did not start (see its errors above)")
+        self.info = json.loads(line)
+
+    def __call__(self) -> None:
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        if self.proc.stdout.readline().strip() != "ok":
+            raise RuntimeError("a worker stopped")
+
+    def request(self, line: str) -> dict[str, Any]:
+        """Send one request line; its JSON answer (lines before it, such as a profiler's, skipped)."""
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        while not (answer := self.proc.stdout.readline()).startswith("{"):
+            if not answer:
+                raise RuntimeError("a worker stopped")
+        return json.loads(answer)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)

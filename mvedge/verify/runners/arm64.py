@@ -46,7 +46,6 @@ class Arm64Runner(Runner):
     imports torch, about half a minute), so `whole_set` is True."""
 
     whole_set = True
-    emulated_host = "Linux aarch64, emulated (qemu -cpu max)"
 
     def __init__(self, path, threads: int | None = None, xnnpack: bool = True, sidecar: Sidecar | None = None,
                  progress: Progress | None = None, **options) -> None:
@@ -64,6 +63,11 @@ class Arm64Runner(Runner):
         for name in self.components:
             component(self.userland, name, progress)
         self.info: dict = {}
+
+    @property
+    def emulated_host(self) -> str:
+        """Where the outputs come from, with the emulated CPU model of this artifact's target."""
+        return f"Linux aarch64, emulated (qemu -cpu {self.cpu})"
 
     @property
     def runtime(self) -> str | None:
