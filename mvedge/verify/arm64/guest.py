@@ -6,7 +6,7 @@ writes the (N, K) float32 outputs to another .npy, and a JSON file saying which 
 ran and which CPU features the emulated CPU reported. The host computes the metrics.
 
     python3.11 guest.py probe INFO.json
-    python3.11 guest.py run tflite|onnx|executorch ARTIFACT INPUTS.npy OUTPUTS.npy INFO.json [--layout NCHW|NHWC] [--threads N] [--no-xnnpack]
+    python3.11 guest.py run tflite|onnx|executorch ARTIFACT INPUTS.npy OUTPUTS.npy INFO.json [--layout NCHW|NHWC] [--threads N] [--no-xnnpack] [--force-fp16]
 """
 
 from __future__ import annotations
@@ -55,8 +55,54 @@ def _scale_zero_point(detail: dict) -> tuple[float, int]:
     return float(scale), int(zero_point)
 
 
-def run_litert(path: str, images, layout: str, threads: int | None, xnnpack: bool) -> tuple:
-    """LiteRT, as the host's runner feeds it: fixed batch, NHWC when the artifact says, int I/O quantized."""
+XNNPACK_FLAG_FORCE_FP16 = 0x4
+"""TFLITE_XNNPACK_DELEGATE_FLAG_FORCE_FP16 (tensorflow/lite/delegates/xnnpack/xnnpack_delegate.h)."""
+
+
+class _XnnpackOptions(ctypes.Structure):
+    """The leading fields of TfLiteXNNPackDelegateOptions (num_threads, flags), with room for the rest."""
+
+    _fields_ = [("num_threads", ctypes.c_int32), ("flags", ctypes.c_uint32), ("rest", ctypes.c_uint8 * 1024)]
+
+
+class _Delegate:
+    """A delegate made through the C API, in the form Interpreter(experimental_delegates=...) takes."""
+
+    def __init__(self, pointer: int) -> None:
+        self.pointer = pointer
+
+    def _get_native_delegate_pointer(self) -> int:
+        return self.pointer
+
+
+def xnnpack_delegate(threads: int | None, force_fp16: bool) -> tuple[_Delegate, dict]:
+    """An XNNPACK delegate made with the wheel's own C API (its Python API has no XNNPACK options),
+    fp16 arithmetic forced when asked, as ARMv8.2 phones run fp16 models; with the flags asked and
+    the flags the delegate reports."""
+    import os
+
+    import ai_edge_litert
+
+    lib = ctypes.CDLL(os.path.join(os.path.dirname(ai_edge_litert.__file__), "libLiteRtRuntimeCApi.so"))
+    lib.TfLiteXNNPackDelegateOptionsDefault.restype = _XnnpackOptions
+    lib.TfLiteXNNPackDelegateCreate.restype = ctypes.c_void_p
+    lib.TfLiteXNNPackDelegateCreate.argtypes = [ctypes.POINTER(_XnnpackOptions)]
+    lib.TfLiteXNNPackDelegateGetFlags.restype = ctypes.c_uint32
+    lib.TfLiteXNNPackDelegateGetFlags.argtypes = [ctypes.c_void_p]
+    options = lib.TfLiteXNNPackDelegateOptionsDefault()
+    if force_fp16:
+        options.flags |= XNNPACK_FLAG_FORCE_FP16
+    if threads:
+        options.num_threads = threads
+    pointer = lib.TfLiteXNNPackDelegateCreate(ctypes.byref(options))
+    if not pointer:
+        raise RuntimeError("TfLiteXNNPackDelegateCreate gave no delegate")
+    return _Delegate(pointer), {"asked": options.flags, "reported": lib.TfLiteXNNPackDelegateGetFlags(pointer)}
+
+
+def run_litert(path: str, images, layout: str, threads: int | None, xnnpack: bool, delegate_flags: str | None = None) -> tuple:
+    """LiteRT, as the host's runner feeds it: fixed batch, NHWC when the artifact says, int I/O
+    quantized; `delegate_flags` "default" or "force-fp16": XNNPACK made through its C API."""
     import numpy as np
     from importlib.metadata import version as installed
 
@@ -65,6 +111,11 @@ def run_litert(path: str, images, layout: str, threads: int | None, xnnpack: boo
     kwargs = {"model_path": path, "experimental_op_resolver_type": OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
     if threads:
         kwargs["num_threads"] = threads
+    flags = None
+    if delegate_flags:
+        made, flags = xnnpack_delegate(threads, delegate_flags == "force-fp16")
+        kwargs["experimental_delegates"] = [made]
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     interpreter = Interpreter(**kwargs)
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
@@ -95,7 +146,17 @@ def run_litert(path: str, images, layout: str, threads: int | None, xnnpack: boo
             y = (y.astype(np.float32) - zero) * scale
         outputs.append(y.astype(np.float32).reshape(batch, -1)[:count])
     delegate = "XNNPACK delegate" if xnnpack and partitions else "builtin kernels"
-    return np.concatenate(outputs), {"runtime": f"ai-edge-litert {installed('ai-edge-litert')}", "delegate": delegate, "delegate_partitions": partitions}
+    facts = {"runtime": f"ai-edge-litert {installed('ai-edge-litert')}", "delegate": delegate, "delegate_partitions": partitions}
+    if flags is not None:
+        facts["xnnpack_flags"] = flags
+    result = np.concatenate(outputs)
+    if delegate_flags == "force-fp16":  # the delegate reports no flag back: check that it changed the arithmetic
+        plain, _ = run_litert(path, images[:batch], layout, threads, xnnpack, "default")
+        facts["fp16_effect_max_abs"] = float(np.abs(plain - result[: len(plain)]).max())
+        if facts["fp16_effect_max_abs"] == 0.0:
+            raise RuntimeError("forcing XNNPACK's fp16 arithmetic changed no output: the flag was not taken")
+        facts["delegate"] = "XNNPACK delegate, fp16 arithmetic forced"
+    return result, facts
 
 
 def run_onnx(path: str, images, threads: int | None) -> tuple:
@@ -178,6 +239,7 @@ def main(argv: list[str]) -> int:
     run.add_argument("--layout", default="NCHW", choices=["NCHW", "NHWC"])
     run.add_argument("--threads", type=int)
     run.add_argument("--no-xnnpack", action="store_true")
+    run.add_argument("--xnnpack-flags", choices=["default", "force-fp16"])
     args = parser.parse_args(argv)
     info = {"machine": __import__("platform").machine(), "cpu_features": cpu_features()}
     if args.command == "run":
@@ -186,7 +248,7 @@ def main(argv: list[str]) -> int:
         images = np.load(args.inputs)
         start = time.perf_counter()
         if args.runtime == "tflite":
-            outputs, facts = run_litert(args.artifact, images, args.layout, args.threads, not args.no_xnnpack)
+            outputs, facts = run_litert(args.artifact, images, args.layout, args.threads, not args.no_xnnpack, args.xnnpack_flags)
         elif args.runtime == "executorch":
             outputs, facts = run_executorch(args.artifact, images, args.threads)
         else:

@@ -46,6 +46,22 @@ def test_artifact_passes_on_arm64_and_agrees_with_the_host(
     assert not np.array_equal(arm, np.zeros_like(arm))
 
 
+def test_an_fp16_tflite_runs_with_xnnpack_fp16_arithmetic_forced_on_arm64(arm64_userland, converted, digits, digit_images) -> None:
+    """As ARMv8.2 phones run it: the outputs move away from the host's fp32 arithmetic (they agreed
+    to ~140 dB before) by fp16 rounding, and still pass the fp16 threshold."""
+    images, labels = digit_images[0][:IMAGES], digit_images[1][:IMAGES]
+    artifact = converted("digits", "tflite", "fp16")
+    runner = open_runner(artifact, arch="arm64")
+    arm = runner.run_all(images)
+    assert failures(compare(float_reference(digits, images), arm, labels), "fp16") == []
+    facts = runner.describe()
+    assert facts["kernels"] == "XNNPACK delegate, fp16 arithmetic forced" and facts["fp16_arithmetic"].startswith("XNNPACK fp16 arithmetic forced")
+    host = compare(open_runner(artifact).run_all(images), arm, labels)
+    assert 40 < host.psnr_db < 110 and host.top1_agreement == 1.0
+    plain = open_runner(artifact, arch="arm64", xnnpack_flags=None).run_all(images)  # LiteRT's own delegate: fp32 arithmetic
+    assert compare(open_runner(artifact).run_all(images), plain, None).psnr_db > 120
+
+
 def test_executorch_opens_on_arm64_with_its_component(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A .pte is no longer refused: its runner asks the userland for the ExecuTorch component and
     runs the guest with it on the path (the userland itself is faked here; the heavy test runs it)."""
