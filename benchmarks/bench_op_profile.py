@@ -19,7 +19,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -102,10 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "rows": rows,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.json.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(args.json)
+    from mvedge.strict_json import write_atomic
+
+    write_atomic(args.json, result, indent=1)
     log(f"wrote {args.json}")
     return 0
 
