@@ -62,7 +62,7 @@ def float_flatbuffer(fp32_artifact) -> bytes:
 @pytest.fixture
 def reuse_float(monkeypatch, float_flatbuffer: bytes) -> None:
     """Make the converter reuse the module's float32 flatbuffer instead of converting again."""
-    monkeypatch.setattr(tflite_converter, "litert_torch_float32", lambda model, example, nhwc, progress: float_flatbuffer)
+    monkeypatch.setattr(tflite_converter, "litert_torch_float32", lambda model, example, nhwc, progress, signatures=None: float_flatbuffer)
 
 
 def _sidecar(artifact) -> dict:
