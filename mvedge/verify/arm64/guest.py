@@ -100,6 +100,19 @@ def xnnpack_delegate(threads: int | None, force_fp16: bool) -> tuple[_Delegate, 
     return _Delegate(pointer), {"asked": options.flags, "reported": lib.TfLiteXNNPackDelegateGetFlags(pointer)}
 
 
+def batches(images, batch: int):
+    """(chunk, count) for each run of an artifact with a fixed batch: `count` real images, the last
+    chunk topped up by repeating its last image."""
+    import numpy as np
+
+    for start in range(0, len(images), batch):
+        chunk = images[start : start + batch]
+        count = len(chunk)
+        if count < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - count, axis=0)])
+        yield chunk, count
+
+
 def run_litert(path: str, images, layout: str, threads: int | None, xnnpack: bool, delegate_flags: str | None = None) -> tuple:
     """LiteRT, as the host's runner feeds it: fixed batch, NHWC when the artifact says, int I/O
     quantized; `delegate_flags` "default" or "force-fp16": XNNPACK made through its C API."""
@@ -125,11 +138,7 @@ def run_litert(path: str, images, layout: str, threads: int | None, xnnpack: boo
         partitions = 0
     batch = int(inp["shape"][0])
     outputs = []
-    for start in range(0, len(images), batch):
-        chunk = images[start : start + batch]
-        count = len(chunk)
-        if count < batch:
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - count, axis=0)])
+    for chunk, count in batches(images, batch):
         if layout == "NHWC":
             chunk = chunk.transpose(0, 2, 3, 1)
         chunk = np.ascontiguousarray(chunk)
@@ -214,11 +223,7 @@ def run_executorch(path: str, images, threads: int | None) -> tuple:
     method = runtime.load_program(path).load_method("forward")
     batch = int(method.metadata.input_tensor_meta(0).sizes()[0])
     outputs = []
-    for begin in range(0, len(images), batch):
-        chunk = images[begin : begin + batch]
-        count = len(chunk)
-        if count < batch:
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - count, axis=0)])
+    for chunk, count in batches(images, batch):
         y = method.execute([torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))])[0]
         outputs.append(y.detach().numpy().astype(np.float32).reshape(batch, -1)[:count])
     kernels = "XNNPACK delegate" if "XnnpackBackend" in backends else "portable kernels"
