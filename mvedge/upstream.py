@@ -305,6 +305,30 @@ def torchao_skip_qat_batchnorm_fold() -> Iterator[None]:
         yield
 
 
+# ------------------------------------------------------------------ torch.export
+
+EXPORT_SIZE_OBLIVIOUS = Workaround(
+    "export_size_oblivious",
+    "torch.export fixing a symbolic height/width to the example's value through size-1 checks "
+    "(a window count that could be 1) in its view and contiguity logic",
+    {"torch": ("2.13", "2.14")},
+    "https://github.com/pytorch/pytorch/issues/176349",
+    required=True,
+)
+
+
+@contextlib.contextmanager
+def export_size_oblivious() -> Iterator[None]:
+    """During a torch.export with symbolic sizes, treat sizes as not 1 in size checks (torch's
+    `backed_size_oblivious`), so a height or width stays symbolic; the exported graph is then
+    checked against eager at several sizes by the callers' tests. Refused outside the tested torch."""
+    EXPORT_SIZE_OBLIVIOUS.applies()
+    import torch.fx.experimental._config as fx_config
+
+    with fx_config.patch(backed_size_oblivious=True):
+        yield
+
+
 WORKAROUNDS = (
     COREMLTOOLS_IMPORT_PROBE,
     COREML_GELU,
@@ -312,5 +336,6 @@ WORKAROUNDS = (
     COREML_QUANTIZER_PATTERNS,
     LITERT_QAT_PATTERNS,
     TORCHAO_PTQ_BATCHNORM_FOLD,
+    EXPORT_SIZE_OBLIVIOUS,
 )
 """Every workaround, for reports and tests."""

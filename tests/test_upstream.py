@@ -127,3 +127,16 @@ def test_coremltools_loads_without_tensorflow_and_leaves_it_importable() -> None
     loaded, findable, name = done.stdout.split()
     assert (loaded, name) == ("False", "coremltools")
     assert findable == str(_version_or_none("tensorflow") is not None)
+
+
+def test_size_oblivious_export_is_on_only_inside_and_refused_on_an_untested_torch(monkeypatch) -> None:
+    import torch.fx.experimental._config as fx_config
+
+    assert not fx_config.backed_size_oblivious
+    with upstream.export_size_oblivious():
+        assert fx_config.backed_size_oblivious
+    assert not fx_config.backed_size_oblivious
+    _installed(monkeypatch, torch="2.14.0")
+    with pytest.raises(upstream.StaleWorkaround, match="torch 2.14.0"):
+        with upstream.export_size_oblivious():
+            pass

@@ -207,21 +207,56 @@ class Block(nn.Module):
 
 def window_partition(x: Tensor, window: int) -> Tensor:
     """(B, C, Hp, Wp) -> (B*nH*nW, window*window, C): row-major tokens, windows image-major then
-    row then column (official order), using only rank <= 4 views and permutes."""
+    row then column (official order), using only rank <= 4 views and permutes. A symbolic height or
+    width (an export that takes several sizes) takes `_symbolic_partition` instead."""
     b, c, hp, wp = x.shape
+    if _is_symbolic(hp, wp):
+        return _symbolic_partition(x, window)
     nh, nw = hp // window, wp // window
     x = x.reshape(b * c * nh, window, nw, window).permute(0, 2, 1, 3)  # (B*C*nH, nW, w, w)
     x = x.reshape(b, c, nh * nw, window * window).permute(0, 2, 3, 1)  # (B, nH*nW, w*w, C)
     return x.reshape(b * nh * nw, window * window, c)
 
 
-def window_reverse(windows: Tensor, window: int, hp: int, wp: int) -> Tensor:
-    """Inverse of window_partition: (B*nH*nW, window*window, C) -> (B, C, Hp, Wp)."""
+def window_reverse(windows: Tensor, window: int, hp: int, wp: int, batch: int | None = None) -> Tensor:
+    """Inverse of window_partition: (B*nH*nW, window*window, C) -> (B, C, Hp, Wp). `batch` (B)
+    is needed only for symbolic Hp, Wp."""
+    if _is_symbolic(hp, wp):
+        return _symbolic_reverse(windows, window, hp, wp, batch)
     nh, nw = hp // window, wp // window
     c = windows.shape[-1]
     x = windows.reshape(-1, nh * nw, window * window, c).permute(0, 3, 1, 2)  # (B, C, nH*nW, w*w)
     x = x.reshape(-1, nw, window, window).permute(0, 2, 1, 3)  # (B*C*nH, w, nW, w)
     return x.reshape(-1, c, hp, wp)
+
+
+def _is_symbolic(*sizes: int) -> bool:
+    """Whether a size is a torch.export symbol (an export taking several input sizes)."""
+    return any(isinstance(s, torch.SymInt) for s in sizes)
+
+
+def _symbolic_partition(x: Tensor, window: int) -> Tensor:
+    """window_partition for symbolic Hp, Wp, free of shape guards: the window counts are split off
+    with unflatten and every permuted tensor is reshaped once. A batch of 1 (Core ML) drops the
+    batch dimension so no tensor exceeds rank 5, Core ML's limit; another batch needs rank 6."""
+    b, c, hp, wp = x.shape
+    nh, nw = hp // window, wp // window
+    if isinstance(b, int) and b == 1:
+        x = x.reshape(c, hp, wp).unflatten(2, (nw, window)).unflatten(1, (nh, window))  # (C, nH, w, nW, w)
+        return x.permute(1, 3, 2, 4, 0).reshape(nh * nw, window * window, c)
+    x = x.unflatten(3, (nw, window)).unflatten(2, (nh, window))  # (B, C, nH, w, nW, w)
+    return x.permute(0, 2, 4, 3, 5, 1).reshape(b * nh * nw, window * window, c)
+
+
+def _symbolic_reverse(windows: Tensor, window: int, hp: int, wp: int, batch: int | None) -> Tensor:
+    """window_reverse for symbolic Hp, Wp, the inverse of `_symbolic_partition`."""
+    nh, nw = hp // window, wp // window
+    c = windows.shape[-1]
+    if isinstance(batch, int) and batch == 1:
+        x = windows.unflatten(1, (window, window)).unflatten(0, (nh, nw))  # (nH, nW, w, w, C)
+        return x.permute(4, 0, 2, 1, 3).reshape(1, c, hp, wp)
+    x = windows.unflatten(1, (window, window)).unflatten(0, (-1, nh, nw))  # (B, nH, nW, w, w, C)
+    return x.permute(0, 5, 1, 3, 2, 4).reshape(-1, c, hp, wp)
 
 
 class MambaVisionLayer(nn.Module):
@@ -286,19 +321,21 @@ class MambaVisionLayer(nn.Module):
         else:
             _, _, height, width = x.shape
             w = self.window_size
-            pad_r = (w - width % w) % w
-            pad_b = (w - height % w) % w
-            if pad_r or pad_b:  # right/bottom zero padding, not masked (official behaviour)
-                x = F.pad(x, (0, pad_r, 0, pad_b))
-            hp, wp = height + pad_b, width + pad_r
+            hp, wp = (height + w - 1) // w * w, (width + w - 1) // w * w  # up to whole windows (no negative floor division: ONNX truncates)
+            symbolic = _is_symbolic(height, width)
+            padded = symbolic or hp != height or wp != width  # a symbolic size pads always: no guard on it
+            if padded:  # right/bottom zero padding, not masked (official behaviour)
+                x = F.pad(x, (0, wp - width, 0, hp - height))
             tokens = window_partition(x, w)
             if is_eager():  # eager: one copy into token-major memory, instead of one per block op that needs it
                 tokens = tokens.contiguous()
             for block in self.blocks:
                 tokens = block(tokens)
-            x = window_reverse(tokens, w, hp, wp)
-            if pad_r or pad_b:
-                x = x[:, :, :height, :width].contiguous()
+            x = window_reverse(tokens, w, hp, wp, batch=x.shape[0])
+            if padded:
+                x = x[:, :, :height, :width]
+                if not symbolic:  # (a symbolic crop's contiguity would be a guard on the padding)
+                    x = x.contiguous()
         return x
 
 

@@ -1,6 +1,6 @@
 """--image-size HEIGHTxWIDTH and comma lists on convert, verify and info: refusals before any work
 (exit 2, one line, nothing written), non-square artifacts per target, and multi-size artifacts
-(ExecuTorch methods, LiteRT signatures) checked at every size."""
+(ExecuTorch methods, LiteRT signatures, ONNX symbolic height and width) checked at every size."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_a_bad_image_size_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path
 
 
 @pytest.mark.parametrize("target, precision, extra", [
-    ("onnx", "fp32", []), ("coreml", "fp16", []), ("tflite", "int8-dynamic", []), ("executorch", "int8", []),
+    ("coreml", "int8", []), ("tflite", "int8-dynamic", []), ("executorch", "int8", []),
 ])
 def test_several_sizes_where_a_target_takes_one_are_refused_before_any_work(capsys, tmp_path, target, precision, extra):
     out = tmp_path / "out"
@@ -114,6 +114,28 @@ def test_a_multi_size_artifact_has_a_method_per_size_and_drift_per_size(several_
     assert failures(_drift(path, several.at_size((96, 128)), method=methods[1]), "fp32") == []
     with pytest.raises(Exception):
         _drift(path, several, method=methods[1])
+
+
+def test_a_multi_size_onnx_model_has_symbolic_height_and_width_and_runs_any_size(several_converted, several):
+    import numpy as np
+    import onnx
+    import onnxruntime
+    import torch
+
+    path = several_converted("onnx")
+    sidecar = read_sidecar(path)
+    assert sidecar.input.sizes == [[128, 128], [96, 128]] and sidecar.input.methods is None
+    assert set(sidecar.drift["sizes"]) == {"128", "96x128"}
+    assert sidecar.conversion["any_size_from"] == 32
+    model = onnx.load(str(path))
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, "height", "width"]
+    session = onnxruntime.InferenceSession(str(path))
+    for size in [(96, 128), (160, 64)]:  # a listed size and one that is not
+        x = np.random.default_rng(0).random((2, 3, *size), dtype=np.float32)
+        with torch.no_grad():
+            expected = several.model(torch.from_numpy(x)).numpy()
+        assert np.abs(session.run(None, {"image": x})[0] - expected).max() < 1e-4
 
 
 @pytest.mark.heavy
