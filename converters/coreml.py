@@ -39,7 +39,8 @@ from mvedge import upstream
 from mvedge.errors import MvedgeError
 from mvedge.model import scan as scan_module
 from mvedge.model.blocks import block_output_nodes, block_paths
-from mvedge.model.bundle import ModelBundle
+from mvedge.model.any_size import export_any_size
+from mvedge.model.bundle import ModelBundle, total_stride
 from mvedge.model.outputs import choice_of, export_model, exported_paths
 from mvedge.progress import Progress
 from mvedge.quiet import silenced
@@ -241,6 +242,13 @@ class CoreMLConverter(Converter):
         with upstream.coremltools_without_tensorflow():
             super().check_available()
 
+    def several_sizes_refusal(self, precision: str, extra: dict[str, Any]) -> str | None:
+        """None: one graph with symbolic height and width takes every size (enumerated shapes on
+        the input), except at int8, whose activations are calibrated at one size."""
+        if precision == "int8":
+            return "its activation ranges are calibrated at one size"
+        return None
+
     def convert(self, bundle: ModelBundle, options: ConvertOptions, out_path: Path, progress: Progress) -> ConversionResult:
         opts = CoreMLOptions.from_extra(options.extra)
         plan = _plan(bundle, options, opts)
@@ -249,7 +257,11 @@ class CoreMLConverter(Converter):
             module, quantization = _quantize_w8a8(plan, bundle, options, progress)
         with progress.stage("exporting (torch.export)"), silenced():
             try:
-                exported = torch.export.export(module, (options.example_input(plan.channels),)).run_decompositions({})
+                example = options.example_input(plan.channels)
+                if options.multi_size:  # one graph for every size: the input gets enumerated shapes
+                    exported = export_any_size(module, example, total_stride(bundle.model), decompose=True)
+                else:
+                    exported = torch.export.export(module, (example,)).run_decompositions({})
             except Exception as exc:
                 raise ConversionError(f"torch.export failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
         compute = "fp32" if options.precision == "fp32" else "fp16"
@@ -440,7 +452,9 @@ def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options:
         compute_precision = ct.transform.FP16ComputePrecision(op_selector=selector)
     else:
         compute_precision = ct.precision.FLOAT16
-    shape = (options.batch, plan.channels, *options.size)
+    shape: Any = (options.batch, plan.channels, *options.size)
+    if options.multi_size:
+        shape = ct.EnumeratedShapes(shapes=[(options.batch, plan.channels, *size) for size in options.sizes], default=shape)
     if plan.image_input:
         norm = plan.norm
         ct_input = ct.ImageType(name=INPUT_NAME, shape=shape, scale=norm.scale, bias=list(norm.bias), color_layout=ct.colorlayout.RGB)
@@ -449,9 +463,10 @@ def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options:
     outputs = [ct.TensorType(name=name) for name in plan.names] + ([ct.TensorType(name="probabilities")] if plan.classifier else [])
     classifier = ct.ClassifierConfig(plan.labels, predicted_probabilities_output="probabilities") if plan.classifier else None
     try:
-        with upstream.coreml_gelu_reads_approximate_keyword():
+        with upstream.coreml_gelu_reads_approximate_keyword(), upstream.coreml_symbolic_size_arithmetic():
             mlmodel = upstream.coreml_ml_program_in_two_steps(
-                ct, exported, classifier, target, inputs=[ct_input], outputs=outputs, compute_precision=compute_precision
+                ct, exported, classifier, target, inputs=[ct_input], outputs=outputs, compute_precision=compute_precision,
+                **({"pass_pipeline": upstream.coreml_symbolic_size_passes(ct)} if options.multi_size else {}),
             )
     except MvedgeError:
         raise

@@ -170,6 +170,63 @@ def coreml_gelu_reads_approximate_keyword() -> Iterator[None]:
         _TORCH_OPS_REGISTRY.set_func_by_name(original, "gelu")
 
 
+COREML_SYMBOLIC_SIZES = Workaround(
+    "coreml_symbolic_sizes",
+    "coremltools' torch.export frontend having no converter for torch.sym_min and casting the floor "
+    "division of two sizes to float, so a symbolic shape built from it fails to convert; and its "
+    "rank0_expand_dims_swap pass failing ('Cannot delete op') when a size feeds a concat",
+    {"coremltools": ("9.0", "9.1")},
+    "no upstream issue found",
+    required=True,
+)
+
+
+@contextlib.contextmanager
+def coreml_symbolic_size_arithmetic() -> Iterator[None]:
+    """While converting a graph with symbolic sizes (enumerated input shapes), translate
+    torch.sym_min to MIL's `minimum` and the floor division of integers to an integer `floor_div`
+    (coremltools casts every floor division to fp32, as aten.floor_divide of tensors once did)."""
+    COREML_SYMBOLIC_SIZES.applies()
+    from coremltools.converters.mil import Builder as mb
+    from coremltools.converters.mil.frontend.torch import ops as torch_ops
+    from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY
+    from coremltools.converters.mil.mil import types
+
+    def sym_min(context, node):
+        x, y = torch_ops._get_inputs(context, node, expected=2)
+        context.add(mb.minimum(x=x, y=y, name=node.name))
+
+    original_floordiv = _TORCH_OPS_REGISTRY.name_to_func_mapping["floordiv"]
+
+    def floordiv(context, node):
+        x, y = torch_ops._get_inputs(context, node, expected=2)
+        if types.is_int(x.dtype) and types.is_int(y.dtype):
+            context.add(mb.floor_div(x=x, y=y, name=node.name))
+        else:
+            original_floordiv(context, node)
+
+    added_sym_min = _TORCH_OPS_REGISTRY.get_func("sym_min") is None  # else coremltools gained its own
+    if added_sym_min:
+        _TORCH_OPS_REGISTRY.set_func_by_name(sym_min, "sym_min")
+    _TORCH_OPS_REGISTRY.set_func_by_name(floordiv, "floordiv")
+    try:
+        yield
+    finally:
+        _TORCH_OPS_REGISTRY.set_func_by_name(original_floordiv, "floordiv")
+        if added_sym_min:
+            del _TORCH_OPS_REGISTRY.name_to_func_mapping["sym_min"]
+
+
+def coreml_symbolic_size_passes(ct: ModuleType) -> Any:
+    """coremltools' default pass pipeline without `common::rank0_expand_dims_swap`, which rewrites
+    a scalar size op used by a concat without updating the concat (the concat's inputs are a list)
+    and then fails to delete the op. The pass only moves scalar arithmetic; nothing is lost."""
+    COREML_SYMBOLIC_SIZES.applies()
+    pipeline = ct.PassPipeline.DEFAULT
+    pipeline.remove_passes({"common::rank0_expand_dims_swap"})
+    return pipeline
+
+
 COREML_CLASSIFIER = Workaround(
     "coreml_classifier",
     "an IndexError in get_func_output when a classifier is added to a two-output program targeting iOS16 or later",
@@ -332,6 +389,7 @@ def export_size_oblivious() -> Iterator[None]:
 WORKAROUNDS = (
     COREMLTOOLS_IMPORT_PROBE,
     COREML_GELU,
+    COREML_SYMBOLIC_SIZES,
     COREML_CLASSIFIER,
     COREML_QUANTIZER_PATTERNS,
     LITERT_QAT_PATTERNS,

@@ -207,22 +207,16 @@ class Block(nn.Module):
 
 def window_partition(x: Tensor, window: int) -> Tensor:
     """(B, C, Hp, Wp) -> (B*nH*nW, window*window, C): row-major tokens, windows image-major then
-    row then column (official order), using only rank <= 4 views and permutes. A symbolic height or
-    width (an export that takes several sizes) takes `_symbolic_partition` instead."""
+    row then column (official order), using only rank <= 4 views and permutes."""
     b, c, hp, wp = x.shape
-    if _is_symbolic(hp, wp):
-        return _symbolic_partition(x, window)
     nh, nw = hp // window, wp // window
     x = x.reshape(b * c * nh, window, nw, window).permute(0, 2, 1, 3)  # (B*C*nH, nW, w, w)
     x = x.reshape(b, c, nh * nw, window * window).permute(0, 2, 3, 1)  # (B, nH*nW, w*w, C)
     return x.reshape(b * nh * nw, window * window, c)
 
 
-def window_reverse(windows: Tensor, window: int, hp: int, wp: int, batch: int | None = None) -> Tensor:
-    """Inverse of window_partition: (B*nH*nW, window*window, C) -> (B, C, Hp, Wp). `batch` (B)
-    is needed only for symbolic Hp, Wp."""
-    if _is_symbolic(hp, wp):
-        return _symbolic_reverse(windows, window, hp, wp, batch)
+def window_reverse(windows: Tensor, window: int, hp: int, wp: int) -> Tensor:
+    """Inverse of window_partition: (B*nH*nW, window*window, C) -> (B, C, Hp, Wp)."""
     nh, nw = hp // window, wp // window
     c = windows.shape[-1]
     x = windows.reshape(-1, nh * nw, window * window, c).permute(0, 3, 1, 2)  # (B, C, nH*nW, w*w)
@@ -235,21 +229,32 @@ def _is_symbolic(*sizes: int) -> bool:
     return any(isinstance(s, torch.SymInt) for s in sizes)
 
 
-def _symbolic_partition(x: Tensor, window: int) -> Tensor:
-    """window_partition for symbolic Hp, Wp, free of shape guards: the window counts are split off
-    with unflatten and every permuted tensor is reshaped once. A batch of 1 (Core ML) drops the
-    batch dimension so no tensor exceeds rank 5, Core ML's limit; another batch needs rank 6."""
-    b, c, hp, wp = x.shape
+def _symbolic_pad_partition(x: Tensor, window: int, hp: int, wp: int) -> Tensor:
+    """Zero-pad (B, C, H, W) to (Hp, Wp) and partition it like window_partition, for a symbolic H
+    and W (an export taking several sizes), free of shape guards: window counts are split off with
+    unflatten and each permuted tensor is reshaped once. A batch of 1 (Core ML) stays within rank
+    5, Core ML's limit, and pads only rank-1 tensors, the one dynamic padding Core ML runs: the map
+    is laid out row-major (H, W, C) to append bottom rows, then column-major to append right ones."""
+    b, c, height, width = x.shape
     nh, nw = hp // window, wp // window
     if isinstance(b, int) and b == 1:
-        x = x.reshape(c, hp, wp).unflatten(2, (nw, window)).unflatten(1, (nh, window))  # (C, nH, w, nW, w)
-        return x.permute(1, 3, 2, 4, 0).reshape(nh * nw, window * window, c)
+        x = _flat(x.reshape(c, height, width).permute(1, 2, 0))  # (H*W*C): rows are contiguous
+        x = _flat(F.pad(x, (0, (hp - height) * width * c)).reshape(hp, width, c).permute(1, 0, 2))
+        x = F.pad(x, (0, (wp - width) * hp * c)).reshape(wp, hp, c)  # (Wp, Hp, C)
+        x = x.unflatten(1, (nh, window)).unflatten(0, (nw, window))  # (nW, w, nH, w, C)
+        return x.permute(2, 0, 3, 1, 4).reshape(nh * nw, window * window, c)
+    x = F.pad(x, (0, wp - width, 0, hp - height))
     x = x.unflatten(3, (nw, window)).unflatten(2, (nh, window))  # (B, C, nH, w, nW, w)
     return x.permute(0, 2, 4, 3, 5, 1).reshape(b * nh * nw, window * window, c)
 
 
-def _symbolic_reverse(windows: Tensor, window: int, hp: int, wp: int, batch: int | None) -> Tensor:
-    """window_reverse for symbolic Hp, Wp, the inverse of `_symbolic_partition`."""
+def _flat(x: Tensor) -> Tensor:
+    """A permuted tensor copied into its own order, flattened: no size-1 question asked of it."""
+    return x.clone(memory_format=torch.contiguous_format).view(-1)
+
+
+def _symbolic_reverse(windows: Tensor, window: int, hp: int, wp: int, batch: int) -> Tensor:
+    """window_reverse for a symbolic Hp, Wp (see `_symbolic_pad_partition`)."""
     nh, nw = hp // window, wp // window
     c = windows.shape[-1]
     if isinstance(batch, int) and batch == 1:
@@ -324,14 +329,17 @@ class MambaVisionLayer(nn.Module):
             hp, wp = (height + w - 1) // w * w, (width + w - 1) // w * w  # up to whole windows (no negative floor division: ONNX truncates)
             symbolic = _is_symbolic(height, width)
             padded = symbolic or hp != height or wp != width  # a symbolic size pads always: no guard on it
-            if padded:  # right/bottom zero padding, not masked (official behaviour)
-                x = F.pad(x, (0, wp - width, 0, hp - height))
-            tokens = window_partition(x, w)
+            if symbolic:
+                tokens = _symbolic_pad_partition(x, w, hp, wp)
+            else:
+                if padded:  # right/bottom zero padding, not masked (official behaviour)
+                    x = F.pad(x, (0, wp - width, 0, hp - height))
+                tokens = window_partition(x, w)
             if is_eager():  # eager: one copy into token-major memory, instead of one per block op that needs it
                 tokens = tokens.contiguous()
             for block in self.blocks:
                 tokens = block(tokens)
-            x = window_reverse(tokens, w, hp, wp, batch=x.shape[0])
+            x = _symbolic_reverse(tokens, w, hp, wp, x.shape[0]) if symbolic else window_reverse(tokens, w, hp, wp)
             if padded:
                 x = x[:, :, :height, :width]
                 if not symbolic:  # (a symbolic crop's contiguity would be a guard on the padding)

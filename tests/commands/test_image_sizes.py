@@ -138,6 +138,30 @@ def test_a_multi_size_onnx_model_has_symbolic_height_and_width_and_runs_any_size
         assert np.abs(session.run(None, {"image": x})[0] - expected).max() < 1e-4
 
 
+def test_a_multi_size_core_ml_model_has_enumerated_shapes_and_runs_each_within_core_ml_limits(small_checkpoint, tmp_path):
+    """The small test model at 64 and 48x80: one ML program whose image input enumerates both
+    sizes, verified at each by the MIL interpreter (Core ML itself needs macOS), with no tensor
+    above rank 5 and dynamic padding only of rank-1 tensors (what Core ML runs)."""
+    from mvedge.verify.coreml_interpreter.interpreter import load_program
+
+    bundle = load_bundle(weights=str(small_checkpoint), image_size="64,48x80")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = convert(bundle, "coreml", "fp16", tmp_path, progress=Progress(quiet=True)).path
+    sidecar = read_sidecar(path)
+    assert sidecar.input.sizes == [[64, 64], [48, 80]] and set(sidecar.drift["sizes"]) == {"64", "48x80"}
+    for size in [(64, 64), (48, 80)]:
+        assert failures(_drift(path, bundle.at_size(size)), "fp16") == []
+    program, spec = load_program(path)
+    enumerated = [(s.height, s.width) for s in spec.description.input[0].type.imageType.enumeratedSizes.sizes]
+    assert enumerated == [(64, 64), (48, 80)]
+    operations = program.functions["main"].operations
+    ranks = [len(v.shape) for op in operations for v in op.outputs if getattr(v, "sym_type", None) is not None and hasattr(v.sym_type, "get_shape")]
+    assert ranks and max(ranks) <= 5
+    dynamic_pads = [op for op in operations if op.op_type == "pad" and op.inputs["pad"].val is None]
+    assert dynamic_pads and all(len(op.inputs["x"].shape) == 1 for op in dynamic_pads)
+
+
 @pytest.mark.heavy
 def test_verify_and_info_report_every_size_of_a_multi_size_artifact(several_converted, capsys, tmp_path):
     path = several_converted("executorch")

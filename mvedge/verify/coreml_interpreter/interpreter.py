@@ -41,7 +41,9 @@ class ModelIO:
             kind = feature.type.WhichOneof("Type")
             if kind == "imageType":
                 image = feature.type.imageType
-                io.inputs[feature.name] = {"kind": "image", "width": image.width, "height": image.height, "color_layout": color_names(image.colorSpace)}
+                sizes = [(size.width, size.height) for size in image.enumeratedSizes.sizes] or [(image.width, image.height)]
+                io.inputs[feature.name] = {"kind": "image", "width": image.width, "height": image.height, "sizes": sizes,
+                                           "color_layout": color_names(image.colorSpace)}
             elif kind == "multiArrayType":
                 io.inputs[feature.name] = {"kind": "tensor", "shape": list(feature.type.multiArrayType.shape)}
             else:
@@ -229,8 +231,10 @@ def _image_to_array(value: Any, info: dict[str, Any]) -> np.ndarray:
     layout = info.get("color_layout", "RGB")
     if hasattr(value, "convert"):  # PIL image
         mode = "L" if layout.startswith("GRAYSCALE") else "RGB"
-        if (value.width, value.height) != (info.get("width"), info.get("height")):
-            raise ValueError(f"image is {value.width}x{value.height}, the model expects {info.get('width')}x{info.get('height')}")
+        sizes = info.get("sizes") or [(info.get("width"), info.get("height"))]
+        if (value.width, value.height) not in sizes:
+            expected = " or ".join(f"{w}x{h}" for w, h in sizes)
+            raise ValueError(f"image is {value.width}x{value.height}, the model expects {expected}")
         array = np.asarray(value.convert(mode), dtype=np.float32)
         array = array[None, None] if array.ndim == 2 else array.transpose(2, 0, 1)[None]
         if layout == "BGR":

@@ -72,12 +72,15 @@ class OpArgs:
 
 
 def _torch(value: Any) -> torch.Tensor:
+    """A value as a torch tensor of the same shape (np.ascontiguousarray alone makes a scalar 1-d)."""
     array = np.asarray(value)
     if array.dtype.kind == "f":
-        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-    if array.dtype == np.bool_:
-        return torch.from_numpy(np.ascontiguousarray(array))
-    return torch.from_numpy(np.ascontiguousarray(array.astype(np.int64)))
+        contiguous = np.ascontiguousarray(array, dtype=np.float32)
+    elif array.dtype == np.bool_:
+        contiguous = np.ascontiguousarray(array)
+    else:
+        contiguous = np.ascontiguousarray(array.astype(np.int64))
+    return torch.from_numpy(contiguous.reshape(array.shape))
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -365,6 +368,12 @@ def _reshape(args: OpArgs) -> np.ndarray:
     return x.reshape(shape)
 
 
+@register("shape")
+def _shape(args: OpArgs) -> np.ndarray:
+    """The input's shape as an int32 vector (symbolic sizes of an enumerated-shape input)."""
+    return np.asarray(args.array("x").shape, dtype=np.int32)
+
+
 @register("transpose")
 def _transpose(args: OpArgs) -> np.ndarray:
     return np.transpose(args.array("x"), args.ints("perm"))
@@ -424,8 +433,11 @@ def _slice_by_size(args: OpArgs) -> np.ndarray:
 
 @register("concat")
 def _concat(args: OpArgs) -> np.ndarray:
-    """Concatenate along `axis`; interleave=True alternates equal-sized pieces of the inputs."""
+    """Concatenate along `axis`; interleave=True alternates equal-sized pieces of the inputs.
+    Scalars (sizes of a symbolic shape) concatenate into a vector."""
     values = [np.asarray(v) for v in args.get("values")]
+    if all(v.ndim == 0 for v in values):
+        return np.stack(values)
     axis = int(args.scalar("axis")) % values[0].ndim
     if not bool(args.scalar("interleave", False)):
         return np.concatenate(values, axis=axis)
