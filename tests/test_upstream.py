@@ -140,3 +140,24 @@ def test_size_oblivious_export_is_on_only_inside_and_refused_on_an_untested_torc
     with pytest.raises(upstream.StaleWorkaround, match="torch 2.14.0"):
         with upstream.export_size_oblivious():
             pass
+
+
+def test_symbolic_size_fixes_are_undone_after_the_conversion_and_refused_on_an_untested_coremltools(monkeypatch) -> None:
+    pytest.importorskip("coremltools")
+    ct = upstream.import_coremltools()
+    from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY
+
+    registry = _TORCH_OPS_REGISTRY.name_to_func_mapping
+    floordiv = registry["floordiv"]
+    assert "sym_min" not in registry
+    with upstream.coreml_symbolic_size_arithmetic():
+        assert "sym_min" in registry and registry["floordiv"] is not floordiv
+    assert "sym_min" not in registry and registry["floordiv"] is floordiv
+    assert "common::rank0_expand_dims_swap" not in upstream.coreml_symbolic_size_passes(ct).passes
+    assert "common::rank0_expand_dims_swap" in ct.PassPipeline.DEFAULT.passes  # a copy was changed
+    _installed(monkeypatch, coremltools="9.1.0")
+    with pytest.raises(StaleWorkaround, match="coremltools 9.1.0"):
+        with upstream.coreml_symbolic_size_arithmetic():
+            pass
+    with pytest.raises(StaleWorkaround, match="coremltools 9.1.0"):
+        upstream.coreml_symbolic_size_passes(ct)

@@ -259,6 +259,12 @@ CASES: list[Case] = [
     Case("cast", lambda a: mb.cast(x=a, dtype="fp16"), [X], _ref(lambda a: a.half())),
     Case("cast", lambda a: mb.cast(x=a, dtype="int32"), [X * 3], _ref(lambda a: a.to(torch.int32))),
     Case("gather", lambda a: mb.gather(x=a, indices=np.array([2, -1, 0], np.int32), axis=1), [X], _ref(lambda a: a[:, [2, 2, 0]])),
+    # symbolic shapes (enumerated input sizes): a shape, a size taken from it and arithmetic on it
+    # stay scalars (0-d), and scalars concatenate into a shape vector
+    Case("shape", lambda a: mb.shape(x=a), [X], lambda a: np.array(a.shape, np.int32)),
+    Case("add", lambda a: mb.add(x=mb.gather(x=mb.shape(x=a), indices=1, axis=0), y=np.int32(-1)), [X], lambda a: np.int32(a.shape[1] - 1)),
+    Case("concat", lambda a: mb.concat(values=[mb.gather(x=mb.shape(x=a), indices=2, axis=0), np.int32(-1)], axis=0), [X],
+         lambda a: np.array([a.shape[2], -1], np.int32)),
     # classifier output
     Case("classify", None, [r(1, 4)], None),
     # activation quantization (iOS17): per tensor with a zero point, per channel without; a
