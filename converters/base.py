@@ -124,8 +124,8 @@ class Converter(ABC):
 
     def several_sizes_refusal(self, precision: str, extra: dict[str, Any]) -> str | None:
         """Why a conversion at `precision` cannot put several input sizes in one artifact, or None
-        when it can; by default it cannot (torch.export fixes the window padding to one size)."""
-        return "torch.export fixes the window padding to one input size, so the graph has static height and width"
+        when it can; by default it cannot (a static export fixes the window padding to one size)."""
+        return "its graph is exported at one static height and width"
 
     def check_sizes(self, precision: str, extra: dict[str, Any], sizes: list[Size]) -> None:
         """BadRequest before any work when several sizes are asked of a conversion that takes one."""

@@ -271,7 +271,8 @@ class CoreMLConverter(Converter):
             raise ConversionError("scan_fp32: no MIL op was traced back to the selective scan (no stack traces in the export?)")
         compression = None
         if options.precision in COMPRESSED:
-            with progress.stage(f"compressing weights ({options.precision}, tensors > {opts.weight_threshold} elements)"), silenced():
+            with progress.stage(f"compressing weights ({options.precision}, tensors > {opts.weight_threshold} elements)"), silenced(), \
+                    upstream.coreml_symbolic_size_arithmetic():
                 mlmodel, compression = _compress(mlmodel, options.precision, opts.weight_threshold)
         _describe(mlmodel, bundle, options, opts, plan)
         with progress.stage("saving .mlpackage"), silenced():
@@ -465,8 +466,7 @@ def _to_ml_program(exported: torch.export.ExportedProgram, plan: _Plan, options:
     try:
         with upstream.coreml_gelu_reads_approximate_keyword(), upstream.coreml_symbolic_size_arithmetic():
             mlmodel = upstream.coreml_ml_program_in_two_steps(
-                ct, exported, classifier, target, inputs=[ct_input], outputs=outputs, compute_precision=compute_precision,
-                **({"pass_pipeline": upstream.coreml_symbolic_size_passes(ct)} if options.multi_size else {}),
+                ct, exported, classifier, target, inputs=[ct_input], outputs=outputs, compute_precision=compute_precision
             )
     except MvedgeError:
         raise

@@ -183,9 +183,11 @@ COREML_SYMBOLIC_SIZES = Workaround(
 
 @contextlib.contextmanager
 def coreml_symbolic_size_arithmetic() -> Iterator[None]:
-    """While converting a graph with symbolic sizes (enumerated input shapes), translate
-    torch.sym_min to MIL's `minimum` and the floor division of integers to an integer `floor_div`
-    (coremltools casts every floor division to fp32, as aten.floor_divide of tensors once did)."""
+    """While converting (and compressing) a graph with symbolic sizes (enumerated input shapes):
+    translate torch.sym_min to MIL's `minimum` and the floor division of integers to an integer
+    `floor_div` (coremltools casts every floor division to fp32, as aten.floor_divide of tensors
+    once did); and keep the rank0_expand_dims_swap pass off a scalar that a concat lists (it
+    rewires single-var inputs only, then fails to delete the scalar: 'Cannot delete op')."""
     COREML_SYMBOLIC_SIZES.applies()
     from coremltools.converters.mil import Builder as mb
     from coremltools.converters.mil.frontend.torch import ops as torch_ops
@@ -196,7 +198,10 @@ def coreml_symbolic_size_arithmetic() -> Iterator[None]:
         x, y = torch_ops._get_inputs(context, node, expected=2)
         context.add(mb.minimum(x=x, y=y, name=node.name))
 
+    from coremltools.converters.mil.mil.passes.defs.optimize_elementwise_binary import rank0_expand_dims_swap
+
     original_floordiv = _TORCH_OPS_REGISTRY.name_to_func_mapping["floordiv"]
+    original_swap = rank0_expand_dims_swap._try_to_transform
 
     def floordiv(context, node):
         x, y = torch_ops._get_inputs(context, node, expected=2)
@@ -205,26 +210,23 @@ def coreml_symbolic_size_arithmetic() -> Iterator[None]:
         else:
             original_floordiv(context, node)
 
+    def swap(op, block):  # the pass rewires only single-var inputs: leave a scalar a concat lists alone
+        listed = any(isinstance(value, (list, tuple)) and op.outputs[0] in value
+                     for child in op.outputs[0].child_ops for value in child.inputs.values())
+        return False if listed else original_swap(op, block)
+
     added_sym_min = _TORCH_OPS_REGISTRY.get_func("sym_min") is None  # else coremltools gained its own
     if added_sym_min:
         _TORCH_OPS_REGISTRY.set_func_by_name(sym_min, "sym_min")
     _TORCH_OPS_REGISTRY.set_func_by_name(floordiv, "floordiv")
+    rank0_expand_dims_swap._try_to_transform = staticmethod(swap)
     try:
         yield
     finally:
+        rank0_expand_dims_swap._try_to_transform = staticmethod(original_swap)
         _TORCH_OPS_REGISTRY.set_func_by_name(original_floordiv, "floordiv")
         if added_sym_min:
             del _TORCH_OPS_REGISTRY.name_to_func_mapping["sym_min"]
-
-
-def coreml_symbolic_size_passes(ct: ModuleType) -> Any:
-    """coremltools' default pass pipeline without `common::rank0_expand_dims_swap`, which rewrites
-    a scalar size op used by a concat without updating the concat (the concat's inputs are a list)
-    and then fails to delete the op. The pass only moves scalar arithmetic; nothing is lost."""
-    COREML_SYMBOLIC_SIZES.applies()
-    pipeline = ct.PassPipeline.DEFAULT
-    pipeline.remove_passes({"common::rank0_expand_dims_swap"})
-    return pipeline
 
 
 COREML_CLASSIFIER = Workaround(

@@ -144,20 +144,20 @@ def test_size_oblivious_export_is_on_only_inside_and_refused_on_an_untested_torc
 
 def test_symbolic_size_fixes_are_undone_after_the_conversion_and_refused_on_an_untested_coremltools(monkeypatch) -> None:
     pytest.importorskip("coremltools")
-    ct = upstream.import_coremltools()
+    upstream.import_coremltools()
     from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY
 
+    from coremltools.converters.mil.mil.passes.defs.optimize_elementwise_binary import rank0_expand_dims_swap
+
     registry = _TORCH_OPS_REGISTRY.name_to_func_mapping
-    floordiv = registry["floordiv"]
+    floordiv, swap = registry["floordiv"], rank0_expand_dims_swap._try_to_transform
     assert "sym_min" not in registry
     with upstream.coreml_symbolic_size_arithmetic():
         assert "sym_min" in registry and registry["floordiv"] is not floordiv
+        assert rank0_expand_dims_swap._try_to_transform is not swap
     assert "sym_min" not in registry and registry["floordiv"] is floordiv
-    assert "common::rank0_expand_dims_swap" not in upstream.coreml_symbolic_size_passes(ct).passes
-    assert "common::rank0_expand_dims_swap" in ct.PassPipeline.DEFAULT.passes  # a copy was changed
+    assert rank0_expand_dims_swap._try_to_transform is swap
     _installed(monkeypatch, coremltools="9.1.0")
     with pytest.raises(StaleWorkaround, match="coremltools 9.1.0"):
         with upstream.coreml_symbolic_size_arithmetic():
             pass
-    with pytest.raises(StaleWorkaround, match="coremltools 9.1.0"):
-        upstream.coreml_symbolic_size_passes(ct)

@@ -62,7 +62,7 @@ def add_conversion_arguments(parser: argparse.ArgumentParser, target_default: st
     parser.add_argument(
         "--image-size", metavar="SIZE",
         help="input size in pixels: a side (224), HEIGHTxWIDTH (256x320), or a comma-separated list (224,256x320) for one "
-        "artifact taking several sizes (executorch fp32, tflite fp32; others refuse); default: the model's",
+        "artifact taking several sizes (executorch fp32, tflite fp32, onnx, coreml except int8; others refuse); default: the model's",
     )
     parser.add_argument(
         "--outputs", choices=KINDS,
