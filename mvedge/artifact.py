@@ -12,8 +12,9 @@ color_layout, the `outputs` list of every output with its stride, channels and l
 None / False from older sidecars, whose one output is `output` (`Sidecar.all_outputs` gives both
 kinds as a list; `output` stays the first output for readers that know only it). `input.shape` stays numbers at the
 exported batch; a runtime that takes any batch says so with `dynamic_batch`. A multi-size artifact
-adds `input.sizes` ([height, width] each, `shape` at the first) and `input.methods` (the method or
-signature of each size), and its `drift` names the worst size with every size's numbers under
+adds `input.sizes` ([height, width] each, `shape` at the first) and, for ExecuTorch and LiteRT,
+`input.methods` (the method or signature of each size; an ONNX or Core ML model takes every size
+through its one input), and its `drift` names the worst size with every size's numbers under
 `drift.sizes`; single-size sidecars have neither key.
 """
 

@@ -193,12 +193,11 @@ def coreml_symbolic_size_arithmetic() -> Iterator[None]:
     from coremltools.converters.mil.frontend.torch import ops as torch_ops
     from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY
     from coremltools.converters.mil.mil import types
+    from coremltools.converters.mil.mil.passes.defs.optimize_elementwise_binary import rank0_expand_dims_swap
 
     def sym_min(context, node):
         x, y = torch_ops._get_inputs(context, node, expected=2)
         context.add(mb.minimum(x=x, y=y, name=node.name))
-
-    from coremltools.converters.mil.mil.passes.defs.optimize_elementwise_binary import rank0_expand_dims_swap
 
     original_floordiv = _TORCH_OPS_REGISTRY.name_to_func_mapping["floordiv"]
     original_swap = rank0_expand_dims_swap._try_to_transform
